@@ -1,0 +1,76 @@
+/**
+ * Shared vocabulary of the protocol core: branded ids, addresses, the random
+ * source and the shape of what the core hands back to its driver.
+ *
+ * The core never reads a clock or a socket: time comes in as `now` (integer
+ * milliseconds on any monotonic scale the driver likes), datagrams come in as
+ * bytes with the address they came from, and go out as `Transmit`s.
+ */
+
+/** A node's stable identity: 16 lowercase hex characters, persisted in its data dir. */
+export type NodeId = string & { readonly __brand: 'NodeId' };
+
+/** A UDP endpoint as `host:port` (IPv6 hosts in brackets: `[::1]:7700`). */
+export type Address = string & { readonly __brand: 'Address' };
+
+/** Milliseconds on the driver's clock. */
+export type TimeMs = number;
+
+const NODE_ID_RE = /^[0-9a-f]{16}$/;
+
+/** True when `s` has the form of a NodeId. */
+export function isNodeId(s: unknown): s is NodeId {
+  return typeof s === 'string' && NODE_ID_RE.test(s);
+}
+
+/** Brands `s` as a NodeId; throws on a malformed id (our own misuse, not wire input). */
+export function nodeId(s: string): NodeId {
+  if (!isNodeId(s)) throw new TypeError(`not a node id: ${JSON.stringify(s)}`);
+  return s;
+}
+
+/** Parses `host:port` / `[v6]:port`; undefined when malformed. */
+export function parseAddress(s: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]\s]+)):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+/** Brands `s` as an Address; throws when it is not `host:port`. */
+export function address(s: string): Address {
+  if (!parseAddress(s)) throw new TypeError(`not a host:port address: ${JSON.stringify(s)}`);
+  return s as Address;
+}
+
+/** Formats a host and port as an Address (brackets IPv6 hosts). */
+export function formatAddress(host: string, port: number): Address {
+  return (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`) as Address;
+}
+
+/** A datagram the core wants sent. */
+export interface Transmit {
+  readonly to: Address;
+  readonly bytes: Uint8Array;
+}
+
+/** A seeded source of randomness; the core's only one. */
+export interface Rng {
+  /** Uniform integer in [0, 2^32). */
+  nextU32(): number;
+  /** Uniform float in [0, 1). */
+  next(): number;
+  /** Uniform integer in [0, n). */
+  int(n: number): number;
+}
+
+/** A typed error for misuse of the core's API by our own code. */
+export class ProtocolUsageError extends Error {
+  override name = 'ProtocolUsageError';
+}
+
+/** Fails loudly when an invariant the core relies on does not hold. */
+export function invariant(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new Error(`invariant violated: ${what}`);
+}

@@ -1,0 +1,143 @@
+/**
+ * Every message that crosses the wire, as a discriminated union on `type`.
+ *
+ * A datagram is a `Packet`: a small header (protocol version, cluster name,
+ * sender id) and one or more messages packed up to the datagram budget. On the
+ * wire each message is a CBOR array whose first item is its numeric type id
+ * (below); the codec maps it to and from these objects and checks it against
+ * its schema before the core ever sees it.
+ *
+ * WIRE_TYPE ids are APPEND ONLY: never renumber or reuse one, or nodes of two
+ * versions will misread each other.
+ */
+import type { Address, NodeId } from '../types.ts';
+
+/** Version of the packet header; a packet of another version is dropped. */
+export const PROTOCOL_VERSION = 1;
+
+/** Numeric wire ids. APPEND ONLY. */
+export const WIRE_TYPE = {
+  ping: 1,
+  pingReq: 2,
+  ack: 3,
+  nack: 4,
+  alive: 5,
+  suspect: 6,
+  dead: 7,
+  pushPull: 8,
+} as const;
+
+export type WireTypeName = keyof typeof WIRE_TYPE;
+
+/** Member liveness as SWIM knows it. Numeric on the wire; APPEND ONLY. */
+export const MEMBER_STATE = { alive: 0, suspect: 1, dead: 2, left: 3 } as const;
+export type MemberStateName = keyof typeof MEMBER_STATE;
+
+/** Direct probe. `target` is the id the sender believes lives at this address. */
+export interface Ping {
+  type: 'ping';
+  seq: number;
+  target: NodeId;
+}
+
+/** Ask the receiver to probe `target` at `targetAddr` on the sender's behalf. */
+export interface PingReq {
+  type: 'pingReq';
+  seq: number;
+  target: NodeId;
+  targetAddr: Address;
+  /** Lifeguard: reply with a nack if the target does not answer in time. */
+  wantNack: boolean;
+}
+
+/** Answer to a ping (or a relayed answer to a ping-req), matching its `seq`. */
+export interface Ack {
+  type: 'ack';
+  seq: number;
+}
+
+/** Lifeguard: a ping-req's relay did not hear from the target in time. */
+export interface Nack {
+  type: 'nack';
+  seq: number;
+}
+
+/** `node` is alive at `incarnation`; also how a node introduces itself. */
+export interface Alive {
+  type: 'alive';
+  node: NodeId;
+  incarnation: number;
+  name: string;
+  addr: Address;
+}
+
+/** `from` suspects `node` at `incarnation`. */
+export interface Suspect {
+  type: 'suspect';
+  node: NodeId;
+  incarnation: number;
+  from: NodeId;
+}
+
+/** `from` declares `node` dead at `incarnation`; `from === node` means it left. */
+export interface Dead {
+  type: 'dead';
+  node: NodeId;
+  incarnation: number;
+  from: NodeId;
+}
+
+/** One member's entry in a full-state exchange. */
+export interface MemberState {
+  node: NodeId;
+  name: string;
+  addr: Address;
+  incarnation: number;
+  state: MemberStateName;
+}
+
+/**
+ * One part of a full-state exchange. Every part stands alone (its entries
+ * merge like gossip), so loss, duplication and reordering of parts only delay
+ * convergence. The initiator sends `reply: false` parts; the peer answers each
+ * new `reqId` once with its own state as `reply: true` parts.
+ */
+export interface PushPull {
+  type: 'pushPull';
+  reqId: number;
+  /** The sender is joining: the receiver should answer even if it has never heard of it. */
+  join: boolean;
+  reply: boolean;
+  part: number;
+  parts: number;
+  members: MemberState[];
+}
+
+export type MembershipMessage = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
+
+/** Every message the codec knows. Later concerns (replication, clients) append here. */
+export type Message = MembershipMessage;
+
+/** What every datagram carries besides its messages. */
+export interface PacketHeader {
+  /** Cluster name: packets of another cluster are dropped, so two clusters on one network never mix. */
+  cluster: string;
+  /** Sender's node id. */
+  from: NodeId;
+}
+
+export interface Packet extends PacketHeader {
+  messages: Message[];
+}
+
+/** Limits on what a decoded message may contain. */
+export const LIMITS = {
+  /** Largest datagram accepted or sent, bytes (the default budget is 1400). */
+  maxDatagramBytes: 65_507,
+  maxClusterNameLength: 64,
+  maxNodeNameLength: 128,
+  maxAddressLength: 64,
+  maxMessagesPerPacket: 256,
+  maxMembersPerPushPull: 512,
+  maxPushPullParts: 4096,
+} as const;
