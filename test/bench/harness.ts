@@ -1,0 +1,47 @@
+/**
+ * The benchmark contract. Each `test/bench/*.bench.ts` file default-exports a
+ * list of `Bench`es; `npm run bench -- WORD` runs those whose name contains
+ * WORD. A bench reports figures as it measures them; a figure may carry the
+ * baseline it is compared against (measured in the same run: Serf,
+ * Negentropy, the naive way) and the goal it must meet.
+ */
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** The comparison figure, measured in the same run. */
+  baseline?: number;
+  /** The target this figure is held to. */
+  goal?: number;
+}
+
+export type Record = (figure: Figure) => void;
+
+export interface Bench {
+  name: string;
+  run(record: Record): Promise<void> | void;
+}
+
+/** Formats a figure as one aligned line for the console. */
+export function formatFigure(f: Figure): string {
+  const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
+  let line = `${f.name.padEnd(64)} ${num(f.value).padStart(12)} ${f.unit}`;
+  if (f.baseline !== undefined) line += `   baseline ${num(f.baseline)}`;
+  if (f.goal !== undefined) line += `   goal ${num(f.goal)}`;
+  return line;
+}
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The p-th percentile (0..100) of a non-empty list, nearest rank. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[rank]!;
+}
