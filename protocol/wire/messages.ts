@@ -108,7 +108,9 @@ export interface PushPull {
   /** The sender is joining: the receiver should answer even if it has never heard of it. */
   join: boolean;
   reply: boolean;
+  /** Index of this part, counted from 0: the codec refuses part >= parts. */
   part: number;
+  /** How many parts this exchange has, 1..LIMITS.maxPushPullParts. */
   parts: number;
   members: MemberState[];
 }
@@ -140,4 +142,38 @@ export const LIMITS = {
   maxMessagesPerPacket: 256,
   maxMembersPerPushPull: 512,
   maxPushPullParts: 4096,
+  /**
+   * CBOR nesting the decoder's gate allows (cbor-guard.ts). Our deepest
+   * message (pushPull: packet > message > members > member) is 4 levels;
+   * the rest is room for messages to come, not for strangers' junk.
+   */
+  maxCborDepth: 16,
+  /** Items in any one CBOR array a datagram may hold (the packet and pushPull.members are the largest today). */
+  maxCborArrayLength: 4096,
+  /**
+   * Entries in any one CBOR map. 0: no message uses maps (our layout is
+   * arrays), and map keys are the dearest items for cbor-x to decode (an
+   * object property each, ~0.4 µs). Raise it with the message that needs it,
+   * and rerun `npm run bench -- codec`.
+   */
+  maxCborMapEntries: 0,
+  /**
+   * CBOR items in one datagram, all levels. Decoding cost follows the item
+   * count, so this bounds the worst case (64 KiB of one-byte items is 64k
+   * items and ~3 ms). The largest valid packet today (pushPull, 512 members)
+   * has about 3,100. Raise these limits with the message that needs it, and
+   * rerun `npm run bench -- codec` (goal: any datagram under 1 ms).
+   */
+  maxCborItems: 4096,
+  /** Text strings in one datagram; the largest valid packet today has about 1,540. */
+  maxCborTextStrings: 2048,
+  /**
+   * Text strings with non-ASCII characters in one datagram, and their bytes:
+   * cbor-x decodes each on its own at ~10 ns a byte (ASCII: ~1 ns). Only
+   * names may be non-ASCII today, and a 1400-byte datagram holds about 40;
+   * these bind only datagrams of many KiB (a pushPull part of over 256
+   * members with non-ASCII names), which assemblePacket then refuses to build.
+   */
+  maxCborNonAsciiTextStrings: 256,
+  maxCborNonAsciiTextBytes: 16_384,
 } as const;
