@@ -1,0 +1,611 @@
+/**
+ * SWIM membership with Lifeguard, sans-I/O.
+ *
+ * How this works:
+ * - Probing (SWIM §4): every probe interval, ping the next member of a
+ *   shuffled round-robin. No ack within the probe timeout → ask k others to
+ *   ping it (ping-req). No ack by the end of the interval → suspect it.
+ * - Suspicion (Lifeguard): a suspect that does not refute (raise its
+ *   incarnation) before its suspicion timeout is declared dead. The timeout
+ *   starts long and shrinks with independent confirmations.
+ * - Local health (Lifeguard): missed nacks, being suspected and late timers
+ *   raise a score that stretches our own probe interval and timeout.
+ * - Dissemination: every state change is queued as a broadcast and rides on
+ *   pings, acks and periodic gossip datagrams, each sent λ·log(n) times.
+ * - Anti-entropy: a periodic full-state push/pull with one random member,
+ *   and with one random dead member (so a healed partition merges by itself).
+ * - Join: push/pull with the seeds, retried with backoff until one answers.
+ * - Leave: broadcast our own death (`dead` from ourselves = left), keep
+ *   gossiping for a bounded time, then report `left`.
+ *
+ * Time comes in as `now`; randomness from the seeded rng; datagrams go out
+ * through the Outbox. Nothing here touches a clock, socket or file.
+ */
+import type { Alive, Dead, MemberState, Message, PushPull, Suspect } from '../wire/messages.ts';
+import { encodeMessage } from '../wire/codec.ts';
+import type { Outbox, Piggyback } from '../outbox.ts';
+import { TimerTable } from '../timers.ts';
+import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
+import { Awareness } from './awareness.ts';
+import { BroadcastQueue } from './broadcast-queue.ts';
+import { type MembershipConfig, pushPullIntervalFor, retransmitLimit } from './config.ts';
+import { aliveOverrides, deadOverrides, isLiveState, type Member, MemberTable, type MemberView, suspectOverrides } from './member-table.ts';
+import { AnsweredRequests, buildPushPullParts, memberState } from './push-pull.ts';
+import { Suspicion, suspicionMinMs } from './suspicion.ts';
+import { ProbeState, RelayTable } from './probe.ts';
+
+/** What survives a restart: our incarnation and whom we last knew. */
+export interface PersistedMembership {
+  incarnation: number;
+  members: { id: NodeId; name: string; addr: Address }[];
+}
+
+export type MembershipEvent =
+  | { type: 'member'; member: MemberView; previous: Member['state'] | 'none' }
+  | { type: 'member-removed'; member: MemberView }
+  | { type: 'joined'; members: number }
+  | { type: 'join-retry'; attempt: number; nextRetryMs: number }
+  | { type: 'refuted'; incarnation: number }
+  | { type: 'left' }
+  | { type: 'persist'; key: 'membership'; value: PersistedMembership };
+
+/** Counters a checker or the metrics endpoint reads. */
+export interface MembershipStats {
+  probes: number;
+  probesFailed: number;
+  probesInconclusive: number;
+  indirectProbes: number;
+  suspicionsRaised: number;
+  suspicionsRefuted: number;
+  refutations: number;
+  deathsDeclared: number;
+  pushPulls: number;
+  relaysDropped: number;
+  misdirectedPings: number;
+}
+
+type TimerName = 'probe' | 'probe-timeout' | 'gossip' | 'push-pull' | 'reconnect' | 'join' | 'reap' | 'persist' | 'leave' | `suspect:${string}` | `relay:${number}`;
+
+export interface MembershipInit {
+  id: NodeId;
+  /** The address other members reach us at. */
+  addr: Address;
+  config: MembershipConfig;
+  rng: Rng;
+  outbox: Outbox;
+  now: TimeMs;
+  restored?: PersistedMembership | undefined;
+}
+
+export class Membership {
+  readonly id: NodeId;
+  private readonly cfg: MembershipConfig;
+  private readonly rng: Rng;
+  private readonly outbox: Outbox;
+  private readonly table: MemberTable;
+  private readonly self: Member;
+  private readonly timers = new TimerTable<TimerName>();
+  private readonly broadcasts: BroadcastQueue;
+  private readonly awareness: Awareness;
+  private readonly suspicions = new Map<NodeId, Suspicion>();
+  private readonly relays: RelayTable;
+  private readonly answered = new AnsweredRequests(1024);
+  private readonly events: MembershipEvent[] = [];
+  private probe: ProbeState | undefined;
+  private seq = 0;
+  private joinSeeds: Address[] = [];
+  private joinAttempt = 0;
+  private joined = false;
+  private leaving = false;
+  readonly stats: MembershipStats = {
+    probes: 0, probesFailed: 0, probesInconclusive: 0, indirectProbes: 0, suspicionsRaised: 0,
+    suspicionsRefuted: 0, refutations: 0, deathsDeclared: 0, pushPulls: 0, relaysDropped: 0, misdirectedPings: 0,
+  };
+
+  constructor(init: MembershipInit) {
+    this.id = init.id;
+    this.cfg = init.config;
+    this.rng = init.rng;
+    this.outbox = init.outbox;
+    this.table = new MemberTable(init.id, init.rng);
+    this.broadcasts = new BroadcastQueue(init.config.broadcastQueueMax);
+    this.awareness = new Awareness(init.config.awarenessMaxMultiplier);
+    this.relays = new RelayTable(init.config.maxRelayedProbes);
+    // A restarted node comes back one incarnation above anything it said before,
+    // so its alive overrides the dead or left others remember.
+    const incarnation = init.restored ? init.restored.incarnation + 1 : 0;
+    this.self = {
+      id: init.id, name: init.config.nodeName, addr: init.addr, incarnation,
+      state: 'alive', stateSince: init.now, lastHeardAt: init.now,
+    };
+    this.table.add(this.self);
+    if (init.restored) this.joinSeeds = init.restored.members.filter((m) => m.id !== this.id).map((m) => m.addr);
+    // Persist at once: a restart must come back above this incarnation.
+    this.persistNow();
+    const { now } = init;
+    // Stagger the periodic work so that nodes started together do not probe in lockstep.
+    this.timers.set('probe', now + this.rng.int(this.cfg.probeIntervalMs));
+    this.timers.set('gossip', now + this.rng.int(this.cfg.gossipIntervalMs));
+    this.timers.set('push-pull', now + this.cfg.pushPullIntervalMs + this.rng.int(this.cfg.pushPullIntervalMs));
+    this.timers.set('reconnect', now + this.cfg.reconnectIntervalMs + this.rng.int(this.cfg.reconnectIntervalMs));
+    this.timers.set('reap', now + 60_000);
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /**
+   * Joins through `seeds` (plus the members we knew before a restart),
+   * retrying with backoff until one answers. With no seed and nobody known,
+   * we are the first node of a new cluster and are joined at once.
+   */
+  join(now: TimeMs, seeds: Address[]): void {
+    const all = new Set<Address>([...seeds, ...this.joinSeeds]);
+    all.delete(this.self.addr);
+    this.joinSeeds = [...all];
+    if (this.joinSeeds.length === 0) {
+      this.markJoined();
+      return;
+    }
+    this.joinAttempt = 0;
+    this.sendJoin(now);
+  }
+
+  /** Announces that we leave; emits `left` once the news had time to spread. */
+  leave(now: TimeMs): void {
+    if (this.leaving) return;
+    this.leaving = true;
+    this.timers.clear('probe');
+    this.timers.clear('probe-timeout');
+    this.probe = undefined;
+    const msg: Dead = { type: 'dead', node: this.id, incarnation: this.self.incarnation, from: this.id };
+    this.table.setState(this.self, 'left', now);
+    this.broadcast(this.id, msg);
+    // Push it straight to a few members too, rather than wait for the next gossip round.
+    for (const m of this.table.randomMembers(this.cfg.gossipFanout, isLive)) this.outbox.sendBroadcasts(m.addr, this.piggyback());
+    this.timers.set('leave', now + this.cfg.leavePropagateMs);
+  }
+
+  /**
+   * Announces a new name or address for this node (a SIGHUP reload, a moved
+   * host): raises our incarnation so the news overrides what others hold.
+   */
+  announce(change: { name?: string; addr?: Address }): void {
+    if (change.name !== undefined) this.self.name = change.name;
+    if (change.addr !== undefined) this.self.addr = change.addr;
+    this.raiseIncarnation(this.self.incarnation);
+  }
+
+  /** Every member we know, ourselves included. */
+  members(): MemberView[] {
+    return [...this.table.all()].map((m) => ({ ...m }));
+  }
+
+  /** One member, or undefined. */
+  member(id: NodeId): MemberView | undefined {
+    const m = this.table.get(id);
+    return m ? { ...m } : undefined;
+  }
+
+  get incarnation(): number {
+    return this.self.incarnation;
+  }
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  get health(): number {
+    return this.awareness.health;
+  }
+
+  get broadcastQueueDepth(): number {
+    return this.broadcasts.size;
+  }
+
+  pollEvent(): MembershipEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): TimeMs | undefined {
+    return this.timers.next();
+  }
+
+  /** Records that a datagram arrived from member `from` (Lifeguard treats any traffic as life). */
+  heardFrom(now: TimeMs, from: NodeId): void {
+    const m = this.table.get(from);
+    if (m && m !== this.self) m.lastHeardAt = now;
+  }
+
+  /** Handles one decoded membership message from `fromAddr`, sent by node `fromId`. */
+  handleMessage(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Message): void {
+    switch (msg.type) {
+      case 'ping': return this.onPing(fromAddr, msg.seq, msg.target);
+      case 'pingReq': return this.onPingReq(now, fromAddr, msg.seq, msg.target, msg.wantNack);
+      case 'ack': return this.onAck(now, msg.seq);
+      case 'nack': return this.onNack(msg.seq);
+      case 'alive': return this.onAlive(now, msg);
+      case 'suspect': return this.onSuspect(now, msg);
+      case 'dead': return this.onDead(now, msg);
+      case 'pushPull': return this.onPushPull(now, fromAddr, fromId, msg);
+    }
+  }
+
+  /** Runs every timer due at `now`. */
+  handleTimeout(now: TimeMs): void {
+    for (const { key, at } of this.timers.due(now)) {
+      const lateMs = now - at;
+      if (key === 'probe') this.onProbeTick(now, lateMs);
+      else if (key === 'probe-timeout') this.onProbeTimeout(now, lateMs);
+      else if (key === 'gossip') this.onGossipTick(now);
+      else if (key === 'push-pull') this.onPushPullTick(now);
+      else if (key === 'reconnect') this.onReconnectTick(now);
+      else if (key === 'join') this.onJoinRetry(now);
+      else if (key === 'reap') this.onReapTick(now);
+      else if (key === 'persist') this.persistNow();
+      else if (key === 'leave') this.events.push({ type: 'left' });
+      else if (key.startsWith('suspect:')) this.onSuspicionTimeout(now, key.slice(8) as NodeId);
+      else if (key.startsWith('relay:')) this.onRelayTimeout(Number(key.slice(6)));
+    }
+  }
+
+  // ---------------------------------------------------------------- probing
+
+  private onProbeTick(now: TimeMs, lateMs: number): void {
+    if (this.probe) this.finishProbe(now, lateMs);
+    this.timers.set('probe', now + this.awareness.scale(this.cfg.probeIntervalMs));
+    const target = this.table.nextProbeTarget();
+    if (!target) return;
+    const seq = this.nextSeq();
+    this.probe = new ProbeState(seq, target.id, target.incarnation);
+    this.stats.probes++;
+    const msgs: Message[] = [{ type: 'ping', seq, target: target.id }];
+    // Lifeguard's buddy system: tell a suspect it is suspected, on the ping itself.
+    if (target.state === 'suspect') msgs.push({ type: 'suspect', node: target.id, incarnation: target.incarnation, from: this.id });
+    this.outbox.send(target.addr, msgs, this.piggyback());
+    this.timers.set('probe-timeout', now + this.awareness.scale(this.cfg.probeTimeoutMs));
+  }
+
+  private onProbeTimeout(now: TimeMs, lateMs: number): void {
+    const probe = this.probe;
+    if (!probe || probe.acked) return;
+    // A timer that fires far past its deadline means we were paused or starved:
+    // whatever did not arrive may be sitting unread, so this probe proves nothing.
+    if (lateMs > this.cfg.probeTimeoutMs / 2) {
+      probe.inconclusive = true;
+      return;
+    }
+    const target = this.table.get(probe.target);
+    if (!target) return;
+    const helpers = this.table.randomMembers(this.cfg.indirectChecks, (m) => m.state === 'alive', target.id);
+    probe.expectedNacks = helpers.length;
+    // A second direct ping under the same seq, in parallel with the relays (memberlist
+    // does this over TCP): on a lossy link one lost datagram should not start a suspicion.
+    this.outbox.send(target.addr, [{ type: 'ping', seq: probe.seq, target: target.id }]);
+    for (const h of helpers) {
+      this.stats.indirectProbes++;
+      this.outbox.send(h.addr, [{ type: 'pingReq', seq: probe.seq, target: target.id, targetAddr: target.addr, wantNack: true }], this.piggyback());
+    }
+  }
+
+  /** Closes the probe in flight at the end of its interval: success, inconclusive, or suspect. */
+  private finishProbe(now: TimeMs, lateMs: number): void {
+    const probe = this.probe!;
+    this.probe = undefined;
+    this.timers.clear('probe-timeout');
+    if (probe.acked) {
+      this.awareness.apply(-1);
+      return;
+    }
+    if (probe.inconclusive || lateMs > this.cfg.probeTimeoutMs / 2) {
+      this.stats.probesInconclusive++;
+      this.awareness.apply(1);
+      return;
+    }
+    this.awareness.apply(probe.expectedNacks > 0 ? Math.max(0, probe.expectedNacks - probe.nacks) : 1);
+    const target = this.table.get(probe.target);
+    if (!target || target.incarnation !== probe.incarnation || (target.state !== 'alive' && target.state !== 'suspect')) return;
+    this.stats.probesFailed++;
+    this.onSuspect(now, { type: 'suspect', node: target.id, incarnation: target.incarnation, from: this.id });
+  }
+
+  private onPing(fromAddr: Address, seq: number, target: NodeId): void {
+    // A ping meant for a previous owner of this address must not be acked by us.
+    if (target !== this.id) {
+      this.stats.misdirectedPings++;
+      return;
+    }
+    this.outbox.send(fromAddr, [{ type: 'ack', seq }], this.piggyback());
+  }
+
+  private onPingReq(now: TimeMs, fromAddr: Address, seq: number, targetId: NodeId, wantNack: boolean): void {
+    // Only probe members we know, at the address we know: never a third party named by a packet.
+    const target = this.table.get(targetId);
+    if (!target || target === this.self || target.state === 'dead' || target.state === 'left') return;
+    const localSeq = this.nextSeq();
+    if (!this.relays.add(localSeq, { to: fromAddr, seq, wantNack })) {
+      this.stats.relaysDropped++;
+      return;
+    }
+    this.outbox.send(target.addr, [{ type: 'ping', seq: localSeq, target: targetId }], this.piggyback());
+    this.timers.set(`relay:${localSeq}`, now + Math.floor(this.cfg.probeTimeoutMs * 0.8));
+  }
+
+  private onAck(now: TimeMs, seq: number): void {
+    const probe = this.probe;
+    if (probe && probe.seq === seq) {
+      probe.acked = true;
+      const target = this.table.get(probe.target);
+      if (target) target.lastHeardAt = now;
+      this.timers.clear('probe-timeout');
+      return;
+    }
+    const relay = this.relays.take(seq);
+    if (relay) {
+      this.timers.clear(`relay:${seq}`);
+      this.outbox.send(relay.to, [{ type: 'ack', seq: relay.seq }], this.piggyback());
+    }
+  }
+
+  private onNack(seq: number): void {
+    if (this.probe && this.probe.seq === seq) this.probe.nacks++;
+  }
+
+  private onRelayTimeout(seq: number): void {
+    const relay = this.relays.take(seq);
+    if (relay?.wantNack) this.outbox.send(relay.to, [{ type: 'nack', seq: relay.seq }]);
+  }
+
+  // ---------------------------------------------------------------- state changes
+
+  private onAlive(now: TimeMs, msg: Alive): void {
+    if (msg.node === this.id) {
+      // Someone claims a newer us (a previous life): out-bid it.
+      if (msg.incarnation > this.self.incarnation && !this.leaving) this.refute(msg.incarnation);
+      return;
+    }
+    const current = this.table.get(msg.node);
+    if (!aliveOverrides(current, msg.incarnation)) return;
+    if (!current) {
+      if (this.table.size >= this.cfg.maxMembers) return;
+      const m: Member = { id: msg.node, name: msg.name, addr: msg.addr, incarnation: msg.incarnation, state: 'alive', stateSince: now, lastHeardAt: undefined };
+      this.table.add(m);
+      this.events.push({ type: 'member', member: { ...m }, previous: 'none' });
+      this.schedulePersist(now);
+    } else {
+      const previous = current.state;
+      const moved = current.addr !== msg.addr || current.name !== msg.name;
+      current.incarnation = msg.incarnation;
+      current.addr = msg.addr;
+      current.name = msg.name;
+      if (previous === 'suspect') this.stats.suspicionsRefuted++;
+      this.clearSuspicion(current.id);
+      this.table.setState(current, 'alive', now);
+      if (previous !== 'alive' || moved) this.events.push({ type: 'member', member: { ...current }, previous });
+      // What is persisted is who is live and where: a suspect coming back changes neither.
+      if (moved || previous === 'dead' || previous === 'left') this.schedulePersist(now);
+    }
+    this.broadcast(msg.node, msg);
+  }
+
+  private onSuspect(now: TimeMs, msg: Suspect): void {
+    if (msg.node === this.id) {
+      if (msg.incarnation >= this.self.incarnation && !this.leaving) {
+        this.awareness.apply(1);
+        this.refute(msg.incarnation);
+      }
+      return;
+    }
+    const current = this.table.get(msg.node);
+    if (!current) return;
+    if (current.state === 'suspect' && msg.incarnation === current.incarnation) {
+      const s = this.suspicions.get(current.id);
+      if (s?.confirm(msg.from)) {
+        this.timers.set(`suspect:${current.id}`, s.deadline());
+        this.broadcast(current.id, msg);
+      }
+      return;
+    }
+    if (!suspectOverrides(current, msg.incarnation)) return;
+    const previous = current.state;
+    current.incarnation = msg.incarnation;
+    this.table.setState(current, 'suspect', now);
+    if (msg.from === this.id) this.stats.suspicionsRaised++;
+    const n = this.table.liveCount();
+    const minMs = suspicionMinMs(this.cfg.suspicionMult, n, this.cfg.probeIntervalMs);
+    // Too few members to ever collect k confirmations: do not wait for them.
+    const k = n - 2 < this.cfg.suspicionConfirmations ? 0 : this.cfg.suspicionConfirmations;
+    const s = new Suspicion(now, minMs, minMs * this.cfg.suspicionMaxTimeoutMult, k, msg.from);
+    this.suspicions.set(current.id, s);
+    this.timers.set(`suspect:${current.id}`, s.deadline());
+    this.events.push({ type: 'member', member: { ...current }, previous });
+    this.broadcast(current.id, msg);
+  }
+
+  private onDead(now: TimeMs, msg: Dead): void {
+    if (msg.node === this.id) {
+      if (!this.leaving && msg.incarnation >= this.self.incarnation) this.refute(msg.incarnation);
+      return;
+    }
+    const current = this.table.get(msg.node);
+    if (!current || !deadOverrides(current, msg.incarnation)) return;
+    const previous = current.state;
+    current.incarnation = msg.incarnation;
+    this.table.setState(current, msg.from === msg.node ? 'left' : 'dead', now);
+    this.clearSuspicion(current.id);
+    if (this.probe?.target === current.id) this.probe.acked = true; // nothing left to learn from it
+    this.events.push({ type: 'member', member: { ...current }, previous });
+    this.broadcast(current.id, msg);
+    this.schedulePersist(now);
+  }
+
+  private onSuspicionTimeout(now: TimeMs, id: NodeId): void {
+    const m = this.table.get(id);
+    this.suspicions.delete(id);
+    if (!m || m.state !== 'suspect') return;
+    this.stats.deathsDeclared++;
+    this.onDead(now, { type: 'dead', node: id, incarnation: m.incarnation, from: this.id });
+  }
+
+  private clearSuspicion(id: NodeId): void {
+    this.suspicions.delete(id);
+    this.timers.clear(`suspect:${id}`);
+  }
+
+  /** Answers a suspicion or death notice about us: alive, one incarnation above `seen`. */
+  private refute(seen: number): void {
+    this.stats.refutations++;
+    this.raiseIncarnation(seen);
+    this.events.push({ type: 'refuted', incarnation: this.self.incarnation });
+  }
+
+  /** Raises our incarnation above `seen`, tells everyone, and persists it before anything else. */
+  private raiseIncarnation(seen: number): void {
+    this.self.incarnation = Math.max(this.self.incarnation, seen) + 1;
+    this.broadcast(this.id, this.selfAlive());
+    this.persistNow();
+  }
+
+  private selfAlive(): Alive {
+    return { type: 'alive', node: this.id, incarnation: this.self.incarnation, name: this.self.name, addr: this.self.addr };
+  }
+
+  // ---------------------------------------------------------------- dissemination
+
+  private broadcast(about: NodeId, msg: Alive | Suspect | Dead): void {
+    this.broadcasts.push(`m:${about}`, encodeMessage(msg));
+  }
+
+  private piggyback(): Piggyback {
+    return { queue: this.broadcasts, limit: retransmitLimit(this.cfg.retransmitMult, this.table.liveCount()) };
+  }
+
+  private onGossipTick(now: TimeMs): void {
+    this.timers.set('gossip', now + this.cfg.gossipIntervalMs);
+    if (this.broadcasts.size === 0) return;
+    const targets = this.table.randomMembers(this.cfg.gossipFanout, (m) =>
+      isLive(m) || (m.state === 'dead' && now - m.stateSince < this.cfg.gossipToTheDeadMs));
+    const pb = this.piggyback();
+    for (const t of targets) {
+      // One datagram per target, more (up to the burst bound) while fresh news is still waiting.
+      for (let i = 0; i < this.cfg.gossipBurstDatagrams; i++) {
+        if (!this.outbox.sendBroadcasts(t.addr, pb)) break;
+        if (this.broadcasts.unsent === 0) break;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- push/pull, join, reconnect
+
+  private onPushPullTick(now: TimeMs): void {
+    const n = this.table.liveCount();
+    const base = pushPullIntervalFor(this.cfg.pushPullIntervalMs, n);
+    this.timers.set('push-pull', now + Math.floor(base * (0.75 + this.rng.next() / 2)));
+    const [peer] = this.table.randomMembers(1, (m) => m.state === 'alive');
+    if (peer) this.sendPushPull(peer.addr, false, false, this.nextSeq());
+  }
+
+  private onReconnectTick(now: TimeMs): void {
+    this.timers.set('reconnect', now + Math.floor(this.cfg.reconnectIntervalMs * (0.75 + this.rng.next() / 2)));
+    if (this.leaving) return;
+    const [dead] = this.table.randomMembers(1, (m) => m.state === 'dead');
+    if (dead) this.sendPushPull(dead.addr, false, false, this.nextSeq());
+  }
+
+  private sendJoin(now: TimeMs): void {
+    const reqId = this.nextSeq();
+    for (const addr of this.joinSeeds) this.sendPushPull(addr, true, false, reqId);
+    const delay = Math.min(this.cfg.joinRetryMaxMs, this.cfg.joinRetryInitialMs * 2 ** this.joinAttempt);
+    this.joinAttempt++;
+    this.timers.set('join', now + delay);
+  }
+
+  private onJoinRetry(now: TimeMs): void {
+    if (this.joined) return;
+    this.sendJoin(now);
+    this.events.push({ type: 'join-retry', attempt: this.joinAttempt, nextRetryMs: (this.timers.get('join') ?? now) - now });
+  }
+
+  private sendPushPull(to: Address, join: boolean, reply: boolean, reqId: number): void {
+    this.stats.pushPulls++;
+    const states: MemberState[] = [];
+    for (const m of this.table.all()) states.push(memberState(m));
+    for (const part of buildPushPullParts(states, { reqId, join, reply }, this.outbox.payloadBudgetBytes)) {
+      this.outbox.send(to, [part]);
+    }
+  }
+
+  private onPushPull(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: PushPull): void {
+    for (const s of msg.members) this.mergeRemote(now, fromId, s);
+    if (!msg.reply && this.answered.firstTime(fromId, msg.reqId)) this.sendPushPull(fromAddr, false, true, msg.reqId);
+    if (msg.reply && !this.joined) {
+      this.markJoined();
+      this.timers.clear('join');
+    }
+  }
+
+  /** Merges one remote entry as if it had arrived by gossip (memberlist's mergeState). */
+  private mergeRemote(now: TimeMs, fromId: NodeId, s: MemberState): void {
+    switch (s.state) {
+      case 'alive':
+        return this.onAlive(now, { type: 'alive', node: s.node, incarnation: s.incarnation, name: s.name, addr: s.addr });
+      case 'left':
+        return this.onDead(now, { type: 'dead', node: s.node, incarnation: s.incarnation, from: s.node });
+      // A remote "dead" is only a suspicion here, so the member gets its chance
+      // to refute (this is also how each side of a healed partition learns the other lives).
+      case 'suspect':
+      case 'dead': {
+        const known = this.table.get(s.node);
+        if (!known && s.node !== this.id) {
+          // First we hear of it: record it as the remote sees it, without gossiping a rumour.
+          if (this.table.size >= this.cfg.maxMembers) return;
+          this.table.add({ id: s.node, name: s.name, addr: s.addr, incarnation: s.incarnation, state: s.state, stateSince: now, lastHeardAt: undefined });
+          return;
+        }
+        return this.onSuspect(now, { type: 'suspect', node: s.node, incarnation: s.incarnation, from: fromId });
+      }
+    }
+  }
+
+  private markJoined(): void {
+    if (this.joined) return;
+    this.joined = true;
+    this.events.push({ type: 'joined', members: this.table.liveCount() });
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  private onReapTick(now: TimeMs): void {
+    this.timers.set('reap', now + 60_000);
+    for (const m of [...this.table.all()]) {
+      if (m === this.self) continue;
+      const age = now - m.stateSince;
+      if ((m.state === 'dead' && age > this.cfg.reapDeadAfterMs) || (m.state === 'left' && age > this.cfg.reapLeftAfterMs)) {
+        this.table.remove(m.id);
+        this.broadcasts.invalidate(`m:${m.id}`);
+        this.events.push({ type: 'member-removed', member: { ...m } });
+        this.schedulePersist(now);
+      }
+    }
+  }
+
+  private schedulePersist(now: TimeMs): void {
+    if (!this.timers.has('persist')) this.timers.set('persist', now + 5_000);
+  }
+
+  private persistNow(): void {
+    this.timers.clear('persist');
+    const members = [...this.table.all()]
+      .filter((m) => m.state === 'alive' || m.state === 'suspect')
+      .map((m) => ({ id: m.id, name: m.name, addr: m.addr }));
+    this.events.push({ type: 'persist', key: 'membership', value: { incarnation: this.self.incarnation, members } });
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) % 0x7fffffff;
+    return this.seq;
+  }
+}
+
+function isLive(m: Member): boolean {
+  return isLiveState(m.state);
+}

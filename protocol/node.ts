@@ -1,0 +1,97 @@
+/**
+ * One cluster node's protocol core: decodes each datagram once (dropping and
+ * counting what is malformed or foreign), hands its messages to the component
+ * that owns them, and exposes the sans-I/O contract of sans-io.ts to the
+ * daemon and the simulator. Components (membership now; replication and the
+ * client protocol later) share one Outbox and one header.
+ */
+import { decodePacket, type DecodeFailure } from './wire/codec.ts';
+import { Outbox } from './outbox.ts';
+import type { SansIoCore } from './sans-io.ts';
+import type { Address, NodeId, Rng, TimeMs, Transmit } from './types.ts';
+import { DEFAULT_MEMBERSHIP_CONFIG, type MembershipConfig } from './membership/config.ts';
+import { Membership, type MembershipEvent, type PersistedMembership } from './membership/membership.ts';
+
+export type NodeConfig = MembershipConfig;
+export const DEFAULT_NODE_CONFIG: NodeConfig = DEFAULT_MEMBERSHIP_CONFIG;
+
+export type NodeEvent = MembershipEvent;
+
+export interface NodeInit {
+  id: NodeId;
+  /** Address other nodes reach us at (the advertised one). */
+  addr: Address;
+  config?: Partial<NodeConfig>;
+  rng: Rng;
+  now: TimeMs;
+  /** What a previous life of this node persisted, if any. */
+  restored?: { membership?: PersistedMembership | undefined };
+}
+
+/** Datagram counters, by outcome. */
+export interface NodeStats {
+  datagramsIn: number;
+  bytesIn: number;
+  dropped: Partial<Record<DecodeFailure | 'from-self' | 'unknown-message', number>>;
+}
+
+export class ClusterNode implements SansIoCore<NodeEvent> {
+  readonly id: NodeId;
+  readonly config: NodeConfig;
+  readonly membership: Membership;
+  readonly outbox: Outbox;
+  readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, dropped: {} };
+
+  constructor(init: NodeInit) {
+    this.id = init.id;
+    this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
+    this.outbox = new Outbox({ cluster: this.config.clusterName, from: init.id }, this.config.datagramBudgetBytes);
+    this.membership = new Membership({
+      id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
+      restored: init.restored?.membership,
+    });
+  }
+
+  /** Starts joining through `seeds` (see Membership.join). */
+  join(now: TimeMs, seeds: Address[]): void {
+    this.membership.join(now, seeds);
+  }
+
+  /** Starts a graceful leave; a `left` event follows. */
+  leave(now: TimeMs): void {
+    this.membership.leave(now);
+  }
+
+  handleDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    this.stats.datagramsIn++;
+    this.stats.bytesIn += bytes.length;
+    const result = decodePacket(bytes, this.config.clusterName);
+    if (!result.ok) return this.drop(result.reason);
+    const packet = result.packet;
+    // Skipped unknown message types are a newer peer's additions, not an attack: count, keep the rest.
+    if (result.unknownMessages > 0) this.stats.dropped['unknown-message'] = (this.stats.dropped['unknown-message'] ?? 0) + result.unknownMessages;
+    if (packet.from === this.id) return this.drop('from-self');
+    this.membership.heardFrom(now, packet.from);
+    for (const msg of packet.messages) this.membership.handleMessage(now, from, packet.from, msg);
+  }
+
+  handleTimeout(now: TimeMs): void {
+    this.membership.handleTimeout(now);
+  }
+
+  pollTransmit(): Transmit | undefined {
+    return this.outbox.poll();
+  }
+
+  pollEvent(): NodeEvent | undefined {
+    return this.membership.pollEvent();
+  }
+
+  pollTimeout(): TimeMs | undefined {
+    return this.membership.pollTimeout();
+  }
+
+  private drop(reason: DecodeFailure | 'from-self' | 'unknown-message'): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The core's send side: turns "send these messages to that address" into
+ * datagrams within the budget, topping each one up with piggybacked
+ * broadcasts (membership gossip rides on every ping and ack for free), and
+ * queues them for the driver's `pollTransmit`.
+ */
+import { assemblePacket, encodeMessage, packetOverhead } from './wire/codec.ts';
+import type { Message, PacketHeader } from './wire/messages.ts';
+import type { BroadcastQueue } from './membership/broadcast-queue.ts';
+import type { Address, Transmit } from './types.ts';
+
+/** Where piggybacked broadcasts come from, and how many times each may be sent. */
+export interface Piggyback {
+  queue: BroadcastQueue;
+  limit: number;
+}
+
+export class Outbox {
+  private readonly queue: Transmit[] = [];
+  private head = 0;
+  /** Bytes of the header plus the largest array prefix, so a fill never overshoots. */
+  private readonly overheadBytes: number;
+  datagramsSent = 0;
+  bytesSent = 0;
+
+  constructor(
+    private readonly header: PacketHeader,
+    readonly budgetBytes: number,
+    /** Bound on datagrams waiting for the driver; past it new ones are dropped. */
+    private readonly maxQueued = 65_536,
+  ) {
+    this.overheadBytes = packetOverhead(header, 255);
+  }
+
+  droppedFull = 0;
+
+  /** Sends `messages` to `to` in one datagram, filled up with broadcasts when `piggyback` is given. */
+  send(to: Address, messages: Message[], piggyback?: Piggyback): void {
+    this.sendEncoded(to, messages.map(encodeMessage), piggyback);
+  }
+
+  /** As `send`, for messages already encoded. */
+  sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback): void {
+    let room = this.budgetBytes - this.overheadBytes;
+    for (const m of encoded) room -= m.length;
+    if (room < 0) throw new RangeError(`messages of ${this.budgetBytes - this.overheadBytes - room} bytes exceed the datagram budget`);
+    const parts = piggyback && room > 0 ? encoded.concat(piggyback.queue.take(room, piggyback.limit, 255 - encoded.length)) : encoded;
+    this.push(to, assemblePacket(this.header, parts));
+  }
+
+  /** Sends only broadcasts (a gossip datagram); false when there was nothing to send. */
+  sendBroadcasts(to: Address, piggyback: Piggyback): boolean {
+    const parts = piggyback.queue.take(this.budgetBytes - this.overheadBytes, piggyback.limit);
+    if (parts.length === 0) return false;
+    this.push(to, assemblePacket(this.header, parts));
+    return true;
+  }
+
+  /** Room for messages in one datagram, bytes. */
+  get payloadBudgetBytes(): number {
+    return this.budgetBytes - this.overheadBytes;
+  }
+
+  poll(): Transmit | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const t = this.queue[this.head++]!;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    return t;
+  }
+
+  private push(to: Address, bytes: Uint8Array): void {
+    if (this.queue.length - this.head >= this.maxQueued) {
+      this.droppedFull++;
+      return;
+    }
+    this.queue.push({ to, bytes });
+    this.datagramsSent++;
+    this.bytesSent += bytes.length;
+  }
+}

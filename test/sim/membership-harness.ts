@@ -1,0 +1,120 @@
+/**
+ * Builds simulated clusters of real protocol cores (ClusterNode) and reads
+ * their membership views, for the SWIM scenarios and benchmarks.
+ *
+ * Node i has a fixed id derived from i (stable across restarts, as the
+ * daemon's persisted id is); node 0 bootstraps the cluster, every other
+ * node joins through node 0 unless told otherwise; a restarted node is
+ * handed what it persisted and rejoins through the members it last knew.
+ */
+import { ClusterNode, type NodeConfig } from '../../protocol/node.ts';
+import type { PersistedMembership } from '../../protocol/membership/membership.ts';
+import type { MemberStateName } from '../../protocol/wire/messages.ts';
+import type { Address, NodeId } from '../../protocol/types.ts';
+import type { LinkConfig } from './link-model.ts';
+import type { NodeFactory } from './node-slot.ts';
+import { Simulation } from './sim.ts';
+
+/** Node i's id: stable, distinct, 16 hex digits. */
+export function nodeIdOf(i: number): NodeId {
+  return (0x1000000 + i).toString(16).padStart(16, '0') as NodeId;
+}
+
+export interface ClusterOptions {
+  seed: number;
+  name?: string;
+  config?: Partial<NodeConfig>;
+  network?: Partial<LinkConfig>;
+  /** Seeds for a node that joins (default: node 0; node 0 itself bootstraps). */
+  seedsFor?: (index: number, sim: Simulation<ClusterNode>) => Address[];
+  quiet?: boolean;
+}
+
+/** A factory building ClusterNodes that join at start and restore what they persisted. */
+export function clusterFactory(opts: ClusterOptions, sim: () => Simulation<ClusterNode>): NodeFactory<ClusterNode> {
+  return (ctx) => {
+    const restored = ctx.storage.get('membership') as PersistedMembership | undefined;
+    const node = new ClusterNode({
+      id: nodeIdOf(ctx.index),
+      addr: ctx.address,
+      rng: ctx.rng,
+      now: ctx.now(),
+      config: { nodeName: `n${ctx.index}`, ...opts.config },
+      restored: { membership: restored },
+    });
+    const seeds = opts.seedsFor ? opts.seedsFor(ctx.index, sim()) : ctx.index === 0 ? [] : [sim().address(0)];
+    node.join(ctx.now(), restored ? [] : seeds);
+    return node;
+  };
+}
+
+/** A simulation with no nodes yet; add them with `sim.addNode()` or `addNodes`. */
+export function newCluster(opts: ClusterOptions): Simulation<ClusterNode> {
+  // eslint-disable-next-line prefer-const
+  let sim: Simulation<ClusterNode>;
+  sim = new Simulation<ClusterNode>({
+    seed: opts.seed,
+    name: opts.name,
+    quiet: opts.quiet,
+    network: opts.network,
+    factory: clusterFactory(opts, () => sim),
+    describeEvent: describeNodeEvent,
+  });
+  return sim;
+}
+
+/** Adds `n` nodes spread evenly over `overMs` from now (all at once when 0). */
+export function addStaggered(sim: Simulation<ClusterNode>, n: number, overMs: number): void {
+  for (let k = 0; k < n; k++) {
+    const at = sim.now + (n <= 1 ? 0 : Math.floor((overMs * k) / (n - 1)));
+    if (at === sim.now) sim.addNode();
+    else sim.at(at, () => sim.addNode());
+  }
+}
+
+/** Node i's core, or undefined while it is crashed or not yet started. */
+export function coreOf(sim: Simulation<ClusterNode>, i: number): ClusterNode | undefined {
+  return i < sim.size ? sim.core(i) : undefined;
+}
+
+/** What node `observer` believes about node `subject` (undefined: never heard of it). */
+export function stateSeenBy(sim: Simulation<ClusterNode>, observer: number, subject: number): MemberStateName | undefined {
+  return coreOf(sim, observer)?.membership.member(nodeIdOf(subject))?.state;
+}
+
+/** True when every running node in `observers` sees every node in `subjects` in `state`. */
+export function allSee(sim: Simulation<ClusterNode>, observers: number[], subjects: number[], state: MemberStateName): boolean {
+  for (const o of observers) {
+    if (o >= sim.size) return false;
+    const core = sim.core(o);
+    if (!core) continue;
+    for (const s of subjects) if (core.membership.member(nodeIdOf(s))?.state !== state) return false;
+  }
+  return true;
+}
+
+/** Counts (observer, subject) pairs where a running observer sees a subject in `state`. */
+export function countSeen(sim: Simulation<ClusterNode>, observers: number[], subjects: number[], state: MemberStateName): number {
+  let n = 0;
+  for (const o of observers) {
+    const core = coreOf(sim, o);
+    if (!core) continue;
+    for (const s of subjects) if (core.membership.member(nodeIdOf(s))?.state === state) n++;
+  }
+  return n;
+}
+
+/** Indices 0..n-1. */
+export function range(n: number, from = 0): number[] {
+  return Array.from({ length: n }, (_, i) => from + i);
+}
+
+/** Compact trace text for membership events (persist events carry whole member lists). */
+function describeNodeEvent(e: ClusterNode extends { pollEvent(): infer E } ? NonNullable<E> : never): string {
+  switch (e.type) {
+    case 'member': return `member ${e.member.id} ${e.previous}->${e.member.state}@${e.member.incarnation}`;
+    case 'member-removed': return `removed ${e.member.id}`;
+    case 'persist': return `persist ${e.value.incarnation} ${e.value.members.length}`;
+    default: return JSON.stringify(e);
+  }
+}
