@@ -11,6 +11,7 @@
  * versions will misread each other.
  */
 import type { Address, NodeId } from '../types.ts';
+import type { ReconcileMessage } from '../reconcile/messages.ts';
 
 /** Version of the packet header; a packet of another version is dropped. */
 export const PROTOCOL_VERSION = 1;
@@ -25,6 +26,15 @@ export const WIRE_TYPE = {
   suspect: 6,
   dead: 7,
   pushPull: 8,
+  rcHello: 9,
+  rcEqual: 10,
+  rcDiffer: 11,
+  rcEstimate: 12,
+  rcMore: 13,
+  rcSymbols: 14,
+  rcList: 15,
+  rcItems: 16,
+  rcDone: 17,
 } as const;
 
 export type WireTypeName = keyof typeof WIRE_TYPE;
@@ -118,7 +128,7 @@ export interface PushPull {
 export type MembershipMessage = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
 
 /** Every message the codec knows. Later concerns (replication, clients) append here. */
-export type Message = MembershipMessage;
+export type Message = MembershipMessage | ReconcileMessage;
 
 /** What every datagram carries besides its messages. */
 export interface PacketHeader {
@@ -142,6 +152,8 @@ export const LIMITS = {
   maxMessagesPerPacket: 256,
   maxMembersPerPushPull: 512,
   maxPushPullParts: 4096,
+  /** Digest-repair estimator cells (75 bytes at 100,000 items; room for far larger sets). */
+  maxEstimatorBytes: 1024,
   /**
    * CBOR nesting the decoder's gate allows (cbor-guard.ts). Our deepest
    * message (pushPull: packet > message > members > member) is 4 levels;

@@ -41,6 +41,9 @@ export const counter: Field<number> = {
   schema: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
 };
 
+/** A session id or other 32-bit unsigned value. */
+export const u32: Field<number> = { schema: Type.Integer({ minimum: 0, maximum: 0xffffffff }) };
+
 /** An integer in [min, max]. */
 export function boundedInt(min: number, max: number): Field<number> {
   return { schema: Type.Integer({ minimum: min, maximum: max }) };
@@ -84,6 +87,16 @@ export function enumOf<K extends string>(table: Readonly<Record<K, number>>): Fi
     schema: Type.Union([...names.keys()].map((id) => Type.Literal(id))),
     toWire: (name) => table[name],
     fromWire: (id: number) => names.get(id)!,
+  };
+}
+
+/** A byte string of at most `maxBytes`, a whole number of `unitBytes`-sized units. */
+export function bytes(maxBytes: number, unitBytes = 1): Field<Uint8Array> {
+  return {
+    schema: Type.Refine(Type.Unknown(), (v) => v instanceof Uint8Array && v.length <= maxBytes && v.length % unitBytes === 0),
+    // A copy, as a plain Uint8Array: a decoded message must never alias the
+    // datagram's buffer (cbor-x hands out views, and drivers reuse buffers).
+    fromWire: (wire: Uint8Array) => new Uint8Array(wire),
   };
 }
 
@@ -176,6 +189,16 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
     parts: boundedInt(1, LIMITS.maxPushPullParts),
     members: listOf(memberState, LIMITS.maxMembersPerPushPull),
   },
+  // Digest repair (protocol/reconcile/messages.ts says what each one does).
+  rcHello: { sid: u32, n: counter, fp: bytes(16, 16) },
+  rcEqual: { sid: u32 },
+  rcDiffer: { sid: u32, n: counter, fp: bytes(16, 16), end: counter, sym: bytes(LIMITS.maxDatagramBytes, 12) },
+  rcEstimate: { sid: u32, from: counter, cells: bytes(LIMITS.maxEstimatorBytes) },
+  rcMore: { sid: u32, from: counter, upTo: counter },
+  rcSymbols: { sid: u32, at: counter, end: counter, sym: bytes(LIMITS.maxDatagramBytes, 12) },
+  rcList: { sid: u32, from: counter, upTo: counter },
+  rcItems: { sid: u32, at: counter, end: counter, items: bytes(LIMITS.maxDatagramBytes, 8) },
+  rcDone: { sid: u32 },
 };
 
 /**
@@ -185,6 +208,8 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
  */
 export const MESSAGE_RULES: { readonly [T in Message['type']]?: (message: Extract<Message, { type: T }>) => boolean } = {
   pushPull: (m) => m.part < m.parts,
+  rcMore: (m) => m.from < m.upTo,
+  rcList: (m) => m.from < m.upTo,
 };
 
 /** Cluster names follow the rules of node names, shorter. */

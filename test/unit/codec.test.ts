@@ -56,6 +56,9 @@ const arbAddress = fc
   .map((a) => a as Address);
 const arbName = fc.string({ unit: 'binary', maxLength: LIMITS.maxNodeNameLength }).filter((s) => !/\p{Cc}/u.test(s));
 const arbCounter = fc.maxSafeNat();
+const arbU32 = fc.nat({ max: 0xffffffff });
+const arbBytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
+const arbUnits = (unit: number) => fc.nat(40).chain((k) => arbBytes(k * unit, k * unit));
 const rec = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }) => fc.record(model, { noNullPrototype: true });
 
 const arbMember = rec<MemberState>({
@@ -79,6 +82,15 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
       members: fc.array(arbMember, { maxLength: 8 }),
     }),
   ),
+  rcHello: rec({ type: fc.constant('rcHello'), sid: arbU32, n: arbCounter, fp: arbBytes(16, 16) }),
+  rcEqual: rec({ type: fc.constant('rcEqual'), sid: arbU32 }),
+  rcDiffer: rec({ type: fc.constant('rcDiffer'), sid: arbU32, n: arbCounter, fp: arbBytes(16, 16), end: arbCounter, sym: arbUnits(12) }),
+  rcEstimate: rec({ type: fc.constant('rcEstimate'), sid: arbU32, from: arbCounter, cells: arbBytes(0, LIMITS.maxEstimatorBytes) }),
+  rcMore: fc.tuple(arbU32, fc.nat(1000), fc.integer({ min: 1, max: 1000 })).map(([sid, from, k]) => ({ type: 'rcMore' as const, sid, from, upTo: from + k })),
+  rcSymbols: rec({ type: fc.constant('rcSymbols'), sid: arbU32, at: arbCounter, end: arbCounter, sym: arbUnits(12) }),
+  rcList: fc.tuple(arbU32, fc.nat(1000), fc.integer({ min: 1, max: 1000 })).map(([sid, from, k]) => ({ type: 'rcList' as const, sid, from, upTo: from + k })),
+  rcItems: rec({ type: fc.constant('rcItems'), sid: arbU32, at: arbCounter, end: arbCounter, items: arbUnits(8) }),
+  rcDone: rec({ type: fc.constant('rcDone'), sid: arbU32 }),
 };
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(ARB));
 const arbHeader = rec<PacketHeader>({ cluster: fc.string({ unit: 'grapheme-ascii', maxLength: 64 }).filter((s) => !/\p{Cc}/u.test(s)), from: arbNodeId });
