@@ -1,0 +1,184 @@
+/**
+ * The driver loop of protocol/sans-io.ts, in the daemon: feeds the core its
+ * inputs (datagrams, timeouts, the application's commands), drains its
+ * outputs, and keeps exactly one timer armed at `pollTimeout()`.
+ *
+ * How this works:
+ * - Every input goes through `input(fn)`: read the clock once, let `fn` call
+ *   the core with that `now`, then drain and re-arm. Datagrams and timer
+ *   expiries are inputs like any other.
+ * - Draining delivers every pending event before sending the next datagram.
+ *   Why: an event may be a `persist` of a raised incarnation, and that must
+ *   be on disk before any datagram announcing it leaves (else a crash right
+ *   after could bring the node back below what others heard).
+ * - The timer is re-armed only when the deadline moved, so a busy node does
+ *   not churn setTimeout on every datagram.
+ * - A handler that throws is reported through `onError` and draining goes
+ *   on: a full queue left undrained would stall the node.
+ * The clock and timer functions are injected, so the loop is tested with
+ * fake timers and never waits in real time.
+ */
+import { performance } from 'node:perf_hooks';
+import type { SansIoCore } from '../protocol/sans-io.ts';
+import type { Address, TimeMs, Transmit } from '../protocol/types.ts';
+
+/** The longest delay setTimeout takes (2^31 - 1 ms); a later deadline is re-checked then. */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+/** Where outgoing datagrams go. `send` must not throw for network failures (it counts them). */
+export interface DatagramSink {
+  send(to: Address, bytes: Uint8Array): void;
+}
+
+/** The process's monotonic clock in integer ms since the Unix epoch: never steps back when the wall clock is set. */
+export function monotonicNowMs(): TimeMs {
+  return Math.floor(performance.timeOrigin + performance.now());
+}
+
+export interface DriverOptions<Event> {
+  core: SansIoCore<Event>;
+  sink: DatagramSink;
+  /** Receives every event, in order. */
+  onEvent: (event: Event) => void;
+  /** A handler or the sink threw: the loop goes on regardless. */
+  onError: (err: unknown, where: 'event' | 'transmit' | 'input') => void;
+  now?: () => TimeMs;
+  setTimer?: (fn: () => void, delayMs: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
+}
+
+/** Counters for metrics and tests. */
+export interface DriverStats {
+  inputs: number;
+  timeouts: number;
+  timerArms: number;
+  events: number;
+  transmits: number;
+}
+
+/** Drives one sans-I/O core; see the file comment. */
+export class Driver<Event> {
+  readonly stats: DriverStats = { inputs: 0, timeouts: 0, timerArms: 0, events: 0, transmits: 0 };
+  private readonly core: SansIoCore<Event>;
+  private readonly sink: DatagramSink;
+  private readonly onEvent: (event: Event) => void;
+  private readonly onError: DriverOptions<Event>['onError'];
+  private readonly now: () => TimeMs;
+  private readonly setTimer: (fn: () => void, delayMs: number) => unknown;
+  private readonly clearTimer: (handle: unknown) => void;
+  private timer: unknown;
+  private armedForMs: TimeMs | undefined;
+  private stopped = false;
+  private draining = false;
+
+  constructor(opts: DriverOptions<Event>) {
+    this.core = opts.core;
+    this.sink = opts.sink;
+    this.onEvent = opts.onEvent;
+    this.onError = opts.onError;
+    this.now = opts.now ?? monotonicNowMs;
+    this.setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+  }
+
+  /** The deadline the timer is armed for, or undefined when none is. */
+  get armedAtMs(): TimeMs | undefined {
+    return this.armedForMs;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Drains whatever the core queued while it was built, and arms the timer. */
+  start(): void {
+    this.input(() => {});
+  }
+
+  /** Runs `fn(now)` against the core, then drains and re-arms. Ignored once stopped. */
+  input(fn: (now: TimeMs) => void): void {
+    if (this.stopped) return;
+    this.stats.inputs++;
+    try {
+      fn(this.now());
+    } catch (err) {
+      this.onError(err, 'input');
+    }
+    this.drainAndArm();
+  }
+
+  /** Feeds one received datagram. */
+  handleDatagram(from: Address, bytes: Uint8Array): void {
+    this.input((now) => this.core.handleDatagram(now, from, bytes));
+  }
+
+  /** Disarms the timer; later inputs are ignored. Pending outputs are dropped with the core. */
+  stop(): void {
+    this.stopped = true;
+    this.disarm();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.armedForMs = undefined;
+    if (this.stopped) return;
+    this.stats.timeouts++;
+    this.input((now) => this.core.handleTimeout(now));
+  }
+
+  private drainAndArm(): void {
+    // An event handler that feeds the core again (input inside onEvent) is
+    // drained by the loop already running, not by a nested one.
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (;;) {
+        const event = this.core.pollEvent();
+        if (event !== undefined) {
+          this.deliver(event);
+          continue;
+        }
+        const transmit = this.core.pollTransmit();
+        if (transmit === undefined) break;
+        this.transmit(transmit);
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (!this.stopped) this.arm(this.core.pollTimeout());
+  }
+
+  private deliver(event: Event): void {
+    this.stats.events++;
+    try {
+      this.onEvent(event);
+    } catch (err) {
+      this.onError(err, 'event');
+    }
+  }
+
+  private transmit(t: Transmit): void {
+    this.stats.transmits++;
+    try {
+      this.sink.send(t.to, t.bytes);
+    } catch (err) {
+      this.onError(err, 'transmit');
+    }
+  }
+
+  private arm(deadline: TimeMs | undefined): void {
+    if (deadline === this.armedForMs && (deadline === undefined || this.timer !== undefined)) return;
+    this.disarm();
+    if (deadline === undefined) return;
+    const delayMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, deadline - this.now()));
+    this.armedForMs = deadline;
+    this.stats.timerArms++;
+    this.timer = this.setTimer(() => this.onTimer(), delayMs);
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.clearTimer(this.timer);
+    this.timer = undefined;
+    this.armedForMs = undefined;
+  }
+}
