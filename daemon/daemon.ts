@@ -1,0 +1,181 @@
+/**
+ * One running contactd: assembles the parts (data dir, socket, core,
+ * driver, event handler, systemd notifier, metrics) and takes them apart
+ * again.
+ *
+ * How this works:
+ * - start: lock the data dir and read the node id and what the last life
+ *   persisted; bind the socket; resolve the seeds; build the core with the
+ *   restored state (so a restarted node rejoins through the members it
+ *   last knew, seeds or not); start the driver and ask the core to join.
+ *   Anything that fails undoes what was done and throws an error whose
+ *   message says what to do.
+ * - stop: announce the leave, wait (bounded) for the core's `left` event,
+ *   then stop the driver and close everything.
+ * - reload: apply what can change without a restart (log level, name and
+ *   advertised address) and say which other changes wait for one.
+ * Future parts plug in here: the SQLite store opens beside StateDir and is
+ * handed to the core's constructor; a client protocol is part of the core
+ * and needs nothing from the driver (its datagrams share the socket); their
+ * events get cases in node-events.ts, their counters a register*Metrics.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ClusterNode, type NodeEvent } from '../protocol/node.ts';
+import { SeededRng } from '../protocol/rng.ts';
+import type { PersistedMembership } from '../protocol/membership/membership.ts';
+import type { DaemonConfig } from './config.ts';
+import { Driver, monotonicNowMs } from './driver.ts';
+import { NodeEventHandler } from './node-events.ts';
+import { createRegistry, registerMembershipMetrics, registerShellMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
+import { resolveSeeds } from './seeds.ts';
+import { StateDir, asPersistedMembership } from './state.ts';
+import { SystemdNotifier } from './systemd.ts';
+import { UdpTransport } from './udp.ts';
+import { OperatorError } from './errors.ts';
+
+/** Startup failed for a reason the operator can fix; the message says how. */
+export class StartError extends OperatorError {
+  override name = 'StartError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export class Daemon {
+  private stopping: Promise<boolean> | undefined;
+
+  private constructor(
+    private config: DaemonConfig,
+    private readonly log: Logger,
+    readonly core: ClusterNode,
+    private readonly driver: Driver<NodeEvent>,
+    private readonly udp: UdpTransport,
+    private readonly state: StateDir,
+    private readonly events: NodeEventHandler,
+    private readonly notifier: SystemdNotifier,
+    private readonly metrics: { address: string; close(): Promise<void> } | undefined,
+  ) {}
+
+  /** Starts a node with `config`; throws StartError, BindError, StateError, DataDirLockedError or MetricsServeError. */
+  static async start(config: DaemonConfig, log: Logger, env: Env): Promise<Daemon> {
+    const undo: (() => unknown)[] = [];
+    try {
+      const state = StateDir.open(config.dataDir);
+      undo.push(() => state.close());
+      const id = state.nodeId();
+      const restored = restoreMembership(state, log);
+      const udp = await UdpTransport.open(config.bind, log);
+      undo.push(() => udp.close());
+      const { seeds, failures } = await resolveSeeds(config.join, udp.family);
+      for (const f of failures) log.warn({ event: 'seed-unresolved', seed: f.seed, error: f.error }, `cannot use seed ${f.seed}: ${f.error}`);
+      if (config.join.length > 0 && seeds.length === 0 && !restored?.members.some((m) => m.id !== id)) {
+        throw new StartError(`no --join seed could be used (${failures.map((f) => `${f.seed}: ${f.error}`).join('; ')}); check the names and DNS, or start without --join to begin a new cluster.`);
+      }
+      const entropy = randomBytes(16);
+      const core = new ClusterNode({
+        id, addr: config.advertise, now: monotonicNowMs(),
+        config: { clusterName: config.cluster, nodeName: config.name, datagramBudgetBytes: config.datagramBudgetBytes },
+        rng: new SeededRng(entropy.readUInt32LE(0), entropy.readUInt32LE(4), entropy.readUInt32LE(8), entropy.readUInt32LE(12)),
+        restored: { membership: restored },
+      });
+      const notifier = SystemdNotifier.fromEnv(env, log);
+      undo.push(() => notifier.close());
+      const shell = { stateWriteErrors: 0 };
+      const events = new NodeEventHandler({ log, save: (k, v) => state.save(k, v), notifier, members: () => core.membership.members(), shell });
+      const driver = new Driver({
+        core, sink: udp, onEvent: (e) => events.handle(e),
+        onError: (err, where) => log.error({ event: 'driver-error', where, err }, `internal error while handling ${where} (the node keeps running): ${(err as Error).message}`),
+      });
+      undo.push(() => driver.stop());
+      udp.onDatagram((from, bytes) => driver.handleDatagram(from, bytes));
+      const registry = createRegistry();
+      registerTransportMetrics(registry, core, udp.stats);
+      registerMembershipMetrics(registry, core.membership);
+      registerShellMetrics(registry, shell);
+      const metrics = config.metrics ? await serveMetrics(registry, config.metrics, log) : undefined;
+      const daemon = new Daemon(config, log, core, driver, udp, state, events, notifier, metrics);
+      log.info({
+        event: 'started', id, name: config.name, bind: udp.address, advertise: config.advertise, data: config.dataDir,
+        cluster: config.cluster, incarnation: core.membership.incarnation, seeds, knownMembers: restored?.members.length ?? 0,
+        metrics: metrics?.address,
+      }, `contactd ${config.name} (${id}) listening on ${udp.address}${metrics ? `, metrics at http://${metrics.address}/metrics` : ''}`);
+      driver.start();
+      driver.input((now) => core.join(now, seeds));
+      const watchdogMs = notifier.startWatchdog(env);
+      if (watchdogMs) log.debug({ event: 'watchdog', intervalMs: watchdogMs }, `pinging the systemd watchdog every ${watchdogMs} ms`);
+      return daemon;
+    } catch (err) {
+      for (const u of undo.reverse()) {
+        try { await u(); } catch { /* undoing a half start: the original error is what matters */ }
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Leaves the cluster gracefully, waiting at most `leaveTimeoutMs` for the
+   * leave to spread, then closes everything. Resolves whether the leave
+   * completed in time. Idempotent.
+   */
+  stop(leaveTimeoutMs: number): Promise<boolean> {
+    this.stopping ??= this.doStop(leaveTimeoutMs);
+    return this.stopping;
+  }
+
+  private async doStop(leaveTimeoutMs: number): Promise<boolean> {
+    this.notifier.stopping('leaving the cluster');
+    this.driver.input((now) => this.core.leave(now));
+    let timer: NodeJS.Timeout | undefined;
+    const left = await Promise.race([
+      this.events.whenLeft.then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), leaveTimeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    if (!left) this.log.warn({ event: 'leave-timeout', timeoutMs: leaveTimeoutMs }, `leave not confirmed within ${leaveTimeoutMs} ms; stopping anyway (others will find this node dead instead of left)`);
+    this.driver.stop();
+    await this.udp.close();
+    await this.metrics?.close();
+    this.notifier.close();
+    this.state.close();
+    return left;
+  }
+
+  /** Last-resort cleanup before exiting on a crash: synchronous, never throws. */
+  abort(): void {
+    try { this.driver.stop(); } catch { /* exiting anyway */ }
+    try { this.notifier.close(); } catch { /* exiting anyway */ }
+    try { this.state.close(); } catch { /* exiting anyway */ }
+  }
+
+  /** Applies a re-read configuration: what can change live does; the rest is named for a restart. */
+  reload(next: DaemonConfig): void {
+    const prev = this.config;
+    if (next.logLevel !== prev.logLevel) this.log.level = next.logLevel;
+    if (next.name !== prev.name || next.advertise !== prev.advertise) {
+      // A new incarnation carries the new name/address to every member.
+      this.driver.input(() => this.core.membership.announce({ name: next.name, addr: next.advertise }));
+    }
+    const needRestart = (['bind', 'dataDir', 'join', 'cluster', 'datagramBudgetBytes', 'logFormat', 'metrics'] as const)
+      .filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
+    this.config = { ...prev, logLevel: next.logLevel, name: next.name, advertise: next.advertise };
+    this.log.info({ event: 'reloaded', logLevel: next.logLevel, name: next.name, advertise: next.advertise, needRestart },
+      needRestart.length > 0 ? `configuration reloaded; restart to apply: ${needRestart.join(', ')}` : 'configuration reloaded');
+  }
+}
+
+function restoreMembership(state: StateDir, log: Logger): PersistedMembership | undefined {
+  let value: unknown;
+  try {
+    value = state.load('membership');
+  } catch (err) {
+    log.warn({ event: 'state-unreadable', err }, `ignoring saved membership: ${(err as Error).message}`);
+    return undefined;
+  }
+  if (value === undefined) return undefined;
+  const m = asPersistedMembership(value);
+  if (typeof m === 'string') {
+    log.warn({ event: 'state-unreadable', reason: m }, `ignoring saved membership (${m}); this node will need --join to find the cluster`);
+    return undefined;
+  }
+  return m;
+}

@@ -1,0 +1,106 @@
+/**
+ * What the daemon does with each event the core emits: log it, persist it,
+ * tell systemd. The only place in the shell that knows the membership's
+ * event vocabulary; replication and client events get their own cases here
+ * (or a sibling file) when the core grows them.
+ *
+ * How this works: one handler per event type, called by the driver in the
+ * order the core emitted them. Log records carry `event` and the member's
+ * `id`, `name`, `addr`, `state`, `previous`, `incarnation` as fields, so
+ * they can be filtered (and the integration tests wait on them). A persist
+ * that fails is logged and counted but not fatal: the worst case is a
+ * restart below the incarnation others last heard, which the node refutes
+ * at once.
+ */
+import type { Logger } from 'pino';
+import type { NodeEvent } from '../protocol/node.ts';
+import type { MemberView } from '../protocol/membership/member-table.ts';
+import type { SystemdNotifier } from './systemd.ts';
+
+export interface EventContext {
+  log: Logger;
+  /** Durable key/value store (state.ts). */
+  save(key: string, value: unknown): void;
+  notifier: SystemdNotifier;
+  /** Every member the core knows, for the status line. */
+  members(): readonly MemberView[];
+  /** The shell's own counters (metrics read them). */
+  shell: { stateWriteErrors: number };
+}
+
+/** Turns core events into logs, writes and notifications; `left` resolves `whenLeft`. */
+export class NodeEventHandler {
+  private joined = false;
+  private lastStatus = '';
+  private resolveLeft!: () => void;
+  /** Resolves when the core reports that our graceful leave has spread. */
+  readonly whenLeft = new Promise<void>((resolve) => { this.resolveLeft = resolve; });
+
+  constructor(private readonly ctx: EventContext) {}
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  handle(e: NodeEvent): void {
+    const { log } = this.ctx;
+    switch (e.type) {
+      case 'member': {
+        const m = e.member;
+        log.info({ event: 'member', id: m.id, name: m.name, addr: m.addr, state: m.state, previous: e.previous, incarnation: m.incarnation },
+          `member ${m.name} ${m.state}${e.previous === 'none' ? '' : ` (was ${e.previous})`}`);
+        return this.updateStatus();
+      }
+      case 'member-removed':
+        log.info({ event: 'member-removed', id: e.member.id, name: e.member.name, state: e.member.state }, `forgot ${e.member.state} member ${e.member.name}`);
+        return this.updateStatus();
+      case 'joined':
+        this.joined = true;
+        log.info({ event: 'joined', members: e.members }, e.members > 1 ? `joined the cluster: ${e.members} members alive` : 'started a new cluster (no seed, no known members)');
+        this.ctx.notifier.ready(this.statusText());
+        this.lastStatus = this.statusText();
+        return;
+      case 'join-retry':
+        log.info({ event: 'join-retry', attempt: e.attempt, nextRetryMs: e.nextRetryMs }, `no seed answered yet; join attempt ${e.attempt} sent, next in ${(e.nextRetryMs / 1000).toFixed(1)} s`);
+        // Still starting: keep systemd's start timeout from killing a node that waits for its seeds.
+        if (!this.joined) {
+          this.ctx.notifier.extendTimeout(e.nextRetryMs + 30_000);
+          this.ctx.notifier.status(`joining: attempt ${e.attempt}, no seed answered yet`);
+        }
+        return;
+      case 'refuted':
+        log.warn({ event: 'refuted', incarnation: e.incarnation }, `refuted a suspicion or death notice about this node: now incarnation ${e.incarnation}`);
+        return;
+      case 'left':
+        log.info({ event: 'left' }, 'leave announced to the cluster');
+        this.resolveLeft();
+        return;
+      case 'persist':
+        return this.persist(e.key, e.value);
+    }
+  }
+
+  private persist(key: string, value: unknown): void {
+    try {
+      this.ctx.save(key, value);
+      this.ctx.log.debug({ event: 'persisted', key }, `saved ${key}`);
+    } catch (err) {
+      this.ctx.shell.stateWriteErrors++;
+      this.ctx.log.error({ event: 'persist-error', key, err }, `cannot save ${key} to the data directory: ${(err as Error).message}`);
+    }
+  }
+
+  private statusText(): string {
+    const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of this.ctx.members()) counts[m.state] = (counts[m.state] ?? 0) + 1;
+    return `${counts.alive} members alive, ${counts.suspect} suspect, ${counts.dead} dead, ${counts.left} left`;
+  }
+
+  private updateStatus(): void {
+    if (!this.joined) return;
+    const text = this.statusText();
+    if (text === this.lastStatus) return;
+    this.lastStatus = text;
+    this.ctx.notifier.status(text);
+  }
+}
