@@ -1,0 +1,195 @@
+/**
+ * The in-memory ContactStore: what the simulator runs on, and the cache the
+ * daemon's SQLite store loads into (see store.ts).
+ *
+ * How this works: states in a Map by id, plus a sorted id list for paging
+ * (rebuilt lazily after inserts: pages are rare, writes frequent). The
+ * catch-up index keeps, per origin, parallel sorted arrays of seqs and the
+ * contact each touched; a contact also remembers which dots it indexed, so
+ * forgetting it removes exactly its rows. With `journal: true` every
+ * mutation is also recorded as a StoreChange for the shell to persist.
+ */
+import {
+  cloudAbove, cloudDots, cloudFromDots, cloudHas, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvMax, type Dot, type DotCloud, type VersionVector,
+} from './dots.ts';
+import type { TombstoneFence } from './gc.ts';
+import { HLC_ZERO, type Hlc } from './hlc.ts';
+import type { ContactId } from './ids.ts';
+import { isTombstone, type ContactState } from './state.ts';
+import type { ContactStore, StoreChange, TouchedPage } from './store.ts';
+import type { NodeId } from '../types.ts';
+
+interface OriginIndex {
+  seqs: number[];
+  ids: ContactId[];
+}
+
+/** Index of the first element ≥ `x` in a sorted array. */
+function lowerBound(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class MemoryStore implements ContactStore {
+  private readonly states = new Map<ContactId, ContactState>();
+  private sortedIds: ContactId[] | undefined = [];
+  private readonly index = new Map<NodeId, OriginIndex>();
+  private readonly indexedDots = new Map<ContactId, DotCloud>();
+  private prunedBelow: VersionVector = EMPTY_VV;
+  private readonly dead = new Set<ContactId>();
+  private readonly fences = new Map<ContactId, TombstoneFence>();
+  private appliedDots: DotCloud = EMPTY_CLOUD;
+  private lastHlc: Hlc = HLC_ZERO;
+  private journal: StoreChange[] | undefined;
+
+  /** `journal`: record every mutation for drainChanges (the daemon's persistence path). */
+  constructor(opts: { journal?: boolean } = {}) {
+    if (opts.journal) this.journal = [];
+  }
+
+  get(id: ContactId): ContactState | undefined {
+    return this.states.get(id);
+  }
+
+  put(state: ContactState): void {
+    if (!this.states.has(state.id)) this.sortedIds = undefined;
+    this.states.set(state.id, state);
+    if (isTombstone(state)) this.dead.add(state.id);
+    else this.dead.delete(state.id);
+    this.indexState(state);
+    this.journal?.push({ kind: 'put', state });
+  }
+
+  forget(id: ContactId): void {
+    if (!this.states.delete(id)) return;
+    this.sortedIds = undefined;
+    this.dead.delete(id);
+    this.fences.delete(id);
+    for (const d of cloudDots(this.indexedDots.get(id) ?? EMPTY_CLOUD)) this.unindex(d);
+    this.indexedDots.delete(id);
+    this.journal?.push({ kind: 'forget', id });
+  }
+
+  count(): number {
+    return this.states.size;
+  }
+
+  page(after: ContactId | undefined, limit: number): ContactState[] {
+    this.sortedIds ??= [...this.states.keys()].sort();
+    const ids = this.sortedIds;
+    let start = 0;
+    if (after !== undefined) while (start < ids.length && ids[start]! <= after) start++;
+    return ids.slice(start, start + limit).map((id) => this.states.get(id)!);
+  }
+
+  touchedAfter(origin: NodeId, afterSeq: number, limit: number): TouchedPage {
+    const ix = this.index.get(origin);
+    if (!ix) return { ids: [], throughSeq: afterSeq, done: true };
+    const ids: ContactId[] = [];
+    const seen = new Set<ContactId>();
+    let k = lowerBound(ix.seqs, afterSeq + 1);
+    let through = afterSeq;
+    for (; k < ix.seqs.length; k++) {
+      const id = ix.ids[k]!;
+      if (!seen.has(id)) {
+        if (ids.length === limit) break;
+        seen.add(id);
+        ids.push(id);
+      }
+      through = ix.seqs[k]!;
+    }
+    return { ids, throughSeq: through, done: k === ix.seqs.length };
+  }
+
+  pruneIndex(below: VersionVector): void {
+    this.prunedBelow = vvMax(this.prunedBelow, below);
+    for (const [origin, ix] of this.index) {
+      const cut = lowerBound(ix.seqs, (below[origin] ?? 0) + 1);
+      ix.seqs.splice(0, cut);
+      ix.ids.splice(0, cut);
+    }
+    for (const [id, dots] of this.indexedDots) this.indexedDots.set(id, cloudAbove(dots, below));
+    this.journal?.push({ kind: 'pruneIndex', below });
+  }
+
+  indexFloor(): VersionVector {
+    return this.prunedBelow;
+  }
+
+  tombstones(): ContactId[] {
+    return [...this.dead].sort();
+  }
+
+  fence(id: ContactId): TombstoneFence | undefined {
+    return this.fences.get(id);
+  }
+
+  setFence(id: ContactId, fence: TombstoneFence | undefined): void {
+    if (fence === this.fences.get(id)) return;
+    if (fence) this.fences.set(id, fence);
+    else this.fences.delete(id);
+    this.journal?.push({ kind: 'fence', id, fence });
+  }
+
+  applied(): DotCloud {
+    return this.appliedDots;
+  }
+
+  addApplied(dots: DotCloud): void {
+    this.appliedDots = cloudUnion(this.appliedDots, dots);
+    this.journal?.push({ kind: 'applied', dots });
+  }
+
+  clock(): Hlc {
+    return this.lastHlc;
+  }
+
+  setClock(hlc: Hlc): void {
+    this.lastHlc = hlc;
+    this.journal?.push({ kind: 'clock', hlc });
+  }
+
+  drainChanges(): StoreChange[] {
+    if (!this.journal) return [];
+    const out = this.journal;
+    this.journal = [];
+    return out;
+  }
+
+  /** Indexes the state's explicit dots (context and entries) not indexed yet. */
+  private indexState(s: ContactState): void {
+    const have = this.indexedDots.get(s.id) ?? EMPTY_CLOUD;
+    const dots = cloudAbove(cloudUnion(s.ctx, cloudFromDots(s.entries.map((e) => e.dot))), this.prunedBelow);
+    let added = false;
+    for (const d of cloudDots(dots)) {
+      if (cloudHas(have, d)) continue;
+      this.indexDot(d, s.id);
+      added = true;
+    }
+    if (added) this.indexedDots.set(s.id, cloudUnion(have, dots));
+  }
+
+  private indexDot(d: Dot, id: ContactId): void {
+    let ix = this.index.get(d.origin);
+    if (!ix) this.index.set(d.origin, (ix = { seqs: [], ids: [] }));
+    const k = lowerBound(ix.seqs, d.seq);
+    if (ix.seqs[k] === d.seq) return;
+    ix.seqs.splice(k, 0, d.seq);
+    ix.ids.splice(k, 0, id);
+  }
+
+  private unindex(d: Dot): void {
+    const ix = this.index.get(d.origin);
+    if (!ix) return;
+    const k = lowerBound(ix.seqs, d.seq);
+    if (ix.seqs[k] !== d.seq) return;
+    ix.seqs.splice(k, 1);
+    ix.ids.splice(k, 1);
+  }
+}
