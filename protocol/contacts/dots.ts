@@ -39,7 +39,9 @@ export type VersionVector = Readonly<Record<string, number>>;
 /** A set of dots: origin (a NodeId) → flattened sorted disjoint ranges [from, to, …]. */
 export type DotCloud = Readonly<Record<string, readonly number[]>>;
 
+/** The vector of nothing seen. */
 export const EMPTY_VV: VersionVector = Object.freeze({});
+/** The empty set of dots. */
 export const EMPTY_CLOUD: DotCloud = Object.freeze({});
 
 /** `vv`'s entry for `origin` (0 when absent). */

@@ -20,6 +20,7 @@ export interface Hlc {
   readonly logical: number;
 }
 
+/** Before every timestamp. */
 export const HLC_ZERO: Hlc = Object.freeze({ wallMs: 0, logical: 0 });
 
 /** Orders timestamps: negative when a < b, 0 when equal. */

@@ -36,6 +36,7 @@ function lowerBound(xs: readonly number[], x: number): number {
   return lo;
 }
 
+/** A ContactStore in memory (see the header); optionally journals changes for persistence. */
 export class MemoryStore implements ContactStore {
   private readonly states = new Map<ContactId, ContactState>();
   private sortedIds: ContactId[] | undefined = [];

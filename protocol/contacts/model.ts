@@ -117,7 +117,9 @@ export interface ListValues {
   groups: GroupValue;
 }
 
+/** A single-valued field's name. */
 export type SingleField = keyof SingleValues;
+/** A list field's name. */
 export type ListField = keyof ListValues;
 
 /** Single-valued fields, in the order a create assigns their dots. */

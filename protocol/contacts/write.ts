@@ -53,6 +53,7 @@ export interface WriterEnv {
   stable?: VersionVector;
 }
 
+/** invalid: a field failed validation; not-found / deleted / exists: the contact's state forbids it; too-many: a list would pass its limit. */
 export type WriteErrorCode = 'invalid' | 'not-found' | 'deleted' | 'exists' | 'too-many';
 
 /** Why a write was refused. */

@@ -3,6 +3,7 @@
  * dots, by fast-check), version vectors, the hybrid logical clock, ULIDs,
  * and the memory store's catch-up index and journal.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -103,6 +104,15 @@ test('the memory store pages in id order, tracks tombstones and journals every c
   s.setClock({ wallMs: 5, logical: 0 });
   assert.equal(s.drainChanges().map((c) => c.kind), ['put', 'put', 'put', 'clock']);
   assert.equal(s.drainChanges(), []);
+});
+
+test('protocol/contacts stays pure: no I/O imports, no clock, no timers, no entropy', () => {
+  const dir = new URL('../../protocol/contacts/', import.meta.url);
+  const forbidden = [/from 'node:(?!crypto)/, /\bDate\.now\b/, /\bnew Date\(/, /\bMath\.random\b/, /\bset(?:Timeout|Interval|Immediate)\b/, /\bperformance\.now\b/, /\bgetRandomValues\b/, /\bprocess\./];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const text = readFileSync(new URL(file, dir), 'utf8');
+    for (const re of forbidden) assert.not.match(text, re, `${file} matches ${re}`);
+  }
 });
 
 test.run();

@@ -212,7 +212,7 @@ test('joining every delta equals joining the replicas full states', () => {
   );
 });
 
-test('compaction is a valid inflation: the compacted state joins to the same view', () => {
+test('compaction is a valid inflation: same view and version, and it joins to the same view', () => {
   fc.assert(
     fc.property(arbHistory, (h) => {
       const run = runHistory(h, false);
@@ -220,6 +220,7 @@ test('compaction is a valid inflation: the compacted state joins to the same vie
       for (const id of IDS) {
         const s = run.stores[0]!.get(id)!;
         assert.equal(view(compact(s, w)), view(s));
+        assert.is(version(compact(s, w)), version(s), 'versions ignore compaction timing');
         for (const other of run.stores) assert.equal(view(join(compact(s, w), other.get(id)!)), view(s));
       }
     }),
