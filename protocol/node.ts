@@ -7,15 +7,20 @@
  */
 import { decodePacket, type DecodeFailure } from './wire/codec.ts';
 import { Outbox } from './outbox.ts';
+import { Reassembler } from './fragments.ts';
 import type { SansIoCore } from './sans-io.ts';
 import type { Address, NodeId, Rng, TimeMs, Transmit } from './types.ts';
 import { DEFAULT_MEMBERSHIP_CONFIG, type MembershipConfig } from './membership/config.ts';
 import { Membership, type MembershipEvent, type PersistedMembership } from './membership/membership.ts';
+import {
+  DEFAULT_REPLICATION_CONFIG, type PersistedReplication, Replication, type ReplicationConfig, type ReplicationEvent,
+} from './replication/replication.ts';
+import type { RepState } from './wire/messages.ts';
 
-export type NodeConfig = MembershipConfig;
-export const DEFAULT_NODE_CONFIG: NodeConfig = DEFAULT_MEMBERSHIP_CONFIG;
+export type NodeConfig = MembershipConfig & ReplicationConfig;
+export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG };
 
-export type NodeEvent = MembershipEvent;
+export type NodeEvent = MembershipEvent | ReplicationEvent;
 
 export interface NodeInit {
   id: NodeId;
@@ -25,7 +30,11 @@ export interface NodeInit {
   rng: Rng;
   now: TimeMs;
   /** What a previous life of this node persisted, if any. */
-  restored?: { membership?: PersistedMembership | undefined };
+  restored?: {
+    membership?: PersistedMembership | undefined;
+    replication?: PersistedReplication | undefined;
+    contacts?: Omit<RepState, 'type' | 'reply' | 'batch'>[] | undefined;
+  };
 }
 
 /** Datagram counters, by outcome. */
@@ -39,8 +48,10 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly id: NodeId;
   readonly config: NodeConfig;
   readonly membership: Membership;
+  readonly replication: Replication;
   readonly outbox: Outbox;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, dropped: {} };
+  private readonly reassembler = new Reassembler();
 
   constructor(init: NodeInit) {
     this.id = init.id;
@@ -49,6 +60,15 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,
+    });
+    const membership = this.membership;
+    this.replication = new Replication({
+      id: init.id, rng: init.rng, outbox: this.outbox, now: init.now, config: this.config,
+      peers: {
+        live: () => membership.members().filter((m) => m.id !== init.id && m.state === 'alive'),
+        all: () => membership.members(),
+      },
+      restored: { replication: init.restored?.replication, contacts: init.restored?.contacts as RepState[] | undefined },
     });
   }
 
@@ -65,6 +85,10 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   handleDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
     this.stats.datagramsIn++;
     this.stats.bytesIn += bytes.length;
+    this.handlePacketBytes(now, from, bytes, false);
+  }
+
+  private handlePacketBytes(now: TimeMs, from: Address, bytes: Uint8Array, reassembled: boolean): void {
     const result = decodePacket(bytes, this.config.clusterName);
     if (!result.ok) return this.drop(result.reason);
     const packet = result.packet;
@@ -72,11 +96,20 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     if (result.unknownMessages > 0) this.stats.dropped['unknown-message'] = (this.stats.dropped['unknown-message'] ?? 0) + result.unknownMessages;
     if (packet.from === this.id) return this.drop('from-self');
     this.membership.heardFrom(now, packet.from);
-    for (const msg of packet.messages) this.membership.handleMessage(now, from, packet.from, msg);
+    for (const msg of packet.messages) {
+      if (msg.type === 'frag') {
+        // A reassembled packet made of pieces again is nobody's honest traffic.
+        if (reassembled) return this.drop('bad-schema');
+        const whole = this.reassembler.add(now, packet.from, msg);
+        if (whole) this.handlePacketBytes(now, from, whole, true);
+      } else if (msg.type.startsWith('rep') || msg.type.startsWith('rc')) this.replication.handleMessage(now, from, packet.from, msg);
+      else this.membership.handleMessage(now, from, packet.from, msg);
+    }
   }
 
   handleTimeout(now: TimeMs): void {
     this.membership.handleTimeout(now);
+    this.replication.handleTimeout(now);
   }
 
   pollTransmit(): Transmit | undefined {
@@ -84,11 +117,13 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   pollEvent(): NodeEvent | undefined {
-    return this.membership.pollEvent();
+    return this.membership.pollEvent() ?? this.replication.pollEvent();
   }
 
   pollTimeout(): TimeMs | undefined {
-    return this.membership.pollTimeout();
+    const a = this.membership.pollTimeout();
+    const b = this.replication.pollTimeout();
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
   }
 
   private drop(reason: DecodeFailure | 'from-self' | 'unknown-message'): void {

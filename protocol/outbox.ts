@@ -8,6 +8,7 @@ import { assemblePacket, encodeMessage, packetOverhead } from './wire/codec.ts';
 import type { Message, PacketHeader } from './wire/messages.ts';
 import type { BroadcastQueue } from './membership/broadcast-queue.ts';
 import type { Address, Transmit } from './types.ts';
+import { fragmentPacket } from './fragments.ts';
 
 /** Where piggybacked broadcasts come from, and how many times each may be sent. */
 export interface Piggyback {
@@ -21,6 +22,7 @@ export class Outbox {
   /** Bytes of the header plus the largest array prefix, so a fill never overshoots. */
   private readonly overheadBytes: number;
   datagramsSent = 0;
+  private xid = 0;
   bytesSent = 0;
 
   constructor(
@@ -43,7 +45,12 @@ export class Outbox {
   sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback): void {
     let room = this.budgetBytes - this.overheadBytes;
     for (const m of encoded) room -= m.length;
-    if (room < 0) throw new RangeError(`messages of ${this.budgetBytes - this.overheadBytes - room} bytes exceed the datagram budget`);
+    if (room < 0) {
+      // Too large for one datagram: send it in pieces (no piggyback on those).
+      this.xid = (this.xid + 1) >>> 0;
+      for (const piece of fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes)) this.push(to, piece);
+      return;
+    }
     const parts = piggyback && room > 0 ? encoded.concat(piggyback.queue.take(room, piggyback.limit, 255 - encoded.length)) : encoded;
     this.push(to, assemblePacket(this.header, parts));
   }

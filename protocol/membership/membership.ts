@@ -570,6 +570,8 @@ export class Membership {
     if (this.joined) return;
     this.joined = true;
     this.events.push({ type: 'joined', members: this.table.liveCount() });
+    // Whom we now know must survive a crash right after joining, or a restart would start a new cluster.
+    this.persistNow();
   }
 
   // ---------------------------------------------------------------- housekeeping

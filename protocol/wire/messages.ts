@@ -35,6 +35,10 @@ export const WIRE_TYPE = {
   rcList: 15,
   rcItems: 16,
   rcDone: 17,
+  repState: 18,
+  repVv: 19,
+  repFetch: 20,
+  frag: 21,
 } as const;
 
 export type WireTypeName = keyof typeof WIRE_TYPE;
@@ -127,8 +131,83 @@ export interface PushPull {
 
 export type MembershipMessage = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
 
-/** Every message the codec knows. Later concerns (replication, clients) append here. */
-export type Message = MembershipMessage | ReconcileMessage;
+/** One dotted entry of a contact state (replication/). `value` is JSON text. */
+export interface WireEntry {
+  key: string;
+  uid: string;
+  value: string;
+  origin: NodeId;
+  seq: number;
+  t: number;
+  c: number;
+}
+
+/** One origin's part of a dot cloud: every seq up to `top`, plus `extra` above it. */
+export interface WireDots {
+  origin: NodeId;
+  top: number;
+  extra: number[];
+}
+
+/** One origin's entry in a version or stable vector. */
+export interface WireSeq {
+  origin: NodeId;
+  seq: number;
+}
+
+/** A contact's state (a write's delta, or all of it), compacted under the sender's stable vector. */
+export interface RepState {
+  type: 'repState';
+  /** An answer to something we sent: never answered in turn (no ping-pong). */
+  reply: boolean;
+  /** Catch-up batch this state belongs to (0: none). */
+  batch: number;
+  id: string;
+  entries: WireEntry[];
+  ctx: WireDots[];
+  stable: WireSeq[];
+}
+
+/**
+ * A catch-up request (`reply: false`): the sender's version vector
+ * (contiguous part), "send me what I lack". As a reply it closes a batch:
+ * `count` states were sent under `batch`, and once all have arrived the
+ * receiver holds every write of each origin up to `vv`; `more` says the
+ * sender had more to send.
+ */
+export interface RepVv {
+  type: 'repVv';
+  reply: boolean;
+  batch: number;
+  count: number;
+  more: boolean;
+  vv: WireSeq[];
+}
+
+/** Ask for the contacts whose digest items (8-byte versions) are listed. */
+export interface RepFetch {
+  type: 'repFetch';
+  items: Uint8Array;
+}
+
+export type ReplicationMessage = RepState | RepVv | RepFetch;
+
+/**
+ * One piece of a packet too large for the datagram budget (a contact with
+ * a long history, a photo). The receiver reassembles the packet from all
+ * `parts` pieces of `xid` and decodes it as if it had arrived whole; pieces
+ * may come lost, duplicated or reordered (an incomplete packet expires).
+ */
+export interface Frag {
+  type: 'frag';
+  xid: number;
+  part: number;
+  parts: number;
+  bytes: Uint8Array;
+}
+
+/** Every message the codec knows. Later concerns (clients) append here. */
+export type Message = MembershipMessage | ReconcileMessage | ReplicationMessage | Frag;
 
 /** What every datagram carries besides its messages. */
 export interface PacketHeader {
@@ -152,6 +231,16 @@ export const LIMITS = {
   maxMessagesPerPacket: 256,
   maxMembersPerPushPull: 512,
   maxPushPullParts: 4096,
+  /** Pieces of one fragmented packet (64 × ~1.3 KB: a 64 KiB datagram at the default budget). */
+  maxFragParts: 64,
+  maxContactIdLength: 32,
+  maxFieldKeyLength: 32,
+  maxEntryUidLength: 64,
+  /** JSON text of one field value; a contact must fit a datagram until fragmentation lands. */
+  maxEntryValueLength: 1200,
+  maxEntriesPerState: 256,
+  maxOrigins: 256,
+  maxDotExceptions: 256,
   /** Digest-repair estimator cells (75 bytes at 100,000 items; room for far larger sets). */
   maxEstimatorBytes: 1024,
   /**

@@ -16,7 +16,7 @@
  * append-only, like the ids (the golden-bytes test in codec.test.ts notices).
  */
 import Type, { type TSchema } from 'typebox';
-import { LIMITS, MEMBER_STATE, type MemberState, type Message } from './messages.ts';
+import { LIMITS, MEMBER_STATE, type MemberState, type Message, type WireDots, type WireEntry, type WireSeq } from './messages.ts';
 import type { Address, NodeId } from '../types.ts';
 
 /** How one value travels: the schema of its wire form and, if it differs, the mapping to and from it. */
@@ -167,6 +167,18 @@ const memberState: Field<MemberState> = recordOf<MemberState>({
   state: enumOf(MEMBER_STATE),
 });
 
+const wireSeq = recordOf<WireSeq>({ origin: nodeIdField, seq: counter });
+const wireDots = recordOf<WireDots>({ origin: nodeIdField, top: counter, extra: listOf(counter, LIMITS.maxDotExceptions) });
+const wireEntry = recordOf<WireEntry>({
+  key: text(LIMITS.maxFieldKeyLength),
+  uid: text(LIMITS.maxEntryUidLength),
+  value: { schema: Type.String({ maxLength: LIMITS.maxEntryValueLength }) },
+  origin: nodeIdField,
+  seq: counter,
+  t: counter,
+  c: counter,
+});
+
 /**
  * Every message's fields in wire order. APPEND ONLY per entry: never reorder,
  * remove or retype a field of a message that has shipped; give the changed
@@ -199,6 +211,18 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
   rcList: { sid: u32, from: counter, upTo: counter },
   rcItems: { sid: u32, at: counter, end: counter, items: bytes(LIMITS.maxDatagramBytes, 8) },
   rcDone: { sid: u32 },
+  // Replication (protocol/replication).
+  repState: {
+    reply: flag,
+    batch: counter,
+    id: { schema: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) },
+    entries: listOf(wireEntry, LIMITS.maxEntriesPerState),
+    ctx: listOf(wireDots, LIMITS.maxOrigins),
+    stable: listOf(wireSeq, LIMITS.maxOrigins),
+  },
+  repVv: { reply: flag, batch: counter, count: counter, more: flag, vv: listOf(wireSeq, LIMITS.maxOrigins) },
+  repFetch: { items: bytes(LIMITS.maxDatagramBytes, 8) },
+  frag: { xid: u32, part: boundedInt(0, LIMITS.maxFragParts - 1), parts: boundedInt(2, LIMITS.maxFragParts), bytes: bytes(LIMITS.maxDatagramBytes) },
 };
 
 /**
@@ -210,6 +234,7 @@ export const MESSAGE_RULES: { readonly [T in Message['type']]?: (message: Extrac
   pushPull: (m) => m.part < m.parts,
   rcMore: (m) => m.from < m.upTo,
   rcList: (m) => m.from < m.upTo,
+  frag: (m) => m.part < m.parts,
 };
 
 /** Cluster names follow the rules of node names, shorter. */

@@ -9,6 +9,8 @@
  */
 import { ClusterNode, type NodeConfig } from '../../protocol/node.ts';
 import type { PersistedMembership } from '../../protocol/membership/membership.ts';
+import type { PersistedReplication } from '../../protocol/replication/replication.ts';
+import type { RepState } from '../../protocol/wire/messages.ts';
 import type { MemberStateName } from '../../protocol/wire/messages.ts';
 import type { Address, NodeId } from '../../protocol/types.ts';
 import type { LinkConfig } from './link-model.ts';
@@ -34,13 +36,14 @@ export interface ClusterOptions {
 export function clusterFactory(opts: ClusterOptions, sim: () => Simulation<ClusterNode>): NodeFactory<ClusterNode> {
   return (ctx) => {
     const restored = ctx.storage.get('membership') as PersistedMembership | undefined;
+    const contacts = [...ctx.storage.entries()].filter(([k, v]) => k.startsWith('contact:') && v).map(([, v]) => v as RepState);
     const node = new ClusterNode({
       id: nodeIdOf(ctx.index),
       addr: ctx.address,
       rng: ctx.rng,
       now: ctx.now(),
       config: { nodeName: `n${ctx.index}`, ...opts.config },
-      restored: { membership: restored },
+      restored: { membership: restored, replication: ctx.storage.get('replication') as PersistedReplication | undefined, contacts },
     });
     const seeds = opts.seedsFor ? opts.seedsFor(ctx.index, sim()) : ctx.index === 0 ? [] : [sim().address(0)];
     node.join(ctx.now(), restored ? [] : seeds);
@@ -114,7 +117,8 @@ function describeNodeEvent(e: ClusterNode extends { pollEvent(): infer E } ? Non
   switch (e.type) {
     case 'member': return `member ${e.member.id} ${e.previous}->${e.member.state}@${e.member.incarnation}`;
     case 'member-removed': return `removed ${e.member.id}`;
-    case 'persist': return `persist ${e.value.incarnation} ${e.value.members.length}`;
+    case 'persist': return `persist ${e.key}`;
+    case 'contact-changed': return `contact ${e.id} ${e.state.entries.length}`;
     default: return JSON.stringify(e);
   }
 }

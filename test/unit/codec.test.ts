@@ -91,6 +91,16 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
   rcList: fc.tuple(arbU32, fc.nat(1000), fc.integer({ min: 1, max: 1000 })).map(([sid, from, k]) => ({ type: 'rcList' as const, sid, from, upTo: from + k })),
   rcItems: rec({ type: fc.constant('rcItems'), sid: arbU32, at: arbCounter, end: arbCounter, items: arbUnits(8) }),
   rcDone: rec({ type: fc.constant('rcDone'), sid: arbU32 }),
+  repState: rec({
+    type: fc.constant('repState'), reply: fc.boolean(), batch: arbCounter, id: fc.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/),
+    entries: fc.array(rec({ key: fc.string({ maxLength: 8 }), uid: fc.string({ maxLength: 8 }), value: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200), origin: arbNodeId, seq: arbCounter, t: arbCounter, c: arbCounter }), { maxLength: 4 }),
+    ctx: fc.array(rec({ origin: arbNodeId, top: arbCounter, extra: fc.array(arbCounter, { maxLength: 3 }) }), { maxLength: 3 }),
+    stable: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 3 }),
+  }),
+  repVv: rec({ type: fc.constant('repVv'), reply: fc.boolean(), batch: arbCounter, count: arbCounter, more: fc.boolean(), vv: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 5 }) }),
+  repFetch: rec({ type: fc.constant('repFetch'), items: arbUnits(8) }),
+  frag: fc.integer({ min: 2, max: LIMITS.maxFragParts }).chain((parts) =>
+    rec({ type: fc.constant('frag'), xid: arbU32, part: fc.integer({ min: 0, max: parts - 1 }), parts: fc.constant(parts), bytes: arbBytes(0, 200) })),
 };
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(ARB));
 const arbHeader = rec<PacketHeader>({ cluster: fc.string({ unit: 'grapheme-ascii', maxLength: 64 }).filter((s) => !/\p{Cc}/u.test(s)), from: arbNodeId });
