@@ -12,10 +12,9 @@ import type { SansIoCore } from './sans-io.ts';
 import type { Address, NodeId, Rng, TimeMs, Transmit } from './types.ts';
 import { DEFAULT_MEMBERSHIP_CONFIG, type MembershipConfig } from './membership/config.ts';
 import { Membership, type MembershipEvent, type PersistedMembership } from './membership/membership.ts';
-import {
-  DEFAULT_REPLICATION_CONFIG, type PersistedReplication, Replication, type ReplicationConfig, type ReplicationEvent,
-} from './replication/replication.ts';
-import type { RepState } from './wire/messages.ts';
+import { DEFAULT_REPLICATION_CONFIG, Replication, type ReplicationConfig, type ReplicationEvent } from './replication/replication.ts';
+import type { ContactStore } from './contacts/store.ts';
+import { MemoryStore } from './contacts/memory-store.ts';
 
 export type NodeConfig = MembershipConfig & ReplicationConfig;
 export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG };
@@ -32,8 +31,8 @@ export interface NodeInit {
   /** What a previous life of this node persisted, if any. */
   restored?: {
     membership?: PersistedMembership | undefined;
-    replication?: PersistedReplication | undefined;
-    contacts?: Omit<RepState, 'type' | 'reply' | 'batch'>[] | undefined;
+    /** The contact store as persisted (journaling on); a fresh empty one when absent. */
+    store?: ContactStore | undefined;
   };
 }
 
@@ -68,7 +67,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         live: () => membership.members().filter((m) => m.id !== init.id && m.state === 'alive'),
         all: () => membership.members(),
       },
-      restored: { replication: init.restored?.replication, contacts: init.restored?.contacts as RepState[] | undefined },
+      store: init.restored?.store ?? new MemoryStore({ journal: true }),
     });
   }
 

@@ -58,6 +58,12 @@ export function receiveState(store: ContactStore, incoming: ContactState, stable
   const senderStale = incoming.entries.some((e) => !holds(joined, e.dot));
   const empty = joined.entries.length === 0 && Object.keys(joined.ctx).length === 0;
   if (!held && empty) return { changed: false, state: undefined, senderStale };
+  if (held && empty) {
+    // Joined down to nothing (a stale copy met a collected tombstone): hold
+    // nothing, exactly as the nodes that collected it hold nothing.
+    store.forget(incoming.id);
+    return { changed: true, state: undefined, senderStale };
+  }
   if (held && sameState(held, joined)) return { changed: false, state: held, senderStale };
   store.put(joined);
   return { changed: true, state: joined, senderStale };

@@ -1,36 +1,48 @@
 /**
- * Replication of the contact list, sans-I/O.
+ * Replication of the contact list, sans-I/O, over the contact CRDT and its
+ * store (protocol/contacts).
  *
  * How this works:
- * - Eager push: a local write is applied, persisted (a `persist` event the
- *   driver commits before anything is sent) and its delta sent at once to
- *   every live member.
+ * - Eager push: a client write is committed to the store (its journal
+ *   becomes `persist` events, which the driver makes durable before it
+ *   sends anything) and its delta goes at once to every live member.
  * - Catch-up: every sync interval a node sends a random live member its
  *   version vector; the member answers with the contacts touched by writes
- *   the vector lacks, oldest write first, in bounded batches, each closed by
- *   a claim "with these you hold every write of origin X up to s". A node
- *   that was down asks again at once while the answers say there is more,
- *   so a backlog streams one batch per round trip and never floods.
- * - Digest repair: every digest interval a node reconciles its whole set of
- *   contact versions with a random member (rateless IBLT, protocol/reconcile);
- *   it pushes the contacts only it has and fetches the ones only the peer has.
- *   Whatever caused a divergence, this repairs it.
- * - Any received state is joined (protocol/crdt); when our result holds
- *   something the sender lacks, we answer with our state (once: replies are
- *   never answered), so both sides converge from either direction.
- * - Stability: versions vectors learned from peers give the stable vector
- *   (pointwise min over every member not reaped), which compacts contexts
- *   and forgets tombstones every member has seen.
+ *   the vector lacks, oldest first (the store's catch-up index), in bounded
+ *   batches, each closed by a claim "with these you hold every write of
+ *   origin X up to s"; the claim is applied only once every contact of the
+ *   batch arrived (counted by distinct contact: a duplicate never stands in
+ *   for a loss). While the answers say there is more, the node asks again
+ *   at once: a backlog streams one batch per round trip and never floods.
+ *   A node behind the index floor (away while tombstones were collected)
+ *   gets a full sync instead, paged by contact id.
+ * - Digest repair: every digest interval a node reconciles the versions of
+ *   all its contacts with a random member (rateless IBLT, protocol/
+ *   reconcile), pushes the contacts only it has and fetches those only the
+ *   peer has. Whatever caused a divergence, this repairs it.
+ * - A full state from a peer that turns out stale (it holds entries we know
+ *   were removed, or lacks ones we hold) is answered once with ours.
+ * - Stability: version vectors learned from members' catch-up requests give
+ *   W (pointwise min, every member not reaped) and K (pointwise max); with
+ *   them the store compacts, prunes its index and collects tombstones
+ *   behind a fence (protocol/contacts/gc.ts).
  */
 import type { Outbox } from '../outbox.ts';
+import { encodeMessage } from '../wire/codec.ts';
 import { TimerTable } from '../timers.ts';
 import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
 import type { Message, RepState, RepVv, WireSeq } from '../wire/messages.ts';
-import { type ContactId, type ContactState, NO_STABLE, type StableVector } from '../crdt/contact-state.ts';
-import { applyWrite, type WriteOp } from '../crdt/ops.ts';
-import { HlcClock } from '../crdt/hlc.ts';
 import type { MemberView } from '../membership/member-table.ts';
-import { Replica } from './replica.ts';
+import {
+  cloudAddRange, cloudTop, EMPTY_VV, vvGet, vvMax, vvMeet, type VersionVector,
+} from '../contacts/dots.ts';
+import { collectTombstones, commitWrite, receiveState, stateForPeer } from '../contacts/book.ts';
+import type { ContactId } from '../contacts/ids.ts';
+import type { WriteRequest } from '../contacts/patch.ts';
+import { sameEntries, type ContactState } from '../contacts/state.ts';
+import type { ContactStore, StoreChange } from '../contacts/store.ts';
+import { version } from '../contacts/view.ts';
+import type { WriteOutcome } from '../contacts/write.ts';
 import { DigestSessions } from './digest-sessions.ts';
 import { fromRepState, toRepState } from './wire-state.ts';
 
@@ -43,10 +55,8 @@ export interface ReplicationConfig {
   digestIntervalMs: number;
   /** Contacts pushed or fetched per digest session, each way. */
   digestRepairMax: number;
-  /** How often the stable vector is recomputed. */
+  /** How often stability is recomputed and tombstones collected. */
   stableIntervalMs: number;
-  /** A deliberately broken merge that drops what it receives: only for proving the checkers catch loss. */
-  brokenJoinForTests?: boolean;
 }
 
 export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
@@ -57,24 +67,33 @@ export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
   stableIntervalMs: 5_000,
 };
 
-export interface PersistedReplication {
-  /** This node's write counter: never reused after a restart. */
-  seq: number;
-  stable: [NodeId, number][];
+/** Where a store change is kept: the simulator's durable map key (the daemon commits `change` itself). */
+export function persistKey(c: StoreChange): string {
+  switch (c.kind) {
+    case 'put': return `contact:${c.state.id}`;
+    case 'forget': return `contact:${c.id}`;
+    case 'fence': return `fence:${c.id}`;
+    case 'applied': return 'applied';
+    case 'clock': return 'clock';
+    case 'pruneIndex': return 'index-floor';
+  }
 }
 
 export type ReplicationEvent =
-  | { type: 'persist'; key: `contact:${string}`; value: ReturnType<typeof toRepState> | null }
-  | { type: 'persist'; key: 'replication'; value: PersistedReplication }
+  /** A store mutation to make durable before anything is sent (key/value for simple key-value drivers). */
+  | { type: 'persist'; key: string; value: unknown; change: StoreChange }
+  /** A contact changed (locally or from a peer): for subscribers. */
   | { type: 'contact-changed'; id: ContactId; state: ContactState; local: boolean };
 
 export interface ReplicationStats {
   writes: number;
+  writesRejected: number;
   statesIn: number;
   statesApplied: number;
   statesOut: number;
   badStates: number;
   catchUpBatches: number;
+  fullSyncPages: number;
   digestSessions: number;
   digestDiffs: number;
   forgotten: number;
@@ -92,74 +111,73 @@ export interface ReplicationInit {
   outbox: Outbox;
   peers: PeerView;
   now: TimeMs;
+  /** The node's store, loaded with what it persisted (journaling on). */
+  store: ContactStore;
   config?: Partial<ReplicationConfig>;
-  restored?: { replication?: PersistedReplication; contacts?: ReturnType<typeof toRepState>[] };
 }
 
 type Timer = 'sync' | 'digest' | 'stable' | 'digest-retry';
 
 export class Replication {
-  readonly replica: Replica;
-  readonly stats: ReplicationStats = { writes: 0, statesIn: 0, statesApplied: 0, statesOut: 0, badStates: 0, catchUpBatches: 0, digestSessions: 0, digestDiffs: 0, forgotten: 0 };
+  readonly store: ContactStore;
+  readonly stats: ReplicationStats = {
+    writes: 0, writesRejected: 0, statesIn: 0, statesApplied: 0, statesOut: 0, badStates: 0, catchUpBatches: 0,
+    fullSyncPages: 0, digestSessions: 0, digestDiffs: 0, forgotten: 0,
+  };
   private readonly cfg: ReplicationConfig;
   private readonly timers = new TimerTable<Timer>();
   private readonly events: ReplicationEvent[] = [];
-  private readonly clock = new HlcClock();
-  private readonly peerVectors = new Map<NodeId, Map<NodeId, number>>();
+  private readonly peerVectors = new Map<NodeId, VersionVector>();
   private readonly digests: DigestSessions;
-  private seq = 0;
+  private readonly versions = new Map<bigint, ContactId>();
+  private readonly versionOf = new Map<ContactId, bigint>();
+  private stable: VersionVector = EMPTY_VV;
   private batchSeq = 0;
-  /** Catch-up batches from peers: states received per (peer, batch), claims waiting for them. */
+  /** Catch-up batches from peers: distinct contacts received per (peer, batch), and the claim closing it. */
   private readonly batches = new Map<string, { received: Set<string>; claim?: RepVv; fromAddr: Address }>();
 
   constructor(private readonly init: ReplicationInit) {
     this.cfg = { ...DEFAULT_REPLICATION_CONFIG, ...init.config };
-    this.replica = new Replica(this.cfg.brokenJoinForTests === true);
+    this.store = init.store;
     this.digests = new DigestSessions(init.rng, init.outbox);
-    const r = init.restored;
-    if (r?.replication) {
-      this.seq = r.replication.seq;
-      this.replica.setStable(new Map(r.replication.stable));
-    }
-    for (const w of r?.contacts ?? []) {
-      const parsed = fromRepState(w);
-      if (parsed) this.replica.put(parsed.state);
+    this.store.drainChanges(); // what loading produced is already durable
+    for (let page = this.store.page(undefined, 1000); page.length > 0; page = this.store.page(page[page.length - 1]!.id, 1000)) {
+      for (const s of page) this.noteVersion(s);
     }
     const now = init.now;
-    this.timers.set('sync', now + this.init.rng.int(this.cfg.syncIntervalMs));
-    this.timers.set('digest', now + this.cfg.digestIntervalMs + this.init.rng.int(this.cfg.digestIntervalMs));
+    this.timers.set('sync', now + init.rng.int(this.cfg.syncIntervalMs));
+    this.timers.set('digest', now + this.cfg.digestIntervalMs + init.rng.int(this.cfg.digestIntervalMs));
     this.timers.set('stable', now + this.cfg.stableIntervalMs);
   }
 
   // ---------------------------------------------------------------- local API
 
-  /**
-   * Applies a local write to contact `id` at physical time `now` and pushes
-   * it to every live member. Returns the contact's new state.
-   */
-  write(now: TimeMs, id: ContactId, op: WriteOp): ContactState {
-    const { state, delta } = applyWrite(id, this.replica.get(id), op, {
-      origin: this.init.id,
-      nextSeq: () => ++this.seq,
-      hlc: this.clock.tick(now),
-      stable: this.replica.stable,
-    });
-    this.replica.put(state);
+  /** Takes a client write at physical time `now`; an applied one is persisted, then pushed to every live member. */
+  write(now: TimeMs, req: WriteRequest): WriteOutcome {
+    const outcome = commitWrite(this.store, this.init.id, req, now, this.stable);
+    if (outcome.kind !== 'applied') {
+      if (outcome.kind === 'rejected') this.stats.writesRejected++;
+      return outcome;
+    }
     this.stats.writes++;
-    // Persist the counter and the contact before anything leaves: the driver
-    // commits events before it sends datagrams.
-    this.events.push({ type: 'persist', key: 'replication', value: this.persisted() });
-    this.persistContact(state);
-    this.events.push({ type: 'contact-changed', id, state, local: true });
-    // A delta is a partial state: it must not claim the stable vector, or a
-    // receiver would read "stable and absent" as "removed" for everything else.
-    const msg = toRepState(delta, NO_STABLE, false, 0);
-    for (const m of this.init.peers.live()) this.send(m.addr, msg);
-    return state;
+    this.flushStore(true);
+    // Encoded once, sent to everyone.
+    const encoded = encodeMessage(toRepState(outcome.delta, { reply: false, full: false, batch: 0 }));
+    for (const m of this.init.peers.live()) {
+      this.stats.statesOut++;
+      this.init.outbox.sendEncoded(m.addr, [encoded]);
+    }
+    return outcome;
   }
 
-  get(id: ContactId): ContactState | undefined {
-    return this.replica.get(id);
+  /** The stable vector this node has established. */
+  get stableVector(): VersionVector {
+    return this.stable;
+  }
+
+  /** Digest items: the version of every contact held. */
+  digestItems(): bigint[] {
+    return [...this.versions.keys()];
   }
 
   pollEvent(): ReplicationEvent | undefined {
@@ -193,30 +211,28 @@ export class Replication {
 
   private onState(fromAddr: Address, fromId: NodeId, msg: RepState): void {
     this.stats.statesIn++;
-    const parsed = fromRepState(msg);
-    if (!parsed) {
+    const incoming = fromRepState(msg);
+    if (!incoming) {
       this.stats.badStates++;
       return;
     }
-    for (const e of parsed.state.entries) this.clock.observe(e.hlc);
-    const { changed, result, dominates } = this.replica.merge(parsed.state, parsed.stable);
-    if (changed) {
-      this.stats.statesApplied++;
-      this.persistContact(changed);
-      this.events.push({ type: 'contact-changed', id: changed.id, state: changed, local: false });
-    }
-    if (dominates && !msg.reply) this.send(fromAddr, toRepState(result, this.replica.stable, true, 0));
+    const r = receiveState(this.store, incoming, this.stable);
+    if (r.changed) this.stats.statesApplied++;
+    this.flushStore(false);
+    // Answer a stale sender once (never a reply: no ping-pong).
+    const stale = r.senderStale || (msg.full && !(r.state ? sameEntries(r.state, incoming) : incoming.entries.length === 0));
+    if (stale && !msg.reply) this.send(fromAddr, toRepState(stateForPeer(this.store, incoming.id, this.stable), { reply: true, full: true, batch: 0 }));
     if (msg.batch > 0) this.countBatchState(fromId, msg.batch, msg.id);
   }
 
-  /** Counts distinct contacts received in a batch (a duplicated datagram must not stand in for a lost one). */
+  /** Counts distinct contacts received in a batch; applies the claim once all arrived. */
   private countBatchState(fromId: NodeId, batch: number, id: string): void {
     const key = `${fromId}/${batch}`;
-    const b = this.batches.get(key);
+    let b = this.batches.get(key);
     if (!b) {
-      this.batches.set(key, { received: new Set([id]), fromAddr: '' as Address });
+      b = { received: new Set(), fromAddr: '' as Address };
+      this.batches.set(key, b);
       this.boundBatches();
-      return;
     }
     b.received.add(id);
     if (b.claim) this.tryClaim(key);
@@ -228,16 +244,14 @@ export class Replication {
     this.timers.set('sync', now + this.cfg.syncIntervalMs);
     const live = this.init.peers.live();
     if (live.length === 0) return;
-    const peer = live[this.init.rng.int(live.length)]!;
-    this.requestCatchUp(peer.addr);
+    this.requestCatchUp(live[this.init.rng.int(live.length)]!.addr, '');
   }
 
-  private requestCatchUp(to: Address): void {
-    this.send(to, { type: 'repVv', reply: false, batch: 0, count: 0, more: false, vv: this.vector() });
+  private requestCatchUp(to: Address, cursor: string): void {
+    this.send(to, { type: 'repVv', reply: false, batch: 0, count: 0, more: false, cursor, vv: this.vector() });
   }
 
   private onVv(fromAddr: Address, fromId: NodeId, msg: RepVv): void {
-    const theirs = new Map(msg.vv.map((s) => [s.origin, s.seq] as const));
     if (msg.reply) {
       const key = `${fromId}/${msg.batch}`;
       const b = this.batches.get(key) ?? { received: new Set<string>(), fromAddr };
@@ -248,32 +262,74 @@ export class Replication {
       this.tryClaim(key);
       return;
     }
+    const theirs: Record<string, number> = {};
+    for (const s of msg.vv) theirs[s.origin] = s.seq;
     this.peerVectors.set(fromId, theirs);
-    const { ids, upTo, more } = this.replica.missingFor(theirs, this.cfg.catchUpBatch);
     const batch = ++this.batchSeq;
-    for (const id of ids) this.send(fromAddr, toRepState(this.replica.get(id)!, this.replica.stable, false, batch));
     this.stats.catchUpBatches++;
-    const claim: WireSeq[] = [...upTo].map(([origin, seq]) => ({ origin, seq }));
-    this.send(fromAddr, { type: 'repVv', reply: true, batch, count: ids.length, more, vv: claim });
+    const floor = this.store.indexFloor();
+    const behindFloor = Object.keys(floor).some((o) => vvGet(theirs, o) < vvGet(floor, o));
+    if (behindFloor || msg.cursor !== '') return this.fullSyncPage(fromAddr, batch, msg.cursor);
+    const ours = cloudTop(this.store.applied());
+    const ids = new Set<ContactId>();
+    const claim: WireSeq[] = [];
+    let more = false;
+    for (const origin of Object.keys(ours).sort()) {
+      const top = vvGet(ours, origin);
+      const after = vvGet(theirs, origin);
+      if (top <= after) continue;
+      const room = this.cfg.catchUpBatch - ids.size;
+      if (room <= 0) {
+        more = true;
+        continue;
+      }
+      const page = this.store.touchedAfter(origin as NodeId, after, room);
+      for (const id of page.ids) ids.add(id);
+      // Claim only what we hold contiguously: never a dot we lack ourselves.
+      const upTo = page.done ? top : Math.min(page.throughSeq, top);
+      if (!page.done) more = true;
+      if (upTo > after) claim.push({ origin: origin as NodeId, seq: upTo });
+    }
+    for (const id of ids) this.send(fromAddr, toRepState(stateForPeer(this.store, id, this.stable), { reply: false, full: true, batch }));
+    this.send(fromAddr, { type: 'repVv', reply: true, batch, count: ids.size, more, cursor: '', vv: claim });
   }
 
-  /** Applies a batch's claim once all its states have arrived; asks for more at once if there is more. */
+  /** One page of a full sync, by contact id; the last page claims everything we hold. */
+  private fullSyncPage(fromAddr: Address, batch: number, cursor: string): void {
+    this.stats.fullSyncPages++;
+    const page = this.store.page(cursor === '' ? undefined : (cursor as ContactId), this.cfg.catchUpBatch);
+    for (const s of page) this.send(fromAddr, toRepState(stateForPeer(this.store, s.id, this.stable), { reply: false, full: true, batch }));
+    const done = page.length < this.cfg.catchUpBatch;
+    const ours = cloudTop(this.store.applied());
+    const claim = done ? Object.keys(ours).sort().map((origin) => ({ origin: origin as NodeId, seq: ours[origin]! })) : [];
+    const next = done ? '' : page[page.length - 1]!.id;
+    this.send(fromAddr, { type: 'repVv', reply: true, batch, count: page.length, more: !done, cursor: next, vv: claim });
+  }
+
+  /** Applies a batch's claim once all its states arrived; asks for more at once if there is more. */
   private tryClaim(key: string): void {
     const b = this.batches.get(key)!;
     const claim = b.claim;
     if (!claim || b.received.size < claim.count) return;
     this.batches.delete(key);
-    for (const { origin, seq } of claim.vv) this.replica.applied.addRange(origin, seq);
-    if (claim.more) this.requestCatchUp(b.fromAddr);
+    let dots = this.store.applied();
+    const before = dots;
+    for (const { origin, seq } of claim.vv) dots = cloudAddRange(dots, origin, 1, seq);
+    if (dots !== before) {
+      this.store.addApplied(dots);
+      this.flushStore(false);
+    }
+    if (claim.more) this.requestCatchUp(b.fromAddr, claim.cursor);
   }
 
   private boundBatches(): void {
     while (this.batches.size > 64) this.batches.delete(this.batches.keys().next().value as string);
   }
 
-  /** Our version vector (contiguous part), for catch-up requests. */
+  /** Our version vector (the applied cloud's contiguous part), for catch-up requests. */
   private vector(): WireSeq[] {
-    return this.replica.applied.origins().map((origin) => ({ origin, seq: this.replica.applied.contiguous(origin) }));
+    const top = cloudTop(this.store.applied());
+    return Object.keys(top).sort().map((origin) => ({ origin: origin as NodeId, seq: top[origin]! }));
   }
 
   // ---------------------------------------------------------------- digest repair
@@ -284,7 +340,7 @@ export class Replication {
     if (live.length === 0 || this.digests.busy) return;
     const peer = live[this.init.rng.int(live.length)]!;
     this.stats.digestSessions++;
-    this.digests.start(now, peer.id, peer.addr, this.replica.digestItems());
+    this.digests.start(now, peer.id, peer.addr, this.digestItems());
     this.timers.set('digest-retry', now + 500);
   }
 
@@ -295,13 +351,13 @@ export class Replication {
   }
 
   private onDigestMessage(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Message): void {
-    const result = this.digests.handle(now, fromAddr, fromId, msg, () => this.replica.digestItems());
+    const result = this.digests.handle(now, fromAddr, fromId, msg, () => this.digestItems());
     if (!result) return;
     this.stats.digestDiffs += result.localOnly.length + result.remoteOnly.length;
     // Ours only: push them. Theirs only: fetch them (8 bytes an item, bounded).
     for (const v of result.localOnly.slice(0, this.cfg.digestRepairMax)) {
-      const id = this.replica.byVersion(v);
-      if (id) this.send(result.peerAddr, toRepState(this.replica.get(id)!, this.replica.stable, false, 0));
+      const id = this.versions.get(v);
+      if (id) this.send(result.peerAddr, toRepState(stateForPeer(this.store, id, this.stable), { reply: false, full: true, batch: 0 }));
     }
     const want = result.remoteOnly.slice(0, this.cfg.digestRepairMax);
     for (let i = 0; i < want.length; i += 150) {
@@ -316,8 +372,8 @@ export class Replication {
   private onFetch(fromAddr: Address, items: Uint8Array): void {
     const view = new DataView(items.buffer, items.byteOffset, items.byteLength);
     for (let k = 0; k + 8 <= items.length; k += 8) {
-      const id = this.replica.byVersion(view.getBigUint64(k, true));
-      if (id) this.send(fromAddr, toRepState(this.replica.get(id)!, this.replica.stable, false, 0));
+      const id = this.versions.get(view.getBigUint64(k, true));
+      if (id) this.send(fromAddr, toRepState(stateForPeer(this.store, id, this.stable), { reply: false, full: true, batch: 0 }));
     }
   }
 
@@ -325,30 +381,49 @@ export class Replication {
 
   private onStableTick(now: TimeMs): void {
     this.timers.set('stable', now + this.cfg.stableIntervalMs);
-    const members = this.init.peers.all().filter((m) => m.id !== this.init.id);
-    const origins = this.replica.applied.origins();
-    // Stability only grows: once every member had a dot, that stays true.
-    const stable = new Map<NodeId, number>(this.replica.stable);
-    for (const o of origins) {
-      let min = this.replica.applied.contiguous(o);
-      for (const m of members) min = Math.min(min, this.peerVectors.get(m.id)?.get(o) ?? 0);
-      if (min > (stable.get(o) ?? 0)) stable.set(o, min);
+    const ours = cloudTop(this.store.applied());
+    const vectors: VersionVector[] = [ours];
+    for (const m of this.init.peers.all()) {
+      if (m.id === this.init.id) continue;
+      vectors.push(this.peerVectors.get(m.id) ?? EMPTY_VV);
     }
-    if (!advances(stable, this.replica.stable)) return;
-    const forgotten = this.replica.setStable(stable);
+    // Stability only grows: once every member had a dot, that stays true.
+    this.stable = vvMax(this.stable, vvMeet(vectors));
+    let frontier: VersionVector = EMPTY_VV;
+    for (const v of vectors) frontier = vvMax(frontier, v);
+    const forgotten = collectTombstones(this.store, { stable: this.stable, frontier });
     this.stats.forgotten += forgotten.length;
-    for (const id of forgotten) this.events.push({ type: 'persist', key: `contact:${id}`, value: null });
-    this.events.push({ type: 'persist', key: 'replication', value: this.persisted() });
+    this.store.pruneIndex(this.stable);
+    this.flushStore(false);
   }
 
   // ---------------------------------------------------------------- helpers
 
-  private persisted(): PersistedReplication {
-    return { seq: this.seq, stable: [...this.replica.stable] };
+  /** Turns the store's journal into persist events (and keeps the digest index current). */
+  private flushStore(local: boolean): void {
+    for (const c of this.store.drainChanges()) {
+      if (c.kind === 'put') {
+        this.noteVersion(c.state);
+        this.events.push({ type: 'contact-changed', id: c.state.id, state: c.state, local });
+      } else if (c.kind === 'forget') this.dropVersion(c.id);
+      const value = c.kind === 'put' ? c.state : c.kind === 'forget' ? null : c.kind === 'fence' ? c.fence ?? null
+        : c.kind === 'applied' ? this.store.applied() : c.kind === 'clock' ? c.hlc : this.store.indexFloor();
+      this.events.push({ type: 'persist', key: persistKey(c), value, change: c });
+    }
   }
 
-  private persistContact(s: ContactState): void {
-    this.events.push({ type: 'persist', key: `contact:${s.id}`, value: toRepState(s, this.replica.stable, false, 0) });
+  private noteVersion(s: ContactState): void {
+    this.dropVersion(s.id);
+    const v = version(s);
+    this.versions.set(v, s.id);
+    this.versionOf.set(s.id, v);
+  }
+
+  private dropVersion(id: ContactId): void {
+    const old = this.versionOf.get(id);
+    if (old === undefined) return;
+    this.versions.delete(old);
+    this.versionOf.delete(id);
   }
 
   private send(to: Address, msg: Message): void {
@@ -356,11 +431,3 @@ export class Replication {
     this.init.outbox.send(to, [msg]);
   }
 }
-
-/** True when `next` is ahead of `prev` for some origin (and behind for none that matters). */
-function advances(next: StableVector, prev: StableVector): boolean {
-  for (const [o, s] of next) if (s > (prev.get(o) ?? 0)) return true;
-  return false;
-}
-
-export { NO_STABLE };

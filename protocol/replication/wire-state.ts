@@ -1,29 +1,33 @@
 /**
- * Contact states to and from their wire message (RepState). Field values
- * travel as JSON text (the codec allows no CBOR maps, and JSON keeps the
- * value's shape exact); a value that does not parse makes the whole state
- * invalid, dropped and counted by the caller.
+ * Contact states (protocol/contacts) to and from their wire message
+ * (RepState). Field values travel as JSON text (the codec allows no CBOR
+ * maps, and JSON keeps a value's shape exact); the per-contact floor travels
+ * as `stable`. A value that does not parse, or a malformed range list, makes
+ * the whole state invalid: dropped and counted by the caller.
  */
 import type { RepState } from '../wire/messages.ts';
-import { compareEntries, type ContactId, type ContactState, type Entry, type StableVector } from '../crdt/contact-state.ts';
-import { DotCloud } from '../crdt/dots.ts';
-import type { NodeId } from '../types.ts';
+import type { ContactState, Entry } from '../contacts/state.ts';
+import { compareDots } from '../contacts/state.ts';
+import type { ContactId } from '../contacts/ids.ts';
+import type { DotCloud, VersionVector } from '../contacts/dots.ts';
+import type { FieldKey } from '../contacts/model.ts';
 
-/** The wire message for `s`, compacted under `stable`. */
-export function toRepState(s: ContactState, stable: StableVector, reply: boolean, batch: number): RepState {
+/** The wire message for `s`. */
+export function toRepState(s: ContactState, opts: { reply: boolean; full: boolean; batch: number }): RepState {
   return {
     type: 'repState',
-    reply,
-    batch,
+    ...opts,
     id: s.id,
-    entries: s.entries.map((e) => ({ key: e.key, uid: e.uid, value: JSON.stringify(e.value), origin: e.origin, seq: e.seq, t: e.hlc.t, c: e.hlc.c })),
-    ctx: s.ctx.origins().map((origin) => ({ origin, top: s.ctx.contiguous(origin), extra: s.ctx.exceptions(origin) })),
-    stable: [...stable].map(([origin, seq]) => ({ origin, seq })),
+    entries: s.entries.map((e) => ({
+      key: e.key, uid: e.uid, value: JSON.stringify(e.value), origin: e.dot.origin, seq: e.dot.seq, t: e.hlc.wallMs, c: e.hlc.logical,
+    })),
+    ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
+    stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
   };
 }
 
-/** The state a message carries, or undefined when a value is not JSON. */
-export function fromRepState(m: Omit<RepState, 'type' | 'reply' | 'batch'>): { state: ContactState; stable: StableVector } | undefined {
+/** The state a message carries, or undefined when it is malformed. */
+export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>): ContactState | undefined {
   const entries: Entry[] = [];
   for (const w of m.entries) {
     let value: unknown;
@@ -32,16 +36,26 @@ export function fromRepState(m: Omit<RepState, 'type' | 'reply' | 'batch'>): { s
     } catch {
       return undefined;
     }
-    entries.push({ key: w.key, uid: w.uid, value, origin: w.origin, seq: w.seq, hlc: { t: w.t, c: w.c } });
+    entries.push({ key: w.key as FieldKey, uid: w.uid, value, dot: { origin: w.origin, seq: w.seq }, hlc: { wallMs: w.t, logical: w.c } });
   }
-  entries.sort(compareEntries);
-  const ctx = new DotCloud();
+  entries.sort((a, b) => compareDots(a.dot, b.dot));
+  for (let i = 1; i < entries.length; i++) if (compareDots(entries[i - 1]!.dot, entries[i]!.dot) === 0) return undefined;
+  const ctx: Record<string, readonly number[]> = {};
   for (const d of m.ctx) {
-    ctx.addRange(d.origin, d.top);
-    for (const s of d.extra) ctx.add(d.origin, s);
+    if (!canonicalRanges(d.ranges)) return undefined;
+    if (d.ranges.length > 0) ctx[d.origin] = d.ranges;
   }
-  // Every entry's dot belongs to the context, whatever the sender claims.
-  for (const e of entries) ctx.add(e.origin, e.seq);
-  const stable = new Map<NodeId, number>(m.stable.map((s) => [s.origin, s.seq]));
-  return { state: { id: m.id as ContactId, entries, ctx }, stable };
+  const floor: Record<string, number> = {};
+  for (const s of m.stable) if (s.seq > 0) floor[s.origin] = s.seq;
+  return { id: m.id as ContactId, entries, ctx: ctx as DotCloud, floor: floor as VersionVector };
+}
+
+/** Sorted, disjoint, non-adjacent inclusive [from, to] pairs, from ≥ 1: the only form dots.ts accepts. */
+function canonicalRanges(r: readonly number[]): boolean {
+  if (r.length % 2 !== 0) return false;
+  for (let i = 0; i < r.length; i += 2) {
+    if (r[i]! < 1 || r[i]! > r[i + 1]!) return false;
+    if (i > 0 && r[i]! <= r[i - 1]! + 1) return false;
+  }
+  return true;
 }

@@ -142,11 +142,10 @@ export interface WireEntry {
   c: number;
 }
 
-/** One origin's part of a dot cloud: every seq up to `top`, plus `extra` above it. */
+/** One origin's part of a dot cloud: sorted inclusive ranges, flattened [from, to, from, to, …]. */
 export interface WireDots {
   origin: NodeId;
-  top: number;
-  extra: number[];
+  ranges: number[];
 }
 
 /** One origin's entry in a version or stable vector. */
@@ -160,6 +159,8 @@ export interface RepState {
   type: 'repState';
   /** An answer to something we sent: never answered in turn (no ping-pong). */
   reply: boolean;
+  /** The sender's whole state of the contact (else a write's delta). */
+  full: boolean;
   /** Catch-up batch this state belongs to (0: none). */
   batch: number;
   id: string;
@@ -181,6 +182,8 @@ export interface RepVv {
   batch: number;
   count: number;
   more: boolean;
+  /** Full-sync cursor (a contact id; '' = from the start / done) for a node behind the index floor. */
+  cursor: string;
   vv: WireSeq[];
 }
 
@@ -240,7 +243,8 @@ export const LIMITS = {
   maxEntryValueLength: 1200,
   maxEntriesPerState: 256,
   maxOrigins: 256,
-  maxDotExceptions: 256,
+  /** Numbers in one origin's dot ranges (pairs). */
+  maxDotRangeNumbers: 2048,
   /** Digest-repair estimator cells (75 bytes at 100,000 items; room for far larger sets). */
   maxEstimatorBytes: 1024,
   /**

@@ -168,7 +168,7 @@ const memberState: Field<MemberState> = recordOf<MemberState>({
 });
 
 const wireSeq = recordOf<WireSeq>({ origin: nodeIdField, seq: counter });
-const wireDots = recordOf<WireDots>({ origin: nodeIdField, top: counter, extra: listOf(counter, LIMITS.maxDotExceptions) });
+const wireDots = recordOf<WireDots>({ origin: nodeIdField, ranges: listOf(counter, LIMITS.maxDotRangeNumbers) });
 const wireEntry = recordOf<WireEntry>({
   key: text(LIMITS.maxFieldKeyLength),
   uid: text(LIMITS.maxEntryUidLength),
@@ -214,13 +214,14 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
   // Replication (protocol/replication).
   repState: {
     reply: flag,
+    full: flag,
     batch: counter,
-    id: { schema: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) },
+    id: { schema: Type.String({ maxLength: LIMITS.maxContactIdLength, pattern: '^[0-9A-Za-z-]+$' }) },
     entries: listOf(wireEntry, LIMITS.maxEntriesPerState),
     ctx: listOf(wireDots, LIMITS.maxOrigins),
     stable: listOf(wireSeq, LIMITS.maxOrigins),
   },
-  repVv: { reply: flag, batch: counter, count: counter, more: flag, vv: listOf(wireSeq, LIMITS.maxOrigins) },
+  repVv: { reply: flag, batch: counter, count: counter, more: flag, cursor: { schema: Type.String({ maxLength: LIMITS.maxContactIdLength, pattern: '^[0-9A-Za-z-]*$' }) }, vv: listOf(wireSeq, LIMITS.maxOrigins) },
   repFetch: { items: bytes(LIMITS.maxDatagramBytes, 8) },
   frag: { xid: u32, part: boundedInt(0, LIMITS.maxFragParts - 1), parts: boundedInt(2, LIMITS.maxFragParts), bytes: bytes(LIMITS.maxDatagramBytes) },
 };

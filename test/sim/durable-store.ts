@@ -31,8 +31,15 @@ export class DurableStore {
   private undo: Undo[] = [];
   private undoStart = 0;
 
-  /** `syncLagMs` 0: every write is durable at once. */
-  constructor(public syncLagMs = 0) {}
+  /**
+   * `syncLagMs` 0: every write is durable at once. `byReference`: keep
+   * values as given, for cores whose persisted values are immutable (a
+   * structured clone per write was the simulator's largest cost there).
+   */
+  constructor(
+    public syncLagMs = 0,
+    private readonly byReference = false,
+  ) {}
 
   /** Applies one write at `nowMs`; `value` undefined deletes `key`. */
   write(key: string, value: unknown, nowMs: TimeMs): void {
@@ -41,7 +48,7 @@ export class DurableStore {
       this.undo.push({ key, had: this.map.has(key), previous: this.map.get(key), durableAtMs: nowMs + this.syncLagMs });
     }
     if (value === undefined) this.map.delete(key);
-    else this.map.set(key, typeof value === 'object' && value !== null ? structuredClone(value) : value);
+    else this.map.set(key, !this.byReference && typeof value === 'object' && value !== null ? structuredClone(value) : value);
   }
 
   /** Number of writes made that are not yet durable at `nowMs`. */

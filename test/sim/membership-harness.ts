@@ -9,8 +9,12 @@
  */
 import { ClusterNode, type NodeConfig } from '../../protocol/node.ts';
 import type { PersistedMembership } from '../../protocol/membership/membership.ts';
-import type { PersistedReplication } from '../../protocol/replication/replication.ts';
-import type { RepState } from '../../protocol/wire/messages.ts';
+import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
+import type { ContactState } from '../../protocol/contacts/state.ts';
+import type { DotCloud, VersionVector } from '../../protocol/contacts/dots.ts';
+import type { Hlc } from '../../protocol/contacts/hlc.ts';
+import type { TombstoneFence } from '../../protocol/contacts/gc.ts';
+import type { ContactId } from '../../protocol/contacts/ids.ts';
 import type { MemberStateName } from '../../protocol/wire/messages.ts';
 import type { Address, NodeId } from '../../protocol/types.ts';
 import type { LinkConfig } from './link-model.ts';
@@ -29,6 +33,8 @@ export interface ClusterOptions {
   network?: Partial<LinkConfig>;
   /** Seeds for a node that joins (default: node 0; node 0 itself bootstraps). */
   seedsFor?: (index: number, sim: Simulation<ClusterNode>) => Address[];
+  /** Builds a node's store from its durable map (default: restoreStore). */
+  storeFactory?: (storage: ReadonlyMap<string, unknown>) => MemoryStore;
   quiet?: boolean;
 }
 
@@ -36,19 +42,33 @@ export interface ClusterOptions {
 export function clusterFactory(opts: ClusterOptions, sim: () => Simulation<ClusterNode>): NodeFactory<ClusterNode> {
   return (ctx) => {
     const restored = ctx.storage.get('membership') as PersistedMembership | undefined;
-    const contacts = [...ctx.storage.entries()].filter(([k, v]) => k.startsWith('contact:') && v).map(([, v]) => v as RepState);
+    const store = (opts.storeFactory ?? restoreStore)(ctx.storage);
     const node = new ClusterNode({
       id: nodeIdOf(ctx.index),
       addr: ctx.address,
       rng: ctx.rng,
       now: ctx.now(),
       config: { nodeName: `n${ctx.index}`, ...opts.config },
-      restored: { membership: restored, replication: ctx.storage.get('replication') as PersistedReplication | undefined, contacts },
+      restored: { membership: restored, store },
     });
     const seeds = opts.seedsFor ? opts.seedsFor(ctx.index, sim()) : ctx.index === 0 ? [] : [sim().address(0)];
     node.join(ctx.now(), restored ? [] : seeds);
     return node;
   };
+}
+
+/** Rebuilds a node's contact store from what its persist events left in the durable map. */
+export function restoreStore(storage: ReadonlyMap<string, unknown>, store = new MemoryStore({ journal: true })): MemoryStore {
+  for (const [key, value] of storage) {
+    if (value === null || value === undefined) continue;
+    if (key.startsWith('contact:')) store.put(value as ContactState);
+    else if (key.startsWith('fence:')) store.setFence(key.slice(6) as ContactId, value as TombstoneFence);
+    else if (key === 'applied') store.addApplied(value as DotCloud);
+    else if (key === 'clock') store.setClock(value as Hlc);
+    else if (key === 'index-floor') store.pruneIndex(value as VersionVector);
+  }
+  store.drainChanges();
+  return store;
 }
 
 /** A simulation with no nodes yet; add them with `sim.addNode()` or `addNodes`. */
@@ -61,6 +81,8 @@ export function newCluster(opts: ClusterOptions): Simulation<ClusterNode> {
     quiet: opts.quiet,
     network: opts.network,
     factory: clusterFactory(opts, () => sim),
+    // Contact states and membership snapshots are never mutated after they are persisted.
+    persistByReference: true,
     describeEvent: describeNodeEvent,
   });
   return sim;

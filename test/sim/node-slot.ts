@@ -89,8 +89,9 @@ export class NodeSlot<C> {
     /** Builds its core at each start; a restart may replace it (an upgrade). */
     public factory: NodeFactory<C>,
     syncLagMs: number,
+    persistByReference = false,
   ) {
-    this.store = new DurableStore(syncLagMs);
+    this.store = new DurableStore(syncLagMs, persistByReference);
   }
 
   /** True when a core is running (paused or not). */

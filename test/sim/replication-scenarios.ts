@@ -10,25 +10,43 @@
  * - no resurrection: no entry a write removed (overwritten or deleted)
  *   exists anywhere;
  * - nothing from nowhere: every entry anywhere was written by some write.
+ * An entry counts as superseded when a later write removed it, or when its
+ * contact was collected as a tombstone after the write, once every member
+ * had it (the contact may have been created again since).
  */
 import type { ClusterNode } from '../../protocol/node.ts';
-import type { ContactId, ContactState } from '../../protocol/crdt/contact-state.ts';
-import type { WriteOp } from '../../protocol/crdt/ops.ts';
-import { view } from '../../protocol/crdt/view.ts';
+import type { ContactId, EntryUid, OpId } from '../../protocol/contacts/ids.ts';
+import type { ContactState } from '../../protocol/contacts/state.ts';
+import type { Patch } from '../../protocol/contacts/patch.ts';
+import { isTombstone } from '../../protocol/contacts/state.ts';
+import { view } from '../../protocol/contacts/view.ts';
+import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
 import { SeededRng } from '../../protocol/rng.ts';
-import { addStaggered, allSee, newCluster, range } from './membership-harness.ts';
+import { addStaggered, allSee, newCluster, range, restoreStore } from './membership-harness.ts';
 import type { Simulation } from './sim.ts';
 
-const LISTS = new Set(['phones', 'emails']);
 const CONTACT_POOL = 24;
+const ULID_DIGITS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-/** A Crockford-base32 ULID-shaped id for contact k. */
+/** A ULID for contact k (Crockford base32, first digit 0). */
 export function contactIdOf(k: number): ContactId {
-  return `01J${k.toString(32).toUpperCase().padStart(23, '0')}`.replace(/[ILOU]/g, 'X') as ContactId;
+  let tail = '';
+  for (let v = k, i = 0; i < 6; i++, v = Math.floor(v / 32)) tail = ULID_DIGITS[v % 32] + tail;
+  return `01J${'0'.repeat(17)}${tail}` as ContactId;
+}
+
+/** A store that drops every third state it is given: a deliberately broken merge, to prove the checkers catch loss. */
+class LossyStore extends MemoryStore {
+  private puts = 0;
+  override put(state: ContactState): void {
+    if (++this.puts % 3 === 0) return;
+    super.put(state);
+  }
 }
 
 interface WriteRecord {
   node: number;
+  atMs: number;
   id: ContactId;
   added: string[];
   removed: string[];
@@ -67,12 +85,16 @@ export function replicationUnderFaults(opts: ReplicationRunOptions): Replication
     name: 'replication',
     quiet: opts.quiet ?? true,
     network: { lossRate, duplicateRate, delay: { kind: 'uniform', minMs: 1, maxMs: 20 + rng.int(80) } },
-    config: opts.brokenJoin ? { brokenJoinForTests: true } : {},
+    ...(opts.brokenJoin ? { storeFactory: (storage: ReadonlyMap<string, unknown>) => restoreStore(storage, new LossyStore({ journal: true })) } : {}),
   });
   addStaggered(sim, n, 1000);
   sim.runFor(5_000);
 
   const writes: WriteRecord[] = [];
+  const forgets = new Map<string, number>();
+  sim.onEvent((e) => {
+    if (e.type === 'persist' && 'change' in e && e.change.kind === 'forget') forgets.set(e.change.id, sim.now);
+  });
   const down = new Set<number>();
   const start = sim.now;
   const end = start + minutes * 60_000;
@@ -80,14 +102,17 @@ export function replicationUnderFaults(opts: ReplicationRunOptions): Replication
   for (let t = start; t < end; t += 50 + rng.int(200)) {
     const node = rng.int(n);
     const id = contactIdOf(rng.int(CONTACT_POOL));
-    const op = randomOp(rng);
+    const pick = rng.int(10);
+    const v = `v${rng.int(1000)}`;
+    const opId = `op-${opts.seed}-${t}` as OpId;
     sim.at(t, () => {
       if (!sim.isAlive(node) || sim.isPaused(node)) return;
       sim.poke(node, (core, now) => {
-        const before = core.replication.get(id);
-        if (op.kind === 'delete' && (!before || view(before, LISTS).deleted)) return;
-        const after = core.replication.write(now, id, op);
-        writes.push(record(node, id, before, after, op.kind === 'delete'));
+        const before = core.replication.store.get(id);
+        const patch = randomPatch(id, before, pick, v);
+        const outcome = core.replication.write(now, { opId, patch });
+        if (outcome.kind !== 'applied') return;
+        writes.push({ ...record(node, id, before, outcome.state, patch.kind === 'delete'), atMs: sim.now });
       });
     });
   }
@@ -127,23 +152,23 @@ export function replicationUnderFaults(opts: ReplicationRunOptions): Replication
     seed: opts.seed,
     writes: writes.length,
     convergedAfterHealMs: converged ? sim.now - healAt : undefined,
-    failures: check(sim, everyone, writes),
+    failures: check(sim, everyone, writes, forgets),
     sim,
   };
 }
 
-function randomOp(rng: SeededRng): WriteOp {
-  const r = rng.int(10);
-  if (r === 0) return { kind: 'delete' };
-  const v = `v${rng.int(1000)}`;
-  if (r < 5) return { kind: 'upsert', patches: [{ op: 'set', key: rng.int(2) ? 'name' : 'org', value: v }] };
-  if (r < 8) return { kind: 'upsert', patches: [{ op: 'add', key: 'phones', uid: `p${rng.int(3)}`, value: v }] };
-  return { kind: 'upsert', patches: [{ op: 'replace', key: 'emails', uid: `e${rng.int(2)}`, value: v }] };
+function randomPatch(id: ContactId, before: ContactState | undefined, pick: number, v: string): Patch {
+  if (!before || isTombstone(before)) return { kind: 'create', contact: { id, formattedName: v } };
+  if (pick === 0) return { kind: 'delete', id };
+  if (pick < 5) return { kind: 'update', id, ops: [{ op: 'set', field: pick % 2 ? 'formattedName' : 'title', value: v }] };
+  const uid = `p${pick % 3}` as EntryUid;
+  if (pick < 9) return { kind: 'update', id, ops: [{ op: 'put', field: 'phones', uid, value: { value: `+1 555 ${pick}${v.length}`, types: ['cell'], pref: false } }] };
+  return { kind: 'update', id, ops: [{ op: 'remove', field: 'phones', uid }] };
 }
 
-function record(node: number, id: ContactId, before: ContactState | undefined, after: ContactState, isDelete: boolean): WriteRecord {
-  const had = new Set((before?.entries ?? []).map((e) => dotKey(e.origin, e.seq)));
-  const has = new Set(after.entries.map((e) => dotKey(e.origin, e.seq)));
+function record(node: number, id: ContactId, before: ContactState | undefined, after: ContactState, isDelete: boolean): Omit<WriteRecord, 'atMs'> {
+  const had = new Set((before?.entries ?? []).map((e) => dotKey(e.dot.origin, e.dot.seq)));
+  const has = new Set(after.entries.map((e) => dotKey(e.dot.origin, e.dot.seq)));
   return {
     node,
     id,
@@ -159,14 +184,14 @@ export function sameEverywhere(sim: Simulation<ClusterNode>, nodes: number[]): b
   for (const i of nodes) {
     const core = sim.core(i);
     if (!core) return false;
-    const items = core.replication.replica.digestItems().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(',');
+    const items = core.replication.digestItems().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(',');
     if (first === undefined) first = items;
     else if (items !== first) return false;
   }
   return true;
 }
 
-function check(sim: Simulation<ClusterNode>, nodes: number[], writes: WriteRecord[]): string[] {
+function check(sim: Simulation<ClusterNode>, nodes: number[], writes: WriteRecord[], lastForget: Map<string, number>): string[] {
   const failures: string[] = [];
   const written = new Set(writes.flatMap((w) => w.added));
   const removed = new Set(writes.flatMap((w) => w.removed));
@@ -175,7 +200,7 @@ function check(sim: Simulation<ClusterNode>, nodes: number[], writes: WriteRecor
   // forgotten there is legitimately gone everywhere its state has reached.
   const stableAnywhere = new Map<string, number>();
   for (const i of nodes) {
-    for (const [o, seq] of sim.core(i)?.replication.replica.stable ?? []) stableAnywhere.set(o, Math.max(seq, stableAnywhere.get(o) ?? 0));
+    for (const [o, seq] of Object.entries(sim.core(i)?.replication.stableVector ?? {})) stableAnywhere.set(o, Math.max(seq, stableAnywhere.get(o) ?? 0));
   }
   const views = new Map<string, string>();
   for (const i of nodes) {
@@ -184,28 +209,31 @@ function check(sim: Simulation<ClusterNode>, nodes: number[], writes: WriteRecor
       failures.push(`node ${i} is not running`);
       continue;
     }
-    const replica = core.replication.replica;
-    for (const s of replica.all()) {
+    const store = core.replication.store;
+    const all: ContactState[] = [];
+    for (let page = store.page(undefined, 500); page.length > 0; page = store.page(page[page.length - 1]!.id, 500)) all.push(...page);
+    for (const s of all) {
       for (const e of s.entries) {
-        const d = dotKey(e.origin, e.seq);
+        const d = dotKey(e.dot.origin, e.dot.seq);
         if (!written.has(d)) failures.push(`node ${i}: contact ${s.id} holds entry ${d} that no write made`);
         if (removed.has(d)) failures.push(`node ${i}: contact ${s.id} holds entry ${d} that a write removed (resurrected)`);
       }
-      const v = view(s, LISTS);
-      const text = JSON.stringify({ f: v.fields, l: v.lists, d: v.deleted, c: v.conflicts });
+      const v = view(s);
+      const text = v ? JSON.stringify({ ...v, seen: undefined, updated: undefined }) : 'deleted';
       const other = views.get(s.id);
       if (other === undefined) views.set(s.id, text);
       else if (other !== text) failures.push(`node ${i}: contact ${s.id} reads differently than on another node`);
     }
     for (const w of writes) {
-      const s = replica.get(w.id);
-      const present = new Set((s?.entries ?? []).map((e) => dotKey(e.origin, e.seq)));
+      const s = store.get(w.id);
+      const present = new Set((s?.entries ?? []).map((e) => dotKey(e.dot.origin, e.dot.seq)));
       for (const d of w.added) {
         // Present, or superseded: removed by a later write that had seen it,
-        // or seen by a delete and forgotten once the delete was stable (the
-        // contact may have been created again since).
+        // or part of a tombstone collected after the write once every member
+        // had it (the contact may have been created again since).
         const [origin, seq] = d.split(':') as [string, string];
-        const forgotten = deletedSeen.has(d) && Number(seq) <= (stableAnywhere.get(origin) ?? 0);
+        const stable = Number(seq) <= (stableAnywhere.get(origin) ?? 0);
+        const forgotten = stable && (deletedSeen.has(d) || (lastForget.get(w.id) ?? -1) > w.atMs);
         if (!present.has(d) && !removed.has(d) && !forgotten) failures.push(`node ${i}: acknowledged write ${d} to ${w.id} (made at node ${w.node}) is missing`);
       }
     }

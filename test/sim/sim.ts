@@ -27,6 +27,8 @@ export interface SimOptions<C extends SansIoCore<unknown>> extends DriverOptions
   readonly nodes?: number;
   /** A 'persist' becomes crash-proof this long after it is written. Default 0 (at once). */
   readonly syncLagMs?: number;
+  /** Persisted values are immutable: store them without copying. Default false (copied). */
+  readonly persistByReference?: boolean;
   /** Printed with the seed. */
   readonly name?: string;
   /** Do not print the seed (benchmarks). */
@@ -55,7 +57,7 @@ export class Simulation<C extends SansIoCore<unknown>> extends SimDriver<C> {
   addNode(factory: NodeFactory<C> = this.options.factory): number {
     const index = this.slots.length;
     if (index >= MAX_NODES) throw new SimUsageError(`at most ${MAX_NODES} nodes`);
-    const slot = new NodeSlot<C>(index, nodeAddress(index), factory, this.options.syncLagMs ?? 0);
+    const slot = new NodeSlot<C>(index, nodeAddress(index), factory, this.options.syncLagMs ?? 0, this.options.persistByReference ?? false);
     this.slots.push(slot);
     this.byAddress.set(slot.address, index);
     this.start(slot);

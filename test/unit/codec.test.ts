@@ -92,12 +92,12 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
   rcItems: rec({ type: fc.constant('rcItems'), sid: arbU32, at: arbCounter, end: arbCounter, items: arbUnits(8) }),
   rcDone: rec({ type: fc.constant('rcDone'), sid: arbU32 }),
   repState: rec({
-    type: fc.constant('repState'), reply: fc.boolean(), batch: arbCounter, id: fc.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/),
+    type: fc.constant('repState'), reply: fc.boolean(), full: fc.boolean(), batch: arbCounter, id: fc.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/),
     entries: fc.array(rec({ key: fc.string({ maxLength: 8 }), uid: fc.string({ maxLength: 8 }), value: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200), origin: arbNodeId, seq: arbCounter, t: arbCounter, c: arbCounter }), { maxLength: 4 }),
-    ctx: fc.array(rec({ origin: arbNodeId, top: arbCounter, extra: fc.array(arbCounter, { maxLength: 3 }) }), { maxLength: 3 }),
+    ctx: fc.array(rec({ origin: arbNodeId, ranges: fc.array(arbCounter, { maxLength: 6 }) }), { maxLength: 3 }),
     stable: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 3 }),
   }),
-  repVv: rec({ type: fc.constant('repVv'), reply: fc.boolean(), batch: arbCounter, count: arbCounter, more: fc.boolean(), vv: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 5 }) }),
+  repVv: rec({ type: fc.constant('repVv'), reply: fc.boolean(), batch: arbCounter, count: arbCounter, more: fc.boolean(), cursor: fc.stringMatching(/^[0-9A-Z]{0,26}$/), vv: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 5 }) }),
   repFetch: rec({ type: fc.constant('repFetch'), items: arbUnits(8) }),
   frag: fc.integer({ min: 2, max: LIMITS.maxFragParts }).chain((parts) =>
     rec({ type: fc.constant('frag'), xid: arbU32, part: fc.integer({ min: 0, max: parts - 1 }), parts: fc.constant(parts), bytes: arbBytes(0, 200) })),
