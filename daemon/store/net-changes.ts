@@ -1,0 +1,78 @@
+/**
+ * Folds a run of StoreChanges into its net effect, so one transaction does
+ * one write per row however many times the batch touched it.
+ *
+ * How this works: a batch from many writers often touches the same rows
+ * (the applied cloud and the clock on every write, one contact several
+ * times). Every change kind is state-based: a put carries the whole state,
+ * a forget removes everything of a contact, a fence replaces the fence, a
+ * clock replaces the clock, applied dots and index floors only grow. So the
+ * last put-or-forget per contact, the last fence per contact, the last
+ * clock, the union of applied clouds and the max of floors are exactly what
+ * applying the changes one by one in order would leave. A forget also
+ * clears the contact's fence, as MemoryStore.forget does.
+ */
+import { cloudUnion, EMPTY_CLOUD, vvMax, type DotCloud, type VersionVector } from '../../protocol/contacts/dots.ts';
+import type { TombstoneFence } from '../../protocol/contacts/gc.ts';
+import type { Hlc } from '../../protocol/contacts/hlc.ts';
+import type { ContactId } from '../../protocol/contacts/ids.ts';
+import type { ContactState } from '../../protocol/contacts/state.ts';
+import type { StoreChange } from '../../protocol/contacts/store.ts';
+
+/** What a batch leaves behind, row by row. */
+export interface NetChanges {
+  /** Contacts whose last change is a put: their final state. */
+  readonly puts: Map<ContactId, ContactState>;
+  /** Contacts whose last change is a forget. */
+  readonly forgets: Set<ContactId>;
+  /** Fences to write (a value) or delete (undefined), after the contacts. */
+  readonly fences: Map<ContactId, TombstoneFence | undefined>;
+  /** Dots newly applied (union of every 'applied'). */
+  readonly applied: DotCloud;
+  /** The last clock, if the batch set one. */
+  readonly clock: Hlc | undefined;
+  /** The highest index floor, if the batch pruned. */
+  readonly indexFloor: VersionVector | undefined;
+  /** How many changes were folded. */
+  readonly count: number;
+}
+
+/** The net effect of `batches`, applied in order. */
+export function foldChanges(batches: readonly (readonly StoreChange[])[]): NetChanges {
+  const puts = new Map<ContactId, ContactState>();
+  const forgets = new Set<ContactId>();
+  const fences = new Map<ContactId, TombstoneFence | undefined>();
+  let applied: DotCloud = EMPTY_CLOUD;
+  let clock: Hlc | undefined;
+  let indexFloor: VersionVector | undefined;
+  let count = 0;
+  for (const batch of batches) {
+    for (const c of batch) {
+      count++;
+      switch (c.kind) {
+        case 'put':
+          puts.set(c.state.id, c.state);
+          forgets.delete(c.state.id);
+          break;
+        case 'forget':
+          puts.delete(c.id);
+          forgets.add(c.id);
+          fences.set(c.id, undefined);
+          break;
+        case 'fence':
+          fences.set(c.id, c.fence);
+          break;
+        case 'applied':
+          applied = cloudUnion(applied, c.dots);
+          break;
+        case 'clock':
+          clock = c.hlc;
+          break;
+        case 'pruneIndex':
+          indexFloor = vvMax(indexFloor ?? {}, c.below);
+          break;
+      }
+    }
+  }
+  return { puts, forgets, fences, applied, clock, indexFloor, count };
+}

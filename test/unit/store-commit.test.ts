@@ -1,0 +1,141 @@
+/**
+ * The commit path: a batch folds to its net effect; concurrent commits
+ * queue, resolve in call order and share transactions (group commit) within
+ * groupChangesMax; commit([]) is a barrier; a failed transaction rolls back
+ * and rejects its callers and every later commit (fail-stop) while the file
+ * keeps the last good state; close waits for queued commits.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EMPTY_VV } from '../../protocol/contacts/dots.ts';
+import type { ContactId } from '../../protocol/contacts/ids.ts';
+import type { MemoryStore } from '../../protocol/contacts/memory-store.ts';
+import type { StoreChange } from '../../protocol/contacts/store.ts';
+import { emptyState } from '../../protocol/contacts/state.ts';
+import { nodeId } from '../../protocol/types.ts';
+import { StoreClosedError, StoreCommitError } from '../../daemon/store/errors.ts';
+import { foldChanges } from '../../daemon/store/net-changes.ts';
+import { newContactId, writeSample } from '../../daemon/store/sample.ts';
+import { SqliteContactStore, type SqliteStoreOptions } from '../../daemon/store/sqlite-store.ts';
+
+const A = nodeId('a'.repeat(16));
+const dirs: string[] = [];
+test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+async function fresh(opts: SqliteStoreOptions = {}): Promise<{ store: SqliteContactStore; m: MemoryStore; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'contacts-commit-'));
+  dirs.push(dir);
+  const store = await SqliteContactStore.open(dir, opts);
+  return { store, m: await store.load(), dir };
+}
+
+let nowMs = 1_700_000_000_000;
+/** One create at `m`, returned as the journal batch it produced. */
+function oneWrite(m: MemoryStore, i: number): { id: ContactId; changes: StoreChange[] } {
+  const id = newContactId();
+  writeSample(m, A, id, i, (nowMs += 3));
+  return { id, changes: m.drainChanges() };
+}
+
+test('foldChanges keeps the last put or forget per contact, the last fence and clock, unions dots, maxes floors', () => {
+  const x = newContactId();
+  const y = newContactId();
+  const fence = { version: 7n, frontier: { [A]: 3 } };
+  const net = foldChanges([
+    [{ kind: 'put', state: emptyState(x) }, { kind: 'fence', id: x, fence }, { kind: 'applied', dots: { [A]: [1, 2] } }, { kind: 'clock', hlc: { wallMs: 5, logical: 0 } }],
+    [{ kind: 'forget', id: x }, { kind: 'put', state: emptyState(y) }, { kind: 'forget', id: y }, { kind: 'put', state: emptyState(y, { [A]: 1 }) }],
+    [{ kind: 'applied', dots: { [A]: [4, 4] } }, { kind: 'clock', hlc: { wallMs: 6, logical: 2 } }, { kind: 'pruneIndex', below: { [A]: 2 } }, { kind: 'pruneIndex', below: EMPTY_VV }],
+  ]);
+  assert.equal([...net.puts.keys()], [y]);
+  assert.equal(net.puts.get(y)!.floor, { [A]: 1 });
+  assert.equal([...net.forgets], [x]);
+  assert.equal([...net.fences], [[x, undefined], [y, undefined]], 'a forget clears the fence (set before it, or held on disk)');
+  assert.equal(net.applied, { [A]: [1, 2, 4, 4] });
+  assert.equal(net.clock, { wallMs: 6, logical: 2 });
+  assert.equal(net.indexFloor, { [A]: 2 });
+  assert.is(net.count, 12);
+});
+
+test('concurrent commits resolve in call order and share transactions', async () => {
+  const { store, m } = await fresh();
+  const writes = Array.from({ length: 64 }, (_, i) => oneWrite(m, i));
+  const order: number[] = [];
+  await Promise.all(writes.map((w, i) => store.commit(w.changes).then(() => order.push(i))));
+  assert.equal(order, writes.map((_, i) => i));
+  const s = store.stats();
+  assert.is(s.commits, 64);
+  assert.is(s.transactions, 1, 'commits made in one synchronous run share one transaction');
+  assert.is(s.groupedMax, 64);
+  assert.is(s.pendingCommits, 0);
+  assert.is(s.pendingChanges, 0);
+  assert.equal((await store.counts()).live, 64);
+  await store.close();
+});
+
+test('groupChangesMax bounds a shared transaction, but never splits one caller\'s batch', async () => {
+  const { store, m } = await fresh({ groupChangesMax: 6 });
+  const writes = Array.from({ length: 10 }, (_, i) => oneWrite(m, i)); // 3 changes each
+  const big = Array.from({ length: 4 }, (_, i) => oneWrite(m, 100 + i)).flatMap((w) => w.changes); // 12 changes
+  await Promise.all([...writes.map((w) => store.commit(w.changes)), store.commit(big)]);
+  const s = store.stats();
+  assert.is(s.groupedMax, 2, 'two 3-change batches per transaction at most');
+  assert.ok(s.transactions >= 6, `${s.transactions} transactions`);
+  assert.equal((await store.counts()).live, 14);
+  await store.close();
+});
+
+test('commit([]) is a barrier: it resolves only after every earlier commit', async () => {
+  const { store, m } = await fresh();
+  const done: string[] = [];
+  const first = store.commit(oneWrite(m, 1).changes).then(() => done.push('write'));
+  const barrier = store.commit([]).then(() => done.push('barrier'));
+  await Promise.all([first, barrier]);
+  assert.equal(done, ['write', 'barrier']);
+  await store.commit([]);
+  await store.close();
+});
+
+test('a failed commit rolls back, rejects its group and every later commit; the file keeps the last good state', async () => {
+  const { store, m, dir } = await fresh();
+  const good = oneWrite(m, 1);
+  await store.commit(good.changes);
+  const appliedThen = m.applied();
+  const sameGroup = oneWrite(m, 2);
+  // A fence for a contact the store does not hold breaks the foreign key: the transaction fails.
+  const bad: StoreChange[] = [...oneWrite(m, 3).changes, { kind: 'fence', id: newContactId(), fence: { version: 1n, frontier: EMPTY_VV } }];
+  const results = await Promise.allSettled([store.commit(bad), store.commit(sameGroup.changes)]);
+  for (const r of results) {
+    assert.is(r.status, 'rejected');
+    const err = (r as PromiseRejectedResult).reason as Error;
+    assert.instance(err, StoreCommitError);
+    assert.match(err.message, /FOREIGN KEY constraint failed.*were not acknowledged; restart contactd/);
+  }
+  const later = await store.commit(oneWrite(m, 4).changes).then(() => undefined, (e: Error) => e);
+  assert.instance(later, StoreCommitError, 'fail-stop: nothing commits after a failure');
+  await store.close();
+  const reopened = await SqliteContactStore.open(dir);
+  const loaded = await reopened.load();
+  assert.equal(loaded.page(undefined, 100).map((s) => s.id), [good.id]);
+  assert.equal(loaded.applied(), appliedThen, 'the failed batches\' dots are not on disk either');
+  await reopened.close();
+});
+
+test('close waits for queued commits; using the store after close is refused', async () => {
+  const { store, m } = await fresh();
+  const pending = Array.from({ length: 8 }, (_, i) => store.commit(oneWrite(m, i).changes));
+  await store.close();
+  assert.equal((await Promise.allSettled(pending)).map((r) => r.status), Array(8).fill('fulfilled'));
+  const err = await store.commit([]).then(() => undefined, (e: Error) => e);
+  assert.instance(err, StoreClosedError);
+  try {
+    await store.search('x', 1);
+    assert.unreachable('search after close');
+  } catch (e) {
+    assert.instance(e, StoreClosedError);
+  }
+});
+
+test.run();
