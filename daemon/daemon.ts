@@ -31,6 +31,7 @@ import { createRegistry, registerMembershipMetrics, registerShellMetrics, regist
 import { resolveSeeds } from './seeds.ts';
 import { StateDir, asPersistedMembership } from './state.ts';
 import { SystemdNotifier } from './systemd.ts';
+import { SqliteContactStore } from './store/sqlite-store.ts';
 import { UdpTransport } from './udp.ts';
 import { OperatorError } from './errors.ts';
 
@@ -54,6 +55,7 @@ export class Daemon {
     private readonly events: NodeEventHandler,
     private readonly notifier: SystemdNotifier,
     private readonly metrics: { address: string; close(): Promise<void> } | undefined,
+    private readonly sqlite: SqliteContactStore,
   ) {}
 
   /** Starts a node with `config`; throws StartError, BindError, StateError, DataDirLockedError or MetricsServeError. */
@@ -64,6 +66,9 @@ export class Daemon {
       undo.push(() => state.close());
       const id = state.nodeId();
       const restored = restoreMembership(state, log);
+      const sqlite = await SqliteContactStore.open(config.dataDir);
+      undo.push(() => sqlite.close());
+      const store = await sqlite.load({ journal: true });
       const udp = await UdpTransport.open(config.bind, log);
       undo.push(() => udp.close());
       const { seeds, failures } = await resolveSeeds(config.join, udp.family);
@@ -76,7 +81,7 @@ export class Daemon {
         id, addr: config.advertise, now: monotonicNowMs(),
         config: { clusterName: config.cluster, nodeName: config.name, datagramBudgetBytes: config.datagramBudgetBytes },
         rng: new SeededRng(entropy.readUInt32LE(0), entropy.readUInt32LE(4), entropy.readUInt32LE(8), entropy.readUInt32LE(12)),
-        restored: { membership: restored },
+        restored: { membership: restored, store },
       });
       const notifier = SystemdNotifier.fromEnv(env, log);
       undo.push(() => notifier.close());
@@ -84,7 +89,19 @@ export class Daemon {
       const events = new NodeEventHandler({ log, save: (k, v) => state.save(k, v), notifier, members: () => core.membership.members(), shell });
       const driver = new Driver({
         core, sink: udp, onEvent: (e) => events.handle(e),
-        onError: (err, where) => log.error({ event: 'driver-error', where, err }, `internal error while handling ${where} (the node keeps running): ${(err as Error).message}`),
+        // A write is acknowledged (and its delta sent) only once its transaction commits.
+        commitBarrier: () => {
+          const changes = events.takeStoreChanges();
+          return changes.length > 0 ? sqlite.commit(changes) : undefined;
+        },
+        onError: (err, where) => {
+          if (where === 'commit') {
+            // Memory is now ahead of the disk: stop rather than serve state that a restart would lose.
+            log.fatal({ event: 'commit-failed', err }, `cannot commit contacts to ${config.dataDir}: ${(err as Error).message}; exiting (nothing uncommitted was acknowledged)`);
+            process.exit(1);
+          }
+          log.error({ event: 'driver-error', where, err }, `internal error while handling ${where} (the node keeps running): ${(err as Error).message}`);
+        },
       });
       undo.push(() => driver.stop());
       udp.onDatagram((from, bytes) => driver.handleDatagram(from, bytes));
@@ -93,7 +110,7 @@ export class Daemon {
       registerMembershipMetrics(registry, core.membership);
       registerShellMetrics(registry, shell);
       const metrics = config.metrics ? await serveMetrics(registry, config.metrics, log) : undefined;
-      const daemon = new Daemon(config, log, core, driver, udp, state, events, notifier, metrics);
+      const daemon = new Daemon(config, log, core, driver, udp, state, events, notifier, metrics, sqlite);
       log.info({
         event: 'started', id, name: config.name, bind: udp.address, advertise: config.advertise, data: config.dataDir,
         cluster: config.cluster, incarnation: core.membership.incarnation, seeds, knownMembers: restored?.members.length ?? 0,
@@ -134,6 +151,7 @@ export class Daemon {
     if (!left) this.log.warn({ event: 'leave-timeout', timeoutMs: leaveTimeoutMs }, `leave not confirmed within ${leaveTimeoutMs} ms; stopping anyway (others will find this node dead instead of left)`);
     this.driver.stop();
     await this.udp.close();
+    await this.sqlite.close();
     await this.metrics?.close();
     this.notifier.close();
     this.state.close();

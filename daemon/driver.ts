@@ -40,8 +40,16 @@ export interface DriverOptions<Event> {
   sink: DatagramSink;
   /** Receives every event, in order. */
   onEvent: (event: Event) => void;
-  /** A handler or the sink threw: the loop goes on regardless. */
-  onError: (err: unknown, where: 'event' | 'transmit' | 'input') => void;
+  /** A handler or the sink threw: the loop goes on regardless. A failed commit drops what it held back. */
+  onError: (err: unknown, where: 'event' | 'transmit' | 'input' | 'commit') => void;
+  /**
+   * Called once the events of a drain are delivered: returns a promise when
+   * the events asked for something to be made durable (a store commit).
+   * Every datagram drained from then on waits until that promise, and every
+   * earlier one, has resolved: nothing the core said after a write (its ack,
+   * its delta) leaves before the write is on disk.
+   */
+  commitBarrier?: () => Promise<void> | undefined;
   now?: () => TimeMs;
   setTimer?: (fn: () => void, delayMs: number) => unknown;
   clearTimer?: (handle: unknown) => void;
@@ -62,6 +70,7 @@ export class Driver<Event> {
   private readonly core: SansIoCore<Event>;
   private readonly sink: DatagramSink;
   private readonly onEvent: (event: Event) => void;
+  private readonly commitBarrier: (() => Promise<void> | undefined) | undefined;
   private readonly onError: DriverOptions<Event>['onError'];
   private readonly now: () => TimeMs;
   private readonly setTimer: (fn: () => void, delayMs: number) => unknown;
@@ -70,11 +79,15 @@ export class Driver<Event> {
   private armedForMs: TimeMs | undefined;
   private stopped = false;
   private draining = false;
+  /** The newest commit in flight (chained after the earlier ones), and the datagrams waiting for it. */
+  private barrier: Promise<void> | undefined;
+  private held: Transmit[] = [];
 
   constructor(opts: DriverOptions<Event>) {
     this.core = opts.core;
     this.sink = opts.sink;
     this.onEvent = opts.onEvent;
+    this.commitBarrier = opts.commitBarrier;
     this.onError = opts.onError;
     this.now = opts.now ?? monotonicNowMs;
     this.setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
@@ -138,14 +151,37 @@ export class Driver<Event> {
           this.deliver(event);
           continue;
         }
+        const commit = this.commitBarrier?.();
+        if (commit) this.chain(commit);
         const transmit = this.core.pollTransmit();
         if (transmit === undefined) break;
-        this.transmit(transmit);
+        if (this.barrier) this.held.push(transmit);
+        else this.transmit(transmit);
       }
     } finally {
       this.draining = false;
     }
     if (!this.stopped) this.arm(this.core.pollTimeout());
+  }
+
+  /** Holds later datagrams until `commit` (and every commit before it) is durable. */
+  private chain(commit: Promise<void>): void {
+    const next = (this.barrier ?? Promise.resolve()).then(() => commit);
+    this.barrier = next;
+    next.then(
+      () => {
+        if (this.barrier !== next) return; // a newer commit holds them now
+        this.barrier = undefined;
+        const out = this.held;
+        this.held = [];
+        if (!this.stopped) for (const t of out) this.transmit(t);
+      },
+      (err: unknown) => {
+        if (this.barrier === next) this.barrier = undefined;
+        this.held = [];
+        this.onError(err, 'commit');
+      },
+    );
   }
 
   private deliver(event: Event): void {

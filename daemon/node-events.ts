@@ -12,6 +12,7 @@
  * restart below the incarnation others last heard, which the node refutes
  * at once.
  */
+import type { StoreChange } from '../protocol/contacts/store.ts';
 import type { Logger } from 'pino';
 import type { NodeEvent } from '../protocol/node.ts';
 import type { MemberView } from '../protocol/membership/member-table.ts';
@@ -76,8 +77,22 @@ export class NodeEventHandler {
         this.resolveLeft();
         return;
       case 'persist':
+        // Contact store changes go to SQLite as one transaction per drain (see commitBarrier);
+        // the membership snapshot is a small file of its own.
+        if ('change' in e) {
+          this.storeChanges.push(e.change);
+          return;
+        }
         return this.persist(e.key, e.value);
     }
+  }
+
+  /** Store changes since the last commit, in order. */
+  private readonly storeChanges: StoreChange[] = [];
+
+  /** Takes the store changes waiting to be committed (the driver's commit barrier). */
+  takeStoreChanges(): StoreChange[] {
+    return this.storeChanges.splice(0);
   }
 
   private persist(key: string, value: unknown): void {

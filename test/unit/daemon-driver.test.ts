@@ -213,4 +213,46 @@ test('an input made from an event handler is drained by the running loop, not a 
   }
 });
 
+test('datagrams drained after a persist wait for its commit; a failed commit drops them', async () => {
+  const core = new FakeCore();
+  const out: string[] = [];
+  const errors: string[] = [];
+  let pending: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  let wantCommit = false;
+  const driver = new Driver<string>({
+    core,
+    sink: { send: (_to, bytes) => out.push(`send ${Buffer.from(bytes).toString()}`) },
+    onEvent: (e) => {
+      out.push(`event ${e}`);
+      if (e.startsWith('persist')) wantCommit = true;
+    },
+    onError: (err, where) => errors.push(`${where}: ${(err as Error).message}`),
+    commitBarrier: () => {
+      if (!wantCommit) return undefined;
+      wantCommit = false;
+      return new Promise<void>((resolve, reject) => (pending = { resolve, reject }));
+    },
+    now: () => 0,
+    setTimer: () => 0,
+    clearTimer: () => {},
+  });
+  core.events = ['persist write'];
+  core.transmits = [tx(A, 'ack'), tx(B, 'delta')];
+  driver.input(() => {});
+  assert.equal(out, ['event persist write'], 'nothing leaves before the commit');
+  core.transmits = [tx(A, 'later')];
+  driver.input(() => {});
+  assert.equal(out, ['event persist write'], 'a later datagram waits behind the commit too');
+  pending!.resolve();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(out, ['event persist write', 'send ack', 'send delta', 'send later']);
+  core.events = ['persist again'];
+  core.transmits = [tx(A, 'ack2')];
+  driver.input(() => {});
+  pending!.reject(new Error('disk full'));
+  await new Promise((r) => setImmediate(r));
+  assert.not.ok(out.includes('send ack2'), 'an ack for a write that did not commit must never leave');
+  assert.equal(errors, ['commit: disk full']);
+});
+
 test.run();
