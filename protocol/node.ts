@@ -2,8 +2,8 @@
  * One cluster node's protocol core: decodes each datagram once (dropping and
  * counting what is malformed or foreign), hands its messages to the component
  * that owns them, and exposes the sans-I/O contract of sans-io.ts to the
- * daemon and the simulator. Components (membership now; replication and the
- * client protocol later) share one Outbox and one header.
+ * daemon and the simulator. Components (membership, replication, the client
+ * protocol) share one Outbox and one header.
  */
 import { decodePacket, type DecodeFailure } from './wire/codec.ts';
 import { Outbox } from './outbox.ts';
@@ -15,6 +15,7 @@ import { Membership, type MembershipEvent, type PersistedMembership } from './me
 import { DEFAULT_REPLICATION_CONFIG, Replication, type ReplicationConfig, type ReplicationEvent } from './replication/replication.ts';
 import type { ContactStore } from './contacts/store.ts';
 import { MemoryStore } from './contacts/memory-store.ts';
+import { ClientService } from './client/client-service.ts';
 
 export type NodeConfig = MembershipConfig & ReplicationConfig;
 export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG };
@@ -40,7 +41,7 @@ export interface NodeInit {
 export interface NodeStats {
   datagramsIn: number;
   bytesIn: number;
-  dropped: Partial<Record<DecodeFailure | 'from-self' | 'unknown-message', number>>;
+  dropped: Partial<Record<DecodeFailure | 'from-self' | 'unknown-message' | 'stray-client-response', number>>;
 }
 
 export class ClusterNode implements SansIoCore<NodeEvent> {
@@ -48,6 +49,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly config: NodeConfig;
   readonly membership: Membership;
   readonly replication: Replication;
+  readonly client: ClientService;
   readonly outbox: Outbox;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
@@ -55,7 +57,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   constructor(init: NodeInit) {
     this.id = init.id;
     this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
-    this.outbox = new Outbox({ cluster: this.config.clusterName, from: init.id }, this.config.datagramBudgetBytes);
+    const header = { cluster: this.config.clusterName, from: init.id };
+    this.outbox = new Outbox(header, this.config.datagramBudgetBytes);
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,
@@ -68,6 +71,11 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         all: () => membership.members(),
       },
       store: init.restored?.store ?? new MemoryStore({ journal: true }),
+    });
+    this.client = new ClientService({
+      id: init.id, header, outbox: this.outbox, replication: this.replication,
+      members: () => membership.members(), member: (id) => membership.member(id),
+      nodeStats: () => ({ node: this.stats, membership: membership.stats, replication: this.replication.stats }),
     });
   }
 
@@ -101,7 +109,10 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         if (reassembled) return this.drop('bad-schema');
         const whole = this.reassembler.add(now, packet.from, msg);
         if (whole) this.handlePacketBytes(now, from, whole, true);
-      } else if (msg.type.startsWith('rep') || msg.type.startsWith('rc')) this.replication.handleMessage(now, from, packet.from, msg);
+      } else if (msg.type === 'clientReq') this.client.handleRequest(now, from, packet.from, msg, bytes.length);
+      // Servers never ask anything of clients: a response here is misdirected.
+      else if (msg.type === 'clientRes') this.drop('stray-client-response');
+      else if (msg.type.startsWith('rep') || msg.type.startsWith('rc')) this.replication.handleMessage(now, from, packet.from, msg);
       else this.membership.handleMessage(now, from, packet.from, msg);
     }
   }
@@ -125,7 +136,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     return a === undefined ? b : b === undefined ? a : Math.min(a, b);
   }
 
-  private drop(reason: DecodeFailure | 'from-self' | 'unknown-message'): void {
+  private drop(reason: keyof NodeStats['dropped']): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
   }
 }

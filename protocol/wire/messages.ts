@@ -39,6 +39,8 @@ export const WIRE_TYPE = {
   repVv: 19,
   repFetch: 20,
   frag: 21,
+  clientReq: 22,
+  clientRes: 23,
 } as const;
 
 export type WireTypeName = keyof typeof WIRE_TYPE;
@@ -209,8 +211,40 @@ export interface Frag {
   bytes: Uint8Array;
 }
 
-/** Every message the codec knows. Later concerns (clients) append here. */
-export type Message = MembershipMessage | ReconcileMessage | ReplicationMessage | Frag;
+/**
+ * A client's request (protocol/client/client-service.ts lists the ops and
+ * their args). `args` is JSON text, ASCII only (non-ASCII escaped as
+ * \uXXXX): the codec forbids CBOR maps, and ASCII keeps a 50 KB text cheap
+ * for cbor-x and clear of the gate's non-ASCII limits. Writes carry their
+ * own idempotency key (an op id) in `args`, so a retry, even at another
+ * server, is applied once; `reqId` only matches the answer to the request.
+ */
+export interface ClientReq {
+  type: 'clientReq';
+  reqId: number;
+  op: string;
+  args: string;
+}
+
+/**
+ * The answer to a `clientReq` of the same `reqId`. `result` is ASCII JSON
+ * text: the op's result when `ok`, else `{code, message, issues?}`. A paged
+ * op (list, search, conflicts) answers one page: ask again with
+ * `after: cursor` while `more` is true (`cursor` is '' when unpaged).
+ */
+export interface ClientRes {
+  type: 'clientRes';
+  reqId: number;
+  ok: boolean;
+  result: string;
+  cursor: string;
+  more: boolean;
+}
+
+export type ClientMessage = ClientReq | ClientRes;
+
+/** Every message the codec knows. */
+export type Message = MembershipMessage | ReconcileMessage | ReplicationMessage | Frag | ClientMessage;
 
 /** What every datagram carries besides its messages. */
 export interface PacketHeader {
@@ -247,6 +281,10 @@ export const LIMITS = {
   maxDotRangeNumbers: 2048,
   /** Digest-repair estimator cells (75 bytes at 100,000 items; room for far larger sets). */
   maxEstimatorBytes: 1024,
+  /** A client op's name. */
+  maxClientOpLength: 32,
+  /** JSON text of a client request's args or a response's result (a page aims at ~48 KB; a create with a photo needs ~45 KB). */
+  maxClientJsonChars: 60_000,
   /**
    * CBOR nesting the decoder's gate allows (cbor-guard.ts). Our deepest
    * message (pushPull: packet > message > members > member) is 4 levels;

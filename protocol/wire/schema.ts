@@ -157,6 +157,9 @@ export function tupleCodec<O extends object>(fields: FieldsOf<O>, prefix: TSchem
   };
 }
 
+/** JSON text in printable ASCII (see ClientReq): no control characters, nothing for the non-ASCII gate. */
+export const asciiJson: Field<string> = { schema: Type.String({ maxLength: LIMITS.maxClientJsonChars, pattern: '^[\\x20-\\x7e]*$' }) };
+
 // ---------------------------------------------------------------- the table
 
 const memberState: Field<MemberState> = recordOf<MemberState>({
@@ -224,6 +227,16 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
   repVv: { reply: flag, batch: counter, count: counter, more: flag, cursor: { schema: Type.String({ maxLength: LIMITS.maxContactIdLength, pattern: '^[0-9A-Za-z-]*$' }) }, vv: listOf(wireSeq, LIMITS.maxOrigins) },
   repFetch: { items: bytes(LIMITS.maxDatagramBytes, 8) },
   frag: { xid: u32, part: boundedInt(0, LIMITS.maxFragParts - 1), parts: boundedInt(2, LIMITS.maxFragParts), bytes: bytes(LIMITS.maxDatagramBytes) },
+  // Client protocol (protocol/client). Any op name passes, so an unknown op is answered, not dropped.
+  clientReq: { reqId: u32, op: text(LIMITS.maxClientOpLength), args: asciiJson },
+  clientRes: {
+    reqId: u32,
+    ok: flag,
+    result: asciiJson,
+    // A contact id (a UUID is 36 characters, over maxContactIdLength).
+    cursor: { schema: Type.String({ maxLength: 64, pattern: '^[0-9A-Za-z-]*$' }) },
+    more: flag,
+  },
 };
 
 /**

@@ -101,6 +101,8 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
   repFetch: rec({ type: fc.constant('repFetch'), items: arbUnits(8) }),
   frag: fc.integer({ min: 2, max: LIMITS.maxFragParts }).chain((parts) =>
     rec({ type: fc.constant('frag'), xid: arbU32, part: fc.integer({ min: 0, max: parts - 1 }), parts: fc.constant(parts), bytes: arbBytes(0, 200) })),
+  clientReq: rec({ type: fc.constant('clientReq'), reqId: arbU32, op: fc.string({ unit: 'grapheme-ascii', maxLength: 16 }).filter((s) => !/\p{Cc}/u.test(s)), args: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)) }),
+  clientRes: rec({ type: fc.constant('clientRes'), reqId: arbU32, ok: fc.boolean(), result: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)), cursor: fc.stringMatching(/^[0-9A-Z]{0,26}$/), more: fc.boolean() }),
 };
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(ARB));
 const arbHeader = rec<PacketHeader>({ cluster: fc.string({ unit: 'grapheme-ascii', maxLength: 64 }).filter((s) => !/\p{Cc}/u.test(s)), from: arbNodeId });

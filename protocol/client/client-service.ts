@@ -1,0 +1,215 @@
+/**
+ * The client protocol, server side: answers each `clientReq` with one
+ * `clientRes` (fragmented by the Outbox when over the datagram budget).
+ *
+ * How this works. A request names an op and carries its args as JSON text
+ * (wire/messages.ts: ClientReq). Ops and their args:
+ *   hello     {}                           → {node, name, members: [{id, name, address}] alive}
+ *   get       {id}                         → the contact (view.ts), or error not-found
+ *   list      {after?, limit?}             → page of contacts, in id order
+ *   search    {q, after?, limit?}          → page of matching contacts (search.ts)
+ *   conflicts {after?, limit?}             → page of contacts that hold conflicts
+ *   put       {opId, patch, read?}         → {outcome, contact}: a WriteRequest, create or update
+ *   delete    {opId, id, read?}            → {outcome, id}
+ *   resolve   {opId, id, op, read?}        → {outcome, contact}
+ *   members   {}                           → [{id, name, address, state, incarnation, lastHeardMsAgo}]
+ *   stats     {}                           → node counters
+ * A paged op answers with `cursor` and `more`; the client asks again with
+ * `after: cursor` while `more` (pages.ts). Writes are idempotent by `opId`
+ * (contacts/write.ts remembers op ids in the contact, and they replicate),
+ * so a client retrying a write, here or at another server, gets the same
+ * outcome and never a second contact. `outcome` is 'applied' or 'duplicate'.
+ *
+ * Errors answer `{code, message, issues?}` with ok false: bad-request (args
+ * not a JSON object of the op's keys), unknown-op, not-found, and the write
+ * codes of contacts/write.ts (invalid, deleted, exists, too-many). An error
+ * to a sender that is not a live member at that address is cut to fit in no
+ * more bytes than its request, or not sent at all: a forged source address
+ * must not turn us into an amplifier. Requests that fail the wire schema
+ * never get here (the codec drops the packet: no reqId to answer).
+ */
+import { packetOverhead, encodeMessage } from '../wire/codec.ts';
+import type { ClientReq, ClientRes, PacketHeader } from '../wire/messages.ts';
+import { LIMITS as WIRE_LIMITS } from '../wire/messages.ts';
+import type { Outbox } from '../outbox.ts';
+import type { Address, NodeId, TimeMs } from '../types.ts';
+import type { MemberView } from '../membership/member-table.ts';
+import type { Replication } from '../replication/replication.ts';
+import { isContactId, type ContactId } from '../contacts/ids.ts';
+import { view } from '../contacts/view.ts';
+import { checkWriteRequest } from '../contacts/validate.ts';
+import { patchContactId } from '../contacts/patch.ts';
+import type { FieldIssue } from '../contacts/validate-fields.ts';
+import { parseJson, toAsciiJson } from './json.ts';
+import { pageOf, type Page } from './pages.ts';
+import { matches, queryTerms, QUERY_CHARS_MAX } from './search.ts';
+
+/** JSON characters a page aims at: ~48 KB fragments into ~36 datagrams of 1400 bytes, well under 64 KiB. */
+export const PAGE_BUDGET_CHARS = 48_000;
+/** Items a page holds at most, and the default. */
+export const PAGE_LIMIT_MAX = 1000;
+/** States one request may look at (bounds the work a single datagram can cause). */
+export const SCAN_MAX = 20_000;
+
+/** What the service needs of its node. */
+export interface ClientServiceInit {
+  id: NodeId;
+  /** The header our datagrams carry (to size replies). */
+  header: PacketHeader;
+  outbox: Outbox;
+  replication: Replication;
+  members(): MemberView[];
+  member(id: NodeId): MemberView | undefined;
+  /** The node's counters, for `stats`. */
+  nodeStats(): Record<string, unknown>;
+}
+
+/** Counters of the client protocol. */
+export interface ClientStats {
+  requests: number;
+  errors: number;
+  /** Error replies to non-members cut short or withheld to stay within the request's size. */
+  errorsTrimmed: number;
+  errorsWithheld: number;
+  byOp: Record<string, number>;
+}
+
+/** The error codes a client may see. */
+export type ClientErrorCode = 'bad-request' | 'unknown-op' | 'not-found' | 'invalid' | 'deleted' | 'exists' | 'too-many' | 'too-large';
+
+/** What an op returns: a result (with a page position when paged) or an error. */
+export type OpResult =
+  | { ok: true; result: unknown; cursor?: string; more?: boolean }
+  | { ok: false; code: ClientErrorCode; message: string; issues?: readonly FieldIssue[] };
+
+type Args = Record<string, unknown>;
+type Op = (now: TimeMs, args: Args) => OpResult;
+
+const fail = (code: ClientErrorCode, message: string, issues?: readonly FieldIssue[]): OpResult =>
+  issues && issues.length > 0 ? { ok: false, code, message, issues } : { ok: false, code, message };
+
+/** Keys each op accepts; any other key is a bad request (a typo should not pass silently). */
+const ARG_KEYS: Record<string, readonly string[]> = {
+  hello: [], members: [], stats: [],
+  get: ['id'],
+  list: ['after', 'limit'], conflicts: ['after', 'limit'], search: ['q', 'after', 'limit'],
+  put: ['opId', 'patch', 'read'], delete: ['opId', 'id', 'read'], resolve: ['opId', 'id', 'op', 'read'],
+};
+
+export class ClientService {
+  readonly stats: ClientStats = { requests: 0, errors: 0, errorsTrimmed: 0, errorsWithheld: 0, byOp: {} };
+  private readonly ops: Record<string, Op> = {
+    hello: () => this.hello(),
+    get: (_now, a) => this.get(a),
+    list: (_now, a) => this.paged(a, (c) => c),
+    search: (_now, a) => this.search(a),
+    conflicts: (_now, a) => this.paged(a, (c) => (c.conflicts.length > 0 ? c : undefined)),
+    put: (now, a) => this.write(now, a, ['create', 'update']),
+    delete: (now, a) => this.write(now, { opId: a.opId, patch: { kind: 'delete', id: a.id }, read: a.read }, ['delete']),
+    resolve: (now, a) => this.write(now, { opId: a.opId, patch: { kind: 'resolve', id: a.id, op: a.op }, read: a.read }, ['resolve']),
+    members: (now) => this.membersOp(now),
+    stats: () => ({ ok: true, result: { ...this.init.nodeStats(), client: this.stats, contacts: this.init.replication.store.count() } }),
+  };
+
+  constructor(private readonly init: ClientServiceInit) {}
+
+  /** Answers one request that arrived in a datagram (or reassembled packet) of `requestBytes` bytes. Never throws on bad input. */
+  handleRequest(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: ClientReq, requestBytes: number): void {
+    this.stats.requests++;
+    const r = this.run(now, msg);
+    if (r.ok) this.stats.byOp[msg.op] = (this.stats.byOp[msg.op] ?? 0) + 1;
+    this.reply(fromAddr, fromId, msg.reqId, r, requestBytes);
+  }
+
+  private run(now: TimeMs, msg: ClientReq): OpResult {
+    const op = Object.hasOwn(this.ops, msg.op) ? this.ops[msg.op] : undefined;
+    if (!op) return fail('unknown-op', `unknown op "${msg.op.slice(0, 32)}": use one of ${Object.keys(this.ops).join(', ')}`);
+    const parsed = parseJson(msg.args);
+    if (!parsed.ok) return fail('bad-request', `args of ${msg.op} are not JSON: ${parsed.message}`);
+    const args = parsed.value;
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) return fail('bad-request', `args of ${msg.op} must be a JSON object`);
+    const extra = Object.keys(args).filter((k) => !ARG_KEYS[msg.op]!.includes(k));
+    if (extra.length > 0) return fail('bad-request', `${msg.op} takes no "${extra[0]}"; it takes {${ARG_KEYS[msg.op]!.join(', ')}}`);
+    return op(now, args as Args);
+  }
+
+  private hello(): OpResult {
+    const self = this.init.member(this.init.id);
+    const members = this.init.members().filter((m) => m.state === 'alive').map((m) => ({ id: m.id, name: m.name, address: m.addr }));
+    return { ok: true, result: { node: this.init.id, name: self?.name ?? '', members, maxJsonChars: WIRE_LIMITS.maxClientJsonChars } };
+  }
+
+  private membersOp(now: TimeMs): OpResult {
+    const result = this.init.members().map((m) => ({
+      id: m.id, name: m.name, address: m.addr, state: m.state, incarnation: m.incarnation,
+      // Ourselves: heard just now. Never heard (learnt by gossip only): null.
+      lastHeardMsAgo: m.id === this.init.id ? 0 : m.lastHeardAt === undefined ? null : Math.max(0, now - m.lastHeardAt),
+    }));
+    return { ok: true, result };
+  }
+
+  private get(a: Args): OpResult {
+    if (!isContactId(a.id)) return fail('bad-request', 'get needs {"id": a contact id (ULID or lower-case UUID)}');
+    const s = this.init.replication.store.get(a.id);
+    const c = s && view(s);
+    return c ? { ok: true, result: c } : fail('not-found', `no contact ${a.id}`);
+  }
+
+  private search(a: Args): OpResult {
+    if (typeof a.q !== 'string' || a.q.length > QUERY_CHARS_MAX) return fail('bad-request', `search needs {"q": text of at most ${QUERY_CHARS_MAX} characters}`);
+    const terms = queryTerms(a.q);
+    if (terms.length === 0) return fail('bad-request', 'search needs at least one word in "q"');
+    return this.paged(a, (c) => (matches(c, terms) ? c : undefined));
+  }
+
+  private paged(a: Args, pick: Parameters<typeof pageOf>[2]): OpResult {
+    if (a.after !== undefined && a.after !== '' && !isContactId(a.after)) return fail('bad-request', '"after" must be the cursor of the previous page (a contact id)');
+    const limit = a.limit ?? PAGE_LIMIT_MAX;
+    if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > PAGE_LIMIT_MAX) return fail('bad-request', `"limit" must be a whole number 1..${PAGE_LIMIT_MAX}`);
+    const page: Page = pageOf(this.init.replication.store, {
+      after: (a.after || undefined) as ContactId | undefined, limit: limit as number, budgetChars: PAGE_BUDGET_CHARS, scanMax: SCAN_MAX,
+    }, pick);
+    return { ok: true, result: page.items, cursor: page.cursor, more: page.more };
+  }
+
+  private write(now: TimeMs, raw: Args, kinds: readonly string[]): OpResult {
+    const checked = checkWriteRequest(raw.read === undefined ? { opId: raw.opId, patch: raw.patch } : raw);
+    if (!checked.ok) return fail('invalid', `the write is invalid: ${checked.issues.map((i) => `${i.path || '(args)'}: ${i.reason}`).join('; ')}`, checked.issues);
+    const req = checked.value;
+    if (!kinds.includes(req.patch.kind)) return fail('bad-request', `this op takes a patch of kind ${kinds.join(' or ')}, not ${req.patch.kind}`);
+    const outcome = this.init.replication.write(now, req);
+    if (outcome.kind === 'rejected') return fail(outcome.error.code, outcome.error.message, outcome.error.issues);
+    const id = patchContactId(req.patch);
+    const s = this.init.replication.store.get(id);
+    const contact = (s && view(s)) ?? null;
+    return { ok: true, result: req.patch.kind === 'delete' ? { outcome: outcome.kind, id } : { outcome: outcome.kind, contact } };
+  }
+
+  private reply(to: Address, fromId: NodeId, reqId: number, result: OpResult, requestBytes: number): void {
+    let r = result;
+    let res: ClientRes;
+    if (r.ok) {
+      res = { type: 'clientRes', reqId, ok: true, result: toAsciiJson(r.result), cursor: r.cursor ?? '', more: r.more ?? false };
+      if (res.result.length <= WIRE_LIMITS.maxClientJsonChars) return this.init.outbox.send(to, [res]);
+      r = { ok: false, code: 'too-large', message: `the result is over ${WIRE_LIMITS.maxClientJsonChars} characters of JSON; ask for fewer items ("limit")` };
+    }
+    this.stats.errors++;
+    const m = this.init.member(fromId);
+    const member = m !== undefined && m.state === 'alive' && m.addr === to && fromId !== this.init.id;
+    const body: Record<string, unknown> = { code: r.code, message: r.message };
+    if (r.issues) body.issues = r.issues;
+    res = { type: 'clientRes', reqId, ok: false, result: toAsciiJson(body), cursor: '', more: false };
+    if (member) return this.init.outbox.send(to, [res]);
+    const sizeOf = (x: ClientRes): number => packetOverhead(this.init.header, 1) + encodeMessage(x).length;
+    let size = sizeOf(res);
+    if (size <= requestBytes) return this.init.outbox.send(to, [res]);
+    // Too large for a stranger: drop the issues, then shorten the message, then keep only the code.
+    this.stats.errorsTrimmed++;
+    for (const message of [r.message, r.message.slice(0, Math.max(0, r.message.length - (size - requestBytes))), '']) {
+      res = { ...res, result: toAsciiJson({ code: r.code, message }) };
+      size = sizeOf(res);
+      if (size <= requestBytes) return this.init.outbox.send(to, [res]);
+    }
+    this.stats.errorsWithheld++;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The `contacts` CLI against three real contactd processes on 127.0.0.1:
+ * add at one, read at another once replication brings it there, then
+ * kill -9 the first and ask with `--server A --server B`: the CLI fails
+ * over to B. Waits poll the CLI a bounded number of times (each poll is a
+ * real request, so it waits on the cluster, not on the clock).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freeUdpPort, killAll, memberRecord, startNode, tempDir, waitForLog, type NodeProc } from './contactd-harness.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(root, 'tui', 'bin.js');
+const nodes: NodeProc[] = [];
+let id = '';
+
+test.after(killAll);
+
+interface CliRun { code: number | null; stdout: string; stderr: string }
+
+/** Runs `contacts ...args` to its end. */
+function cli(...args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const env = { ...process.env };
+    delete env.CONTACTS_SERVER;
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs the CLI until `done` says yes, at most `attempts` times; the last run otherwise fails the test. */
+async function cliUntil(what: string, attempts: number, done: (r: CliRun) => boolean, ...args: string[]): Promise<CliRun> {
+  let r: CliRun | undefined;
+  for (let i = 0; i < attempts; i++) {
+    r = await cli(...args);
+    if (done(r)) return r;
+  }
+  throw new Error(`${what}: not after ${attempts} runs of contacts ${args.join(' ')}; last: ${JSON.stringify(r)}`);
+}
+
+test('three nodes form a cluster', async () => {
+  const base = tempDir();
+  const ports = await Promise.all([0, 1, 2].map(() => freeUdpPort()));
+  nodes.push(startNode({ name: 'a', port: ports[0]!, dataDir: join(base, 'a') }));
+  await waitForLog(nodes[0]!, 'joined', (r) => r.event === 'joined');
+  for (const [i, name] of [[1, 'b'], [2, 'c']] as const) nodes.push(startNode({ name, port: ports[i]!, dataDir: join(base, name), join: [nodes[0]!.addr] }));
+  const ids = await Promise.all(nodes.map(async (n) => String((await waitForLog(n, 'started', (r) => r.event === 'started')).id)));
+  await Promise.all(nodes.flatMap((n, i) => ids.filter((_, j) => j !== i).map((other) => waitForLog(n, `${other} alive`, memberRecord(other, 'alive')))));
+});
+
+test('add at A prints the new id; members --json at A lists all three', async () => {
+  const [a] = nodes;
+  const r = await cli('add', '--name', 'Zoë Émile', '--phone', '+1 555 0100', '--email', 'zoe@example.org', '--server', a!.addr);
+  assert.is(r.code, 0, r.stderr);
+  id = r.stdout.trim();
+  assert.match(id, /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
+  const m = await cli('members', '--json', '--server', a!.addr);
+  assert.is(m.code, 0, m.stderr);
+  const members = JSON.parse(m.stdout) as Record<string, unknown>[];
+  assert.equal(members.map((x) => x.name).sort(), ['a', 'b', 'c']);
+  for (const x of members) {
+    assert.is(x.state, 'alive');
+    assert.type(x.address, 'string');
+    assert.type(x.incarnation, 'number');
+    assert.ok('lastHeardMsAgo' in x);
+  }
+});
+
+test('get and list --json at C return it once replicated', async () => {
+  const c = nodes[2]!;
+  const got = await cliUntil('the contact at C', 50, (r) => r.code === 0, 'get', id, '--json', '--server', c.addr);
+  assert.is(JSON.parse(got.stdout).formattedName, 'Zoë Émile');
+  const list = await cli('list', '--json', '--server', c.addr);
+  assert.is(list.code, 0, list.stderr);
+  const all = JSON.parse(list.stdout) as { id: string; formattedName: string }[];
+  assert.equal(all.map((x) => [x.id, x.formattedName]), [[id, 'Zoë Émile']]);
+  const found = await cli('search', 'zoe', 'EMILE', '--server', c.addr);
+  assert.is(found.code, 0, found.stderr);
+  assert.match(found.stdout, id);
+});
+
+test('with A killed -9, --server A --server B still answers through B', async () => {
+  const [a, b] = nodes;
+  a!.child.kill('SIGKILL');
+  await a!.exited;
+  const r = await cli('get', id, '--json', '--server', a!.addr, '--server', b!.addr);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).id, id);
+  assert.match(r.stderr, `${a!.addr} did not answer; trying ${b!.addr}`);
+  // A write through failover, then read back at C.
+  const add = await cli('add', '--name', 'After Failover', '--json', '--server', a!.addr, '--server', b!.addr);
+  assert.is(add.code, 0, add.stderr);
+  const newId = (JSON.parse(add.stdout) as { id: string }).id;
+  await cliUntil('the second contact at C', 50, (x) => x.code === 0, 'get', newId, '--server', nodes[2]!.addr);
+});
+
+test('exit codes: not found 1, usage 2, no server 3', async () => {
+  const b = nodes[1]!;
+  assert.is((await cli('get', '01HZZZZZZZZZZZZZZZZZZZZZZZ', '--server', b.addr)).code, 1);
+  assert.is((await cli('add', '--server', b.addr)).code, 2);
+  assert.is((await cli('frobnicate')).code, 2);
+  const none = await cli('list', '--server', nodes[0]!.addr);
+  assert.is(none.code, 3);
+  assert.match(none.stderr, 'no server answered');
+});
+
+test.run();

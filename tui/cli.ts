@@ -1,0 +1,281 @@
+/**
+ * `contacts`: the command-line client of contactd.
+ *
+ * How this works: one subcommand per run, parsed with node:util parseArgs;
+ * each becomes one or a few client requests (tui/client.ts), printed for a
+ * person or, with --json, as JSON on stdout. Edits read the contact first
+ * and send what they saw as the write's read context, so a concurrent edit
+ * elsewhere becomes a conflict to resolve instead of being overwritten.
+ * Ids (contact, list entry, op) are ULIDs made here: a retried request
+ * names the same things. Exit codes: 0 ok, 1 not found or refused,
+ * 2 usage, 3 no server reachable.
+ */
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { ulid } from '../protocol/contacts/ids.ts';
+import type { Contact } from '../protocol/contacts/model.ts';
+import { ContactsClient, NoServerError, RequestError } from './client.ts';
+import { ago, clean, conflictLines, contactBlock, contactLine, table } from './format.ts';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3 } as const;
+
+const DEFAULT_SERVER = '127.0.0.1:7700';
+
+const COMMANDS: Record<string, { args: string; help: string; options: string[] }> = {
+  add: { args: '--name N [--phone P]… [--email E]… [--org O] [--title T] [--note T]', help: 'create a contact; prints its id', options: ['name', 'phone', 'email', 'org', 'title', 'note'] },
+  get: { args: 'ID', help: 'show one contact', options: [] },
+  list: { args: '', help: 'every contact (pages through the server)', options: [] },
+  search: { args: 'WORDS…', help: 'contacts whose names, emails, phones, org or note hold every word (any case, any accents)', options: [] },
+  edit: { args: 'ID [--name N] [--org O] [--title T] [--note T] [--add-phone P]… [--rm-phone P]… [--add-email E]… [--rm-email E]…', help: 'change a contact (an empty value clears org, title, note)', options: ['name', 'org', 'title', 'note', 'add-phone', 'rm-phone', 'add-email', 'rm-email'] },
+  rm: { args: 'ID', help: 'delete a contact', options: [] },
+  conflicts: { args: '', help: 'contacts with concurrent edits, each value numbered', options: [] },
+  resolve: { args: 'ID --field F [--uid U] --pick N', help: 'keep value N of a conflicting field (numbers as `contacts conflicts` shows them)', options: ['field', 'uid', 'pick'] },
+  members: { args: '', help: 'the cluster members a server knows: name, address, state, incarnation, last heard', options: [] },
+  stats: { args: '', help: "a server's counters", options: [] },
+};
+
+const OPTIONS = {
+  server: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, cluster: { type: 'string' },
+  name: { type: 'string' }, phone: { type: 'string', multiple: true }, email: { type: 'string', multiple: true },
+  org: { type: 'string' }, title: { type: 'string' }, note: { type: 'string' },
+  'add-phone': { type: 'string', multiple: true }, 'rm-phone': { type: 'string', multiple: true },
+  'add-email': { type: 'string', multiple: true }, 'rm-email': { type: 'string', multiple: true },
+  field: { type: 'string' }, uid: { type: 'string' }, pick: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** A mistake on the command line: exit 2 with the message and a pointer to the help. */
+class UsageError extends Error {}
+
+export function helpText(command?: string): string {
+  if (command && COMMANDS[command]) {
+    const c = COMMANDS[command]!;
+    return `usage: contacts ${command} ${c.args} [--server HOST:PORT]… [--json]\n\n${c.help}\n`;
+  }
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.help}`);
+  return [
+    'usage: contacts <command> [options]', '', 'commands:', ...rows, '',
+    'options for every command:',
+    `  --server HOST:PORT  a contactd to ask; repeat for failover (default: $CONTACTS_SERVER, else ${DEFAULT_SERVER})`,
+    '  --cluster NAME      the cluster name the servers run with (default: $CONTACTS_CLUSTER, else contacts)',
+    '  --json              print JSON instead of text',
+    '  --help              this help, or a command\'s with `contacts <command> --help`',
+    '', 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable', '',
+  ].join('\n');
+}
+
+/** Where output goes (tests capture it). */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: Record<string, string | undefined>;
+}
+
+const newId = (): string => ulid(Date.now(), randomBytes(10));
+
+/** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true }));
+  } catch (err) {
+    io.err(`contacts: ${(err as Error).message}\n${helpText()}`);
+    return EXIT.usage;
+  }
+  const [command, ...rest] = positionals;
+  if (!command) {
+    if (values.help) return io.out(helpText()), EXIT.ok;
+    io.out(`The interactive TUI is not built yet; use a command.\n\n${helpText()}`);
+    return EXIT.ok;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) {
+    io.err(`contacts: unknown command "${clean(command)}"\n${helpText()}`);
+    return EXIT.usage;
+  }
+  if (values.help) return io.out(helpText(command)), EXIT.ok;
+  const common = ['server', 'json', 'help', 'cluster'];
+  const stray = Object.keys(values).find((k) => !common.includes(k) && !spec.options.includes(k));
+  if (stray) {
+    io.err(`contacts ${command}: --${stray} is not an option of ${command}\n${helpText(command)}`);
+    return EXIT.usage;
+  }
+  const servers = values.server ?? (io.env.CONTACTS_SERVER ? io.env.CONTACTS_SERVER.split(/[\s,]+/).filter(Boolean) : [DEFAULT_SERVER]);
+  let client: ContactsClient;
+  try {
+    client = new ContactsClient({
+      servers, cluster: values.cluster ?? io.env.CONTACTS_CLUSTER ?? 'contacts',
+      onFailover: (from, to) => io.err(`contacts: ${from} did not answer; trying ${to}\n`),
+    });
+  } catch (err) {
+    io.err(`contacts: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
+  try {
+    await COMMAND_RUNNERS[command]!({ client, values, rest, io, json: values.json === true });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`contacts ${command}: ${err.message}\n${helpText(command)}`);
+      return EXIT.usage;
+    }
+    if (err instanceof NoServerError) {
+      io.err(`contacts: ${err.message}\n`);
+      return EXIT.noServer;
+    }
+    if (err instanceof RequestError) {
+      const issues = err.issues.map((i) => `\n  ${i.path || '(request)'}: ${i.reason}`).join('');
+      io.err(`contacts ${command}: ${clean(err.message)}${err.issues.length > 0 && !err.message.includes(err.issues[0]!.reason) ? issues : ''}\n`);
+      return EXIT.failed;
+    }
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
+interface Ctx {
+  client: ContactsClient;
+  values: Values;
+  rest: string[];
+  io: Io;
+  json: boolean;
+}
+
+function oneId(ctx: Ctx): string {
+  if (ctx.rest.length !== 1) throw new UsageError('give exactly one contact id');
+  return ctx.rest[0]!;
+}
+
+function noPositionals(ctx: Ctx): void {
+  if (ctx.rest.length > 0) throw new UsageError(`unexpected argument "${clean(ctx.rest[0])}"`);
+}
+
+const print = (ctx: Ctx, lines: string[]): void => ctx.io.out(lines.map((l) => l + '\n').join(''));
+const printJson = (ctx: Ctx, value: unknown): void => ctx.io.out(JSON.stringify(value, null, 2) + '\n');
+
+const labeled = (value: string) => ({ uid: newId(), value, types: [] as string[], pref: false });
+
+async function getContact(ctx: Ctx, id: string): Promise<Contact> {
+  return (await ctx.client.request('get', { id })).result as Contact;
+}
+
+/** Sends a write with a fresh op id; retries inside the client re-send the same one. */
+async function write(ctx: Ctx, op: 'put' | 'delete' | 'resolve', args: Record<string, unknown>): Promise<{ outcome: string; contact?: Contact; id?: string }> {
+  return (await ctx.client.request(op, { opId: newId(), ...args })).result as { outcome: string; contact?: Contact };
+}
+
+const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
+  async add(ctx) {
+    noPositionals(ctx);
+    const v = ctx.values;
+    if (!v.name) throw new UsageError('--name is required');
+    const contact: Record<string, unknown> = { id: newId(), formattedName: v.name };
+    if (v.phone) contact.phones = v.phone.map(labeled);
+    if (v.email) contact.emails = v.email.map(labeled);
+    if (v.org) contact.org = { name: v.org, units: [] };
+    if (v.title) contact.title = v.title;
+    if (v.note) contact.note = v.note;
+    const r = await write(ctx, 'put', { patch: { kind: 'create', contact } });
+    if (ctx.json) printJson(ctx, r.contact);
+    else print(ctx, [String(r.contact?.id ?? contact.id)]);
+  },
+
+  async get(ctx) {
+    const c = await getContact(ctx, oneId(ctx));
+    if (ctx.json) printJson(ctx, c);
+    else print(ctx, contactBlock(c));
+  },
+
+  async list(ctx) {
+    noPositionals(ctx);
+    const all = (await ctx.client.all('list')) as Contact[];
+    if (ctx.json) printJson(ctx, all);
+    else print(ctx, all.map(contactLine));
+  },
+
+  async search(ctx) {
+    if (ctx.rest.length === 0) throw new UsageError('give words to search for');
+    const found = (await ctx.client.all('search', { q: ctx.rest.join(' ') })) as Contact[];
+    if (ctx.json) printJson(ctx, found);
+    else print(ctx, found.map(contactLine));
+    if (found.length === 0) throw new RequestError('not-found', 'no contact matches');
+  },
+
+  async edit(ctx) {
+    const id = oneId(ctx);
+    const v = ctx.values;
+    const c = await getContact(ctx, id);
+    const ops: unknown[] = [];
+    if (v.name !== undefined) ops.push({ op: 'set', field: 'formattedName', value: v.name });
+    if (v.org !== undefined) ops.push({ op: 'set', field: 'org', value: v.org === '' ? null : { name: v.org, units: [] } });
+    for (const f of ['title', 'note'] as const) if (v[f] !== undefined) ops.push({ op: 'set', field: f, value: v[f] === '' ? null : v[f] });
+    for (const [flag, field] of [['phone', 'phones'], ['email', 'emails']] as const) {
+      for (const value of v[`add-${flag}`] ?? []) ops.push({ op: 'put', field, uid: newId(), value: { value, types: [], pref: false } });
+      for (const value of v[`rm-${flag}`] ?? []) {
+        const hits = c[field].filter((e) => e.value === value);
+        if (hits.length === 0) throw new RequestError('not-found', `${id} has no ${flag} "${clean(value)}" (it has: ${c[field].map((e) => clean(e.value)).join(', ') || 'none'})`);
+        for (const e of hits) ops.push({ op: 'remove', field, uid: e.uid });
+      }
+    }
+    if (ops.length === 0) throw new UsageError('nothing to change: give at least one of --name, --org, --title, --note, --add-phone, --rm-phone, --add-email, --rm-email');
+    const r = await write(ctx, 'put', { patch: { kind: 'update', id, ops }, read: c.seen });
+    if (ctx.json) printJson(ctx, r.contact);
+    else print(ctx, [`updated ${id}`]);
+  },
+
+  async rm(ctx) {
+    const id = oneId(ctx);
+    const r = await write(ctx, 'delete', { id });
+    if (ctx.json) printJson(ctx, r);
+    else print(ctx, [`deleted ${id}`]);
+  },
+
+  async conflicts(ctx) {
+    noPositionals(ctx);
+    const all = (await ctx.client.all('conflicts')) as Contact[];
+    if (ctx.json) printJson(ctx, all);
+    else print(ctx, all.length === 0 ? ['no conflicts'] : all.flatMap(conflictLines));
+  },
+
+  async resolve(ctx) {
+    const id = oneId(ctx);
+    const v = ctx.values;
+    const pick = Number(v.pick);
+    if (!v.field || !Number.isInteger(pick) || pick < 1) throw new UsageError('--field F and --pick N (a number from `contacts conflicts`) are required');
+    const c = await getContact(ctx, id);
+    const conflict = c.conflicts.find((f) => f.field === v.field && (v.uid === undefined || f.uid === v.uid));
+    if (!conflict) throw new RequestError('not-found', `${id} has no conflict on ${clean(v.field)}${v.uid ? ` --uid ${clean(v.uid)}` : ''} (see: contacts conflicts)`);
+    const chosen = conflict.values[pick - 1];
+    if (!chosen) throw new UsageError(`--pick must be 1..${conflict.values.length}`);
+    const op = conflict.field.startsWith('x:') ? { op: 'setExtra', name: conflict.field.slice(2), values: chosen.value }
+      : conflict.uid ? { op: 'put', field: conflict.field, uid: conflict.uid, value: chosen.value }
+      : { op: 'set', field: conflict.field, value: chosen.value };
+    const r = await write(ctx, 'resolve', { id, op, read: c.seen });
+    if (ctx.json) printJson(ctx, r.contact);
+    else print(ctx, [`resolved ${conflict.field} of ${id}`]);
+  },
+
+  async members(ctx) {
+    noPositionals(ctx);
+    const ms = (await ctx.client.request('members')).result as { id: string; name: string; address: string; state: string; incarnation: number; lastHeardMsAgo: number | null }[];
+    if (ctx.json) return printJson(ctx, ms);
+    print(ctx, table(['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST HEARD'],
+      ms.map((m) => [clean(m.name), clean(m.address), m.state, String(m.incarnation), ago(m.lastHeardMsAgo)])));
+  },
+
+  async stats(ctx) {
+    noPositionals(ctx);
+    const s = (await ctx.client.request('stats')).result;
+    if (ctx.json) return printJson(ctx, s);
+    const lines: string[] = [];
+    const walk = (prefix: string, x: unknown): void => {
+      if (x !== null && typeof x === 'object') for (const [k, y] of Object.entries(x)) walk(prefix ? `${prefix}.${k}` : k, y);
+      else lines.push(`${prefix} ${clean(x)}`);
+    };
+    walk('', s);
+    print(ctx, lines);
+  },
+};
