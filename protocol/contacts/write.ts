@@ -53,8 +53,8 @@ export interface WriterEnv {
   stable?: VersionVector;
 }
 
-/** invalid: a field failed validation; not-found / deleted / exists: the contact's state forbids it; too-many: a list would pass its limit. */
-export type WriteErrorCode = 'invalid' | 'not-found' | 'deleted' | 'exists' | 'too-many';
+/** invalid: a field failed validation; not-found / deleted / exists: the contact's state forbids it; too-many: a list would pass its limit; too-large: the contact would not fit a replication packet. */
+export type WriteErrorCode = 'invalid' | 'not-found' | 'deleted' | 'exists' | 'too-many' | 'too-large';
 
 /** Why a write was refused. */
 export interface WriteError {

@@ -28,7 +28,7 @@
  *   behind a fence (protocol/contacts/gc.ts).
  */
 import type { Outbox } from '../outbox.ts';
-import { encodeMessage } from '../wire/codec.ts';
+import { encodeMessage, WireEncodeError } from '../wire/codec.ts';
 import { TimerTable } from '../timers.ts';
 import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
 import type { Message, RepState, RepVv, WireSeq } from '../wire/messages.ts';
@@ -36,7 +36,9 @@ import type { MemberView } from '../membership/member-table.ts';
 import {
   cloudAddRange, cloudTop, EMPTY_VV, vvGet, vvMax, vvMeet, type VersionVector,
 } from '../contacts/dots.ts';
-import { collectTombstones, commitWrite, receiveState, stateForPeer } from '../contacts/book.ts';
+import { collectTombstones, commitWrite, nextSeqOf, receiveState, stateForPeer } from '../contacts/book.ts';
+import { applyWrite } from '../contacts/write.ts';
+import { patchContactId } from '../contacts/patch.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { WriteRequest } from '../contacts/patch.ts';
 import { sameEntries, type ContactState } from '../contacts/state.ts';
@@ -58,6 +60,9 @@ export interface ReplicationConfig {
   /** How often stability is recomputed and tombstones collected. */
   stableIntervalMs: number;
 }
+
+/** Largest encoded contact state a write may produce (a packet is at most 65,507 bytes with its header). */
+export const MAX_STATE_BYTES = 60_000;
 
 export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
   syncIntervalMs: 1000,
@@ -97,6 +102,7 @@ export interface ReplicationStats {
   digestSessions: number;
   digestDiffs: number;
   forgotten: number;
+  oversizeStates: number;
 }
 
 /** Who we can talk to: live members, and every member not yet reaped (for stability). */
@@ -122,7 +128,7 @@ export class Replication {
   readonly store: ContactStore;
   readonly stats: ReplicationStats = {
     writes: 0, writesRejected: 0, statesIn: 0, statesApplied: 0, statesOut: 0, badStates: 0, catchUpBatches: 0,
-    fullSyncPages: 0, digestSessions: 0, digestDiffs: 0, forgotten: 0,
+    fullSyncPages: 0, digestSessions: 0, digestDiffs: 0, forgotten: 0, oversizeStates: 0,
   };
   private readonly cfg: ReplicationConfig;
   private readonly timers = new TimerTable<Timer>();
@@ -154,6 +160,11 @@ export class Replication {
 
   /** Takes a client write at physical time `now`; an applied one is persisted, then pushed to every live member. */
   write(now: TimeMs, req: WriteRequest): WriteOutcome {
+    const tooLarge = this.checkSize(now, req);
+    if (tooLarge) {
+      this.stats.writesRejected++;
+      return tooLarge;
+    }
     const outcome = commitWrite(this.store, this.init.id, req, now, this.stable);
     if (outcome.kind !== 'applied') {
       if (outcome.kind === 'rejected') this.stats.writesRejected++;
@@ -168,6 +179,25 @@ export class Replication {
       this.init.outbox.sendEncoded(m.addr, [encoded]);
     }
     return outcome;
+  }
+
+  /**
+   * Refuses, before anything is stored, a write whose contact would no
+   * longer fit one replication packet (the model's limits allow a photo and
+   * a long note together to pass it): a write must never be acknowledged
+   * if it cannot reach the other members.
+   */
+  private checkSize(now: TimeMs, req: WriteRequest): WriteOutcome | undefined {
+    const id = patchContactId(req.patch);
+    const env = { node: this.init.id, nextSeq: nextSeqOf(this.store, this.init.id), clock: this.store.clock(), nowMs: now, stable: this.stable };
+    const dry = applyWrite(this.store.get(id), req, env);
+    if (dry.kind !== 'applied') return undefined;
+    const bytes = encodeMessage(toRepState(dry.state, { reply: false, full: true, batch: 0 })).length;
+    if (bytes <= MAX_STATE_BYTES) return undefined;
+    return {
+      kind: 'rejected',
+      error: { code: 'too-large', issues: [], message: `contact ${id} would take ${bytes} bytes to replicate, over the ${MAX_STATE_BYTES}-byte limit: shrink the photo or the note` },
+    };
   }
 
   /** The stable vector this node has established. */
@@ -427,7 +457,13 @@ export class Replication {
   }
 
   private send(to: Address, msg: Message): void {
-    if (msg.type === 'repState') this.stats.statesOut++;
-    this.init.outbox.send(to, [msg]);
+    try {
+      this.init.outbox.send(to, [msg]);
+      if (msg.type === 'repState') this.stats.statesOut++;
+    } catch (err) {
+      // A state grown past the packet limit by merges: count it, never crash the node.
+      if (!(err instanceof WireEncodeError)) throw err;
+      this.stats.oversizeStates++;
+    }
   }
 }

@@ -19,11 +19,20 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
     ...opts,
     id: s.id,
     entries: s.entries.map((e) => ({
-      key: e.key, uid: e.uid, value: JSON.stringify(e.value), origin: e.dot.origin, seq: e.dot.seq, t: e.hlc.wallMs, c: e.hlc.logical,
+      key: e.key, uid: e.uid, value: asciiJson(e.value), origin: e.dot.origin, seq: e.dot.seq, t: e.hlc.wallMs, c: e.hlc.logical,
     })),
     ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
     stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
   };
+}
+
+/**
+ * JSON with every non-ASCII character escaped (\uXXXX): the decoder's gate
+ * bounds non-ASCII text per datagram (cbor-x decodes it ~10x slower), and a
+ * contact's values must never be what makes its own state unsendable.
+ */
+function asciiJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The state a message carries, or undefined when it is malformed. */

@@ -270,11 +270,16 @@ export const LIMITS = {
   maxPushPullParts: 4096,
   /** Pieces of one fragmented packet (64 × ~1.3 KB: a 64 KiB datagram at the default budget). */
   maxFragParts: 64,
-  maxContactIdLength: 32,
+  /** A ULID is 26 characters, a UUID 36. */
+  maxContactIdLength: 40,
   maxFieldKeyLength: 32,
   maxEntryUidLength: 64,
-  /** JSON text of one field value; a contact must fit a datagram until fragmentation lands. */
-  maxEntryValueLength: 1200,
+  /**
+   * JSON text of one field value: the largest is a photo (32 KiB decoded,
+   * ~43.7 KB as base64 in JSON); a state travels in fragments up to the
+   * 64 KiB packet limit.
+   */
+  maxEntryValueLength: 48 * 1024,
   maxEntriesPerState: 256,
   maxOrigins: 256,
   /** Numbers in one origin's dot ranges (pairs). */
