@@ -156,6 +156,17 @@ function noPositionals(ctx: Ctx): void {
 const print = (ctx: Ctx, lines: string[]): void => ctx.io.out(lines.map((l) => l + '\n').join(''));
 const printJson = (ctx: Ctx, value: unknown): void => ctx.io.out(JSON.stringify(value, null, 2) + '\n');
 
+/**
+ * A contact as scripts read it: `id` and `name` (the display name) first;
+ * the structured name (family, given, …) moves to `structuredName` so that
+ * `name` is always the string a person reads.
+ */
+function contactJson(c: { id: string; formattedName: string; name?: unknown } | undefined): Record<string, unknown> | undefined {
+  if (c === undefined) return undefined;
+  const { id, name: structuredName, ...rest } = c;
+  return { id, name: c.formattedName, ...rest, ...(structuredName !== undefined ? { structuredName } : {}) };
+}
+
 const labeled = (value: string) => ({ uid: newId(), value, types: [] as string[], pref: false });
 
 async function getContact(ctx: Ctx, id: string): Promise<Contact> {
@@ -179,27 +190,27 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     if (v.title) contact.title = v.title;
     if (v.note) contact.note = v.note;
     const r = await write(ctx, 'put', { patch: { kind: 'create', contact } });
-    if (ctx.json) printJson(ctx, r.contact);
+    if (ctx.json) printJson(ctx, contactJson(r.contact));
     else print(ctx, [String(r.contact?.id ?? contact.id)]);
   },
 
   async get(ctx) {
     const c = await getContact(ctx, oneId(ctx));
-    if (ctx.json) printJson(ctx, c);
+    if (ctx.json) printJson(ctx, contactJson(c));
     else print(ctx, contactBlock(c));
   },
 
   async list(ctx) {
     noPositionals(ctx);
     const all = (await ctx.client.all('list')) as Contact[];
-    if (ctx.json) printJson(ctx, all);
+    if (ctx.json) printJson(ctx, all.map(contactJson));
     else print(ctx, all.map(contactLine));
   },
 
   async search(ctx) {
     if (ctx.rest.length === 0) throw new UsageError('give words to search for');
     const found = (await ctx.client.all('search', { q: ctx.rest.join(' ') })) as Contact[];
-    if (ctx.json) printJson(ctx, found);
+    if (ctx.json) printJson(ctx, found.map(contactJson));
     else print(ctx, found.map(contactLine));
     if (found.length === 0) throw new RequestError('not-found', 'no contact matches');
   },
@@ -222,7 +233,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     }
     if (ops.length === 0) throw new UsageError('nothing to change: give at least one of --name, --org, --title, --note, --add-phone, --rm-phone, --add-email, --rm-email');
     const r = await write(ctx, 'put', { patch: { kind: 'update', id, ops }, read: c.seen });
-    if (ctx.json) printJson(ctx, r.contact);
+    if (ctx.json) printJson(ctx, contactJson(r.contact));
     else print(ctx, [`updated ${id}`]);
   },
 
@@ -236,7 +247,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
   async conflicts(ctx) {
     noPositionals(ctx);
     const all = (await ctx.client.all('conflicts')) as Contact[];
-    if (ctx.json) printJson(ctx, all);
+    if (ctx.json) printJson(ctx, all.map(contactJson));
     else print(ctx, all.length === 0 ? ['no conflicts'] : all.flatMap(conflictLines));
   },
 
@@ -254,7 +265,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
       : conflict.uid ? { op: 'put', field: conflict.field, uid: conflict.uid, value: chosen.value }
       : { op: 'set', field: conflict.field, value: chosen.value };
     const r = await write(ctx, 'resolve', { id, op, read: c.seen });
-    if (ctx.json) printJson(ctx, r.contact);
+    if (ctx.json) printJson(ctx, contactJson(r.contact));
     else print(ctx, [`resolved ${conflict.field} of ${id}`]);
   },
 

@@ -79,8 +79,9 @@ test('get and list --json at C return it once replicated', async () => {
   assert.is(JSON.parse(got.stdout).formattedName, 'Zoë Émile');
   const list = await cli('list', '--json', '--server', c.addr);
   assert.is(list.code, 0, list.stderr);
-  const all = JSON.parse(list.stdout) as { id: string; formattedName: string }[];
+  const all = JSON.parse(list.stdout) as { id: string; name: string; formattedName: string }[];
   assert.equal(all.map((x) => [x.id, x.formattedName]), [[id, 'Zoë Émile']]);
+  assert.equal(all.map((x) => x.name), ['Zoë Émile'], 'list --json objects carry `name`, the display name');
   const found = await cli('search', 'zoe', 'EMILE', '--server', c.addr);
   assert.is(found.code, 0, found.stderr);
   assert.match(found.stdout, id);
