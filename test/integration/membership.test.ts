@@ -64,10 +64,15 @@ test('five nodes join through one seed, and each logs every other alive', async 
 
 test('kill -9 one node: every other logs it dead', async () => {
   const victim = nodes[4]!;
-  // The core batches member-list writes (a few seconds after a change): wait for the one
-  // that follows the join, or the victim would come back knowing nobody.
-  const joined = await waitForLog(victim, 'joined', (r) => r.event === 'joined');
-  await waitForLog(victim, 'members persisted after joining', loggedAfter(victim, joined, (r) => r.event === 'persisted'));
+  // The core saves its member list at once on joining and batches later changes (a few
+  // seconds after them): wait for the save that follows the last member it learned, or
+  // the victim would come back knowing only some of them.
+  let lastLearned = await waitForLog(victim, 'joined', (r) => r.event === 'joined');
+  for (const [i] of others(4).map((n) => [nodes.indexOf(n)] as const)) {
+    const r = await waitForLog(victim, `n${i} alive`, memberRecord(ids[i]!, 'alive'));
+    if (victim.records.indexOf(r) > victim.records.indexOf(lastLearned)) lastLearned = r;
+  }
+  await waitForLog(victim, 'members persisted after learning them all', loggedAfter(victim, lastLearned, (r) => r.event === 'persisted'));
   victim.child.kill('SIGKILL');
   await victim.exited;
   await Promise.all(others(4).map((n) => waitForLog(n, 'n4 dead', memberRecord(ids[4]!, 'dead'))));
