@@ -9,7 +9,9 @@
  * names (formatted and structured parts), emails, phones (as typed, plus
  * the digits alone, so "15550100" finds "+1 555-0100"), organisation
  * (name, units and title) and the note. The tokenizer (schema.ts) is
- * unicode61 with remove_diacritics 2 and folds case, so "zoe" finds "Zoë".
+ * unicode61 with remove_diacritics 2 and folds case, so "zoe" finds "Zoë";
+ * letters that are not a base letter plus a mark (ø, ł, ß, æ…) are indexed
+ * a second time in their usual ASCII spelling.
  *
  * A query is split on white space; each piece becomes a quoted FTS5 phrase
  * with the prefix star: `"ann@acme"*` is the phrase "ann acme" with its
@@ -44,11 +46,23 @@ export function ftsColumns(s: ContactState): string[] | undefined {
     return digits === p.value ? [p.value] : [p.value, digits];
   });
   const org = [...(c.org ? [c.org.name, ...c.org.units] : []), c.title ?? ''];
-  return [join(names), join(c.emails.map((e) => e.value)), join(phones), join(org), c.note ?? ''];
+  return [join(names), join(c.emails.map((e) => e.value)), join(phones), join(org), c.note ?? ''].map(withFolded);
 }
 
 function join(parts: readonly string[]): string {
   return parts.filter((p) => p !== '').join(' ');
+}
+
+/** Letters remove_diacritics leaves alone (they are letters of their own, not a base plus a mark), and what users type for them. */
+const FOLDS: Readonly<Record<string, string>> = {
+  ø: 'o', Ø: 'O', ł: 'l', Ł: 'L', đ: 'd', Đ: 'D', ð: 'd', Ð: 'D', ß: 'ss', æ: 'ae', Æ: 'AE', œ: 'oe', Œ: 'OE', þ: 'th', Þ: 'Th', ı: 'i',
+};
+const FOLDABLE = new RegExp(`[${Object.keys(FOLDS).join('')}]`, 'gu');
+
+/** The text, plus its folded spelling when it differs, so "bjorn" finds "Bjørn" and "lukasz" finds "Łukasz". */
+function withFolded(text: string): string {
+  const folded = text.replace(FOLDABLE, (ch) => FOLDS[ch]!);
+  return folded === text ? text : `${text} ${folded}`;
 }
 
 /** The FTS5 MATCH expression for a user's search text; undefined when it has nothing to search for. */

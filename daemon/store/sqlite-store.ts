@@ -10,15 +10,17 @@
  *   (schema.ts), then a read-only connection for load and search, so a
  *   search never waits behind a commit's fsync and never sees a
  *   transaction that is not committed yet.
- * - commit(changes): queued; one drain loop applies the queue in order.
+ * - commit(changes): its puts are encoded to SQL rows at once (view,
+ *   JSON: the costly part), in the caller's turn, so that work overlaps the
+ *   transaction then running on the thread pool; then it is queued, and one
+ *   drain loop applies the queue in order.
  *   Whatever is queued when a transaction starts goes into it together
  *   (group commit: one fsync for many writers), up to groupChangesMax
  *   changes; one caller's batch is never split. The batch is folded to its
- *   net effect (net-changes.ts) and written with a fixed handful of
- *   statements that take the whole batch as one JSON parameter
- *   (`json_each`), so a transaction costs the same few thread-pool round
- *   trips whether it carries one write or a thousand. Each promise resolves
- *   after COMMIT returned, i.e. after the WAL was synced.
+ *   net effect (net-changes.ts) and written as one SQL script
+ *   (commit-sql.ts), so a transaction costs one thread-pool round trip
+ *   whether it carries one write or a thousand. Each promise resolves after
+ *   COMMIT returned, i.e. after the WAL was synced.
  * - A failed transaction is rolled back and rejects every caller in it, and
  *   every later commit too (fail-stop, as PostgreSQL does on a failed
  *   fsync): the MemoryStore already holds those changes and the journal is
@@ -38,12 +40,14 @@ import { join } from 'node:path';
 import { cloudUnion, EMPTY_CLOUD, type DotCloud } from '../../protocol/contacts/dots.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
 import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
+import type { ContactState } from '../../protocol/contacts/state.ts';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
-import { checkRanges, decodeClock, decodeFence, decodeState, decodeVector, encodeClock, encodeFence, encodeState, parseJson } from './codec.ts';
+import { checkRanges, decodeClock, decodeFence, decodeState, decodeVector, Interner, parseJson } from './codec.ts';
+import { commitScript, contactRows, type ContactRows } from './commit-sql.ts';
 import { StoreClosedError, StoreCommitError, StoreOpenError } from './errors.ts';
-import { foldChanges, type NetChanges } from './net-changes.ts';
+import { foldChanges } from './net-changes.ts';
 import { checkIntegrity, migrate, SCHEMA_VERSION, type IntegrityCheck } from './schema.ts';
-import { FTS_WEIGHTS, ftsColumns, ftsQuery } from './search-text.ts';
+import { FTS_WEIGHTS, ftsQuery } from './search-text.ts';
 import { SqliteDb } from './sqlite-db.ts';
 
 /** The store's file name in the data directory. */
@@ -103,6 +107,8 @@ export interface StoreCounts {
 
 interface Pending {
   readonly changes: readonly StoreChange[];
+  /** The SQL rows of its puts, encoded when commit() was called (dropped with the Pending once committed). */
+  readonly rows: ReadonlyMap<ContactState, ContactRows>;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -172,12 +178,16 @@ export class SqliteContactStore {
       store.addApplied(await readApplied(r));
       const clock = await readMeta(r, 'clock');
       if (clock !== undefined) store.setClock(decodeClock(clock));
-      for (let after = 0; ;) {
-        const rows = await r.all<{ n: number; id: ContactId; state: string }>(
-          'SELECT n, id, state FROM contact WHERE n > ?1 ORDER BY n LIMIT ?2', [after, LOAD_PAGE_ROWS]);
-        for (const row of rows) store.put(decodeState(row.id, row.state));
-        if (rows.length < LOAD_PAGE_ROWS) break;
-        after = rows[rows.length - 1]!.n;
+      const interner = new Interner();
+      const page = (after: number) => r.all<{ n: number; id: ContactId; state: string }>(
+        'SELECT n, id, state FROM contact WHERE n > ?1 ORDER BY n LIMIT ?2', [after, LOAD_PAGE_ROWS]);
+      for (let pending = page(0); ;) {
+        const rows = await pending;
+        // Ask for the next page before decoding this one: SQLite reads while this thread decodes.
+        const more = rows.length === LOAD_PAGE_ROWS;
+        if (more) pending = page(rows[rows.length - 1]!.n);
+        for (const row of rows) store.put(decodeState(row.id, row.state, interner));
+        if (!more) break;
       }
       const fences = await r.all<{ id: ContactId; version: string; frontier: string }>('SELECT id, version, frontier FROM fence');
       for (const f of fences) store.setFence(f.id, decodeFence(f.id, f.version, f.frontier));
@@ -196,8 +206,16 @@ export class SqliteContactStore {
   commit(changes: readonly StoreChange[]): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError('commit after close: stop taking writes before closing the store'));
     if (this.failure) return Promise.reject(this.failure);
+    // Encode now, in the caller's turn: while a transaction runs on the
+    // thread pool, this thread is free, and the drain then only joins strings.
+    const rows = new Map<ContactState, ContactRows>();
+    try {
+      for (const c of changes) if (c.kind === 'put' && !rows.has(c.state)) rows.set(c.state, contactRows(c.state));
+    } catch (err) {
+      return Promise.reject(this.fail(err));
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ changes, resolve, reject });
+      this.queue.push({ changes, rows, resolve, reject });
       this.counters.pendingCommits++;
       this.counters.pendingChanges += changes.length;
       this.pump();
@@ -212,9 +230,11 @@ export class SqliteContactStore {
     const match = ftsQuery(query);
     if (match === undefined) return [];
     const w = FTS_WEIGHTS;
+    // Rank and cut inside the index first, then look up ids for the few kept
+    // rows: joining every match to `contact` before the LIMIT cost up to 4x.
     const rows = await this.reader.all<{ id: ContactId }>(
-      'SELECT c.id FROM contact_fts JOIN contact c ON c.n = contact_fts.rowid WHERE contact_fts MATCH ?1 ' +
-      `ORDER BY bm25(contact_fts, ${w.name}, ${w.email}, ${w.phone}, ${w.org}, ${w.note}), c.id LIMIT ?2`, [match, n]);
+      `SELECT c.id FROM (SELECT rowid AS n, bm25(contact_fts, ${w.name}, ${w.email}, ${w.phone}, ${w.org}, ${w.note}) AS r ` +
+      'FROM contact_fts WHERE contact_fts MATCH ?1 ORDER BY r, rowid LIMIT ?2) AS m JOIN contact c ON c.n = m.n ORDER BY m.r, m.n', [match, n]);
     return rows.map((r) => r.id);
   }
 
@@ -276,16 +296,22 @@ export class SqliteContactStore {
         this.counters.commits += group.length;
         for (const p of group) p.resolve();
       } catch (err) {
-        this.failure ??= new StoreCommitError(
-          `cannot commit contacts to ${this.opened.path} (${(err as Error).message}): the writes of this batch were not acknowledged; ` +
-          'restart contactd (it reloads the last committed state) after freeing disk space or fixing the file system.',
-        );
-        for (const p of group) p.reject(this.failure);
+        const failure = this.fail(err);
+        for (const p of group) p.reject(failure);
       } finally {
         this.counters.pendingCommits -= group.length;
         for (const p of group) this.counters.pendingChanges -= p.changes.length;
       }
     }
+  }
+
+  /** Enters the failed state (fail-stop, see the header) on the first error; returns the error every caller gets. */
+  private fail(err: unknown): StoreCommitError {
+    this.failure ??= new StoreCommitError(
+      `cannot commit contacts to ${this.opened.path} (${(err as Error).message}): the writes of this batch were not acknowledged; ` +
+      'restart contactd (it reloads the last committed state) after freeing disk space or fixing the file system.',
+    );
+    return this.failure;
   }
 
   /** The queue's head and whatever follows it within groupChangesMax changes. */
@@ -300,17 +326,13 @@ export class SqliteContactStore {
     const net = foldChanges(group.map((p) => p.changes));
     if (net.count === 0) return;
     const applied = cloudUnion(this.applied, net.applied);
-    const db = this.db;
-    await db.run('BEGIN IMMEDIATE');
     try {
-      await writeContacts(db, net);
-      await writeFences(db, net);
-      await writeApplied(db, net.applied, applied);
-      if (net.clock) await writeMeta(db, 'clock', encodeClock(net.clock));
-      if (net.indexFloor) await writeMeta(db, 'index_floor', JSON.stringify(net.indexFloor));
-      await db.run('COMMIT');
+      const rows = new Map<ContactState, ContactRows>();
+      for (const p of group) for (const [st, r] of p.rows) rows.set(st, r);
+      await this.db.exec(commitScript(net, applied, (st) => rows.get(st) ?? contactRows(st)));
     } catch (err) {
-      await db.run('ROLLBACK').catch(() => undefined);
+      // Whichever statement failed (COMMIT included), the transaction may still be open.
+      await this.db.exec('ROLLBACK').catch(() => undefined);
       throw err;
     }
     // Only now: the mirror of the applied cloud must never run ahead of the file.
@@ -340,59 +362,4 @@ async function readApplied(db: SqliteDb): Promise<DotCloud> {
 
 async function readMeta(db: SqliteDb, key: string): Promise<string | undefined> {
   return (await db.get<{ value: string }>('SELECT value FROM meta WHERE key = ?1 LIMIT 1', [key]))?.value;
-}
-
-function writeMeta(db: SqliteDb, key: string, value: string): Promise<number> {
-  return db.run('INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value', [key, value]);
-}
-
-/** Forgets, then puts: state rows and their full-text rows (which exist exactly while `live`). */
-async function writeContacts(db: SqliteDb, net: NetChanges): Promise<void> {
-  if (net.forgets.size > 0) {
-    const ids = JSON.stringify([...net.forgets]);
-    await db.run('DELETE FROM contact_fts WHERE rowid IN (SELECT n FROM contact WHERE live = 1 AND id IN (SELECT value FROM json_each(?1)))', [ids]);
-    await db.run('DELETE FROM contact WHERE id IN (SELECT value FROM json_each(?1))', [ids]);
-  }
-  if (net.puts.size === 0) return;
-  // One row per put: [id, live, state, name, email, phone, org, note].
-  const rows: unknown[] = [];
-  for (const s of net.puts.values()) {
-    const text = ftsColumns(s);
-    rows.push(text ? [s.id, 1, encodeState(s), ...text] : [s.id, 0, encodeState(s)]);
-  }
-  const batch = JSON.stringify(rows);
-  await db.run('DELETE FROM contact_fts WHERE rowid IN (SELECT n FROM contact WHERE live = 1 AND id IN (SELECT value->>0 FROM json_each(?1)))', [batch]);
-  // An upsert, not INSERT OR REPLACE: a replace would delete the row (cascading its fence) and change its rowid.
-  await db.run('INSERT INTO contact(id, live, state) SELECT value->>0, value->>1, value->2 FROM json_each(?1) WHERE true ' +
-    'ON CONFLICT(id) DO UPDATE SET live = excluded.live, state = excluded.state', [batch]);
-  await db.run('INSERT INTO contact_fts(rowid, name, email, phone, org, note) ' +
-    'SELECT c.n, j.value->>3, j.value->>4, j.value->>5, j.value->>6, j.value->>7 FROM json_each(?1) j JOIN contact c ON c.id = j.value->>0 ' +
-    'WHERE j.value->>1 = 1', [batch]);
-}
-
-async function writeFences(db: SqliteDb, net: NetChanges): Promise<void> {
-  const dropped: ContactId[] = [];
-  const kept: unknown[] = [];
-  for (const [id, f] of net.fences) {
-    if (f) {
-      const e = encodeFence(f);
-      kept.push([id, e.version, e.frontier]);
-    } else if (!net.forgets.has(id)) {
-      dropped.push(id); // a forgotten contact's fence went with it (ON DELETE CASCADE)
-    }
-  }
-  if (dropped.length > 0) await db.run('DELETE FROM fence WHERE id IN (SELECT value FROM json_each(?1))', [JSON.stringify(dropped)]);
-  if (kept.length > 0) {
-    await db.run('INSERT INTO fence(id, version, frontier) SELECT value->>0, value->>1, value->2 FROM json_each(?1) WHERE true ' +
-      'ON CONFLICT(id) DO UPDATE SET version = excluded.version, frontier = excluded.frontier', [JSON.stringify(kept)]);
-  }
-}
-
-/** Rewrites the rows of the origins `added` touched, with their ranges in the whole new cloud. */
-async function writeApplied(db: SqliteDb, added: DotCloud, whole: DotCloud): Promise<void> {
-  const origins = Object.keys(added);
-  if (origins.length === 0) return;
-  const rows = origins.map((o) => [o, whole[o]]);
-  await db.run('INSERT INTO applied(origin, ranges) SELECT value->>0, value->1 FROM json_each(?1) WHERE true ' +
-    'ON CONFLICT(origin) DO UPDATE SET ranges = excluded.ranges', [JSON.stringify(rows)]);
 }

@@ -7,6 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,9 @@ import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { emptyState } from '../../protocol/contacts/state.ts';
 import { nodeId } from '../../protocol/types.ts';
 import { StoreClosedError, StoreCommitError } from '../../daemon/store/errors.ts';
+import { sqlText } from '../../daemon/store/commit-sql.ts';
 import { foldChanges } from '../../daemon/store/net-changes.ts';
+import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
 import { SqliteContactStore, type SqliteStoreOptions } from '../../daemon/store/sqlite-store.ts';
 
@@ -57,6 +60,22 @@ test('foldChanges keeps the last put or forget per contact, the last fence and c
   assert.equal(net.clock, { wallMs: 6, logical: 2 });
   assert.equal(net.indexFloor, { [A]: 2 });
   assert.is(net.count, 12);
+});
+
+test('sqlText: any well-formed text without NUL reads back from SQLite unchanged; NUL is refused', async () => {
+  const db = await SqliteDb.open(':memory:', 'readwrite-create');
+  await db.exec('CREATE TABLE t (v TEXT)');
+  // Through exec, as commit scripts run (and not as cached statements: one per literal would fill the cache).
+  const back = async (s: string) => {
+    await db.exec(`DELETE FROM t; INSERT INTO t VALUES (${sqlText(s)})`);
+    return (await db.all<{ v: string }>('SELECT v FROM t'))[0]!.v;
+  };
+  for (const s of ["O'Brien", "''", "'; DROP TABLE contact; --", '"', '\\', '🦊', 'Zoë', '\u2028', '']) assert.is(await back(s), s);
+  await fc.assert(fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 60 }).filter((s) => !s.includes('\u0000') && !/\p{Cs}/u.test(s)), async (s) => {
+    assert.is(await back(s), s);
+  }), { numRuns: 200 });
+  assert.throws(() => sqlText('a\u0000b'), /NUL/);
+  await db.close();
 });
 
 test('concurrent commits resolve in call order and share transactions', async () => {

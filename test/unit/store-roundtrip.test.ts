@@ -51,7 +51,7 @@ function history(): { a: MemoryStore; batches: StoreChange[][]; ids: ContactId[]
     writeSample(a, A, id, i, (clockMs += 3));
     if (i % 5 === 0) batches.push(a.drainChanges());
   });
-  write(a, A, { kind: 'update', id: ids[1]!, ops: [{ op: 'set', field: 'note', value: 'Quote " backslash \\ emoji 🦊 and Zoë' }] });
+  write(a, A, { kind: 'update', id: ids[1]!, ops: [{ op: 'set', field: 'note', value: 'Quote " apostrophe O\'Brien\'s backslash \\ emoji 🦊 and Zoë' }] });
   write(a, A, { kind: 'update', id: ids[2]!, ops: [{ op: 'remove', field: 'emails', uid: entryUid('e2') }, { op: 'set', field: 'title', value: null }] });
   // A peer's contact, and a conflict: both nodes rename ids[3] concurrently.
   const theirs = newContactId();

@@ -73,6 +73,13 @@ test('diacritics and case are folded; every word is a prefix; words are ANDed', 
   await store.close();
 });
 
+test('letters that are not a letter plus a mark are found by their usual spelling too', async () => {
+  const { store, ids } = await withPeople({ 'Bjørn Łukasz': { note: 'Lives on Hauptstraße' }, 'Ann Other': {} });
+  const bjorn = [ids['Bjørn Łukasz']];
+  for (const q of ['bjorn', 'bjørn', 'lukasz', 'łukasz', 'hauptstrasse', 'hauptstraß']) assert.equal(await store.search(q, 10), bjorn, q);
+  await store.close();
+});
+
 test('emails, phones, organisation and title, and notes are searched', async () => {
   const { store, ids } = await withPeople(PEOPLE);
   const find = async (q: string) => (await store.search(q, 10)).sort();

@@ -1,0 +1,122 @@
+/**
+ * One commit as one SQL script: BEGIN IMMEDIATE, the net changes of a
+ * batch, COMMIT, run by a single `exec`.
+ *
+ * How this works: node-sqlite3 sends every statement to the thread pool and
+ * back; with bound parameters a transaction of a forget, a put, a fence, the
+ * applied dots and the clock costs eight or more round trips, and passing a
+ * batch as one JSON parameter made SQLite parse it again in every statement
+ * (measured: most of a 64-write transaction). A script is one round trip and
+ * SQLite reads each value once, as a literal. Literals are safe by
+ * construction: text is single-quoted with every quote doubled (SQL has no
+ * other escape inside quotes), NUL (which would end the C string exec
+ * reads) cannot occur — JSON.stringify escapes every control character, ids
+ * are validated ULIDs or UUIDs, and the full-text columns have control
+ * characters replaced by spaces. Rows go
+ * in statements of at most ROWS_PER_STATEMENT, so a huge batch (a full
+ * sync) does not make one gigantic statement.
+ *
+ * Order inside the script: forgets (their full-text rows, then the rows; a
+ * fence goes with its contact by ON DELETE CASCADE), puts (old full-text
+ * rows out, upsert, new full-text rows in for live contacts), fences,
+ * applied origins, meta.
+ */
+import type { DotCloud } from '../../protocol/contacts/dots.ts';
+import type { ContactId } from '../../protocol/contacts/ids.ts';
+import type { ContactState } from '../../protocol/contacts/state.ts';
+import { encodeClock, encodeFence, encodeState } from './codec.ts';
+import type { NetChanges } from './net-changes.ts';
+import { ftsColumns } from './search-text.ts';
+
+/** Rows per INSERT or id list, at most. */
+export const ROWS_PER_STATEMENT = 500;
+
+/** `s` as an SQL text literal. NUL is refused: a script is a C string (see the header). A lone surrogate becomes U+FFFD, as in a bound parameter (UTF-8 cannot hold it; state JSON escapes it first). */
+export function sqlText(s: string): string {
+  if (s.includes('\u0000')) throw new RangeError('NUL in an SQL literal: encode the value first');
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** Full-text column text: control characters become spaces (they separate words anyway). */
+function ftsText(s: string): string {
+  return sqlText(CONTROL.test(s) ? s.replace(CONTROL_ALL, ' ') : s);
+}
+
+const CONTROL = /\p{Cc}/u;
+const CONTROL_ALL = /\p{Cc}/gu;
+
+function chunks<T>(xs: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += ROWS_PER_STATEMENT) out.push(xs.slice(i, i + ROWS_PER_STATEMENT));
+  return out;
+}
+
+function idList(ids: readonly ContactId[]): string {
+  return `(${ids.map(sqlText).join(', ')})`;
+}
+
+/** A contact's SQL row values: `(id, live, state)` and, while live, `(id, name, email, phone, org, note)`. */
+export interface ContactRows {
+  readonly contact: string;
+  readonly fts: string | undefined;
+}
+
+/** The SQL row values of a state (its view and its JSON: the costly part of a commit). */
+export function contactRows(s: ContactState): ContactRows {
+  const text = ftsColumns(s);
+  const id = sqlText(s.id);
+  return {
+    contact: `(${id}, ${text ? 1 : 0}, ${sqlText(JSON.stringify(encodeState(s)))})`,
+    fts: text ? `(${id}, ${text.map(ftsText).join(', ')})` : undefined,
+  };
+}
+
+/** The whole transaction for `net`; `applied` is the node's applied cloud after it (rows are rewritten whole). */
+export function commitScript(net: NetChanges, applied: DotCloud, rowsOf: (s: ContactState) => ContactRows = contactRows): string {
+  const sql = ['BEGIN IMMEDIATE'];
+  for (const ids of chunks([...net.forgets])) {
+    sql.push(`DELETE FROM contact_fts WHERE rowid IN (SELECT n FROM contact WHERE live = 1 AND id IN ${idList(ids)})`);
+    sql.push(`DELETE FROM contact WHERE id IN ${idList(ids)}`);
+  }
+  for (const states of chunks([...net.puts.values()])) {
+    sql.push(`DELETE FROM contact_fts WHERE rowid IN (SELECT n FROM contact WHERE live = 1 AND id IN ${idList(states.map((s) => s.id))})`);
+    const rows = states.map(rowsOf);
+    // An upsert, not INSERT OR REPLACE: a replace deletes the row (cascading its fence) and changes its rowid.
+    sql.push(`INSERT INTO contact(id, live, state) VALUES ${rows.map((r) => r.contact).join(', ')} ON CONFLICT(id) DO UPDATE SET live = excluded.live, state = excluded.state`);
+    const live = rows.flatMap((r) => (r.fts === undefined ? [] : [r.fts]));
+    if (live.length > 0) {
+      sql.push('INSERT INTO contact_fts(rowid, name, email, phone, org, note) SELECT c.n, v.column2, v.column3, v.column4, v.column5, v.column6 ' +
+        `FROM (VALUES ${live.join(', ')}) AS v JOIN contact c ON c.id = v.column1`);
+    }
+  }
+  fenceStatements(net, sql);
+  const origins = Object.keys(net.applied).map((o) => `(${sqlText(o)}, ${sqlText(JSON.stringify(applied[o]))})`);
+  for (const rows of chunks(origins)) {
+    sql.push(`INSERT INTO applied(origin, ranges) VALUES ${rows.join(', ')} ON CONFLICT(origin) DO UPDATE SET ranges = excluded.ranges`);
+  }
+  if (net.clock) sql.push(metaUpsert('clock', encodeClock(net.clock)));
+  if (net.indexFloor) sql.push(metaUpsert('index_floor', JSON.stringify(net.indexFloor)));
+  sql.push('COMMIT');
+  return sql.join(';\n');
+}
+
+function fenceStatements(net: NetChanges, sql: string[]): void {
+  const dropped: ContactId[] = [];
+  const kept: string[] = [];
+  for (const [id, f] of net.fences) {
+    if (f) {
+      const e = encodeFence(f);
+      kept.push(`(${sqlText(id)}, ${sqlText(e.version)}, ${sqlText(JSON.stringify(e.frontier))})`);
+    } else if (!net.forgets.has(id)) {
+      dropped.push(id); // a forgotten contact's fence already went with it
+    }
+  }
+  for (const ids of chunks(dropped)) sql.push(`DELETE FROM fence WHERE id IN ${idList(ids)}`);
+  for (const rows of chunks(kept)) {
+    sql.push(`INSERT INTO fence(id, version, frontier) VALUES ${rows.join(', ')} ON CONFLICT(id) DO UPDATE SET version = excluded.version, frontier = excluded.frontier`);
+  }
+}
+
+function metaUpsert(key: string, value: string): string {
+  return `INSERT INTO meta(key, value) VALUES (${sqlText(key)}, ${sqlText(value)}) ON CONFLICT(key) DO UPDATE SET value = excluded.value`;
+}
