@@ -1,0 +1,167 @@
+/**
+ * The SQLite store (daemon/store/): acknowledged writes per second, and
+ * what 100,000 contacts cost.
+ *
+ * - store-acks: each write is made by the core's own commitWrite on a
+ *   loaded MemoryStore, its journal drained and committed, and it counts once
+ *   its commit resolved (the daemon's ack rule), with synchronous=FULL.
+ *   Single writer (each write awaits its own commit) is the baseline; 64
+ *   concurrent writers let the store fold whatever is queued into one
+ *   transaction (group commit). Goal: 5,000 acknowledged writes/s. The
+ *   store's own rate is measured with the journals made beforehand (median
+ *   of three runs: the figure moves with whatever else the machine runs);
+ *   the end-to-end rate (commitWrite in the loop, same thread) is reported
+ *   beside it: the core's CPU per write then bounds it.
+ * - store-100k: 100,000 sample contacts written through commitWrite and
+ *   committed 1,000 writes per transaction (total time, and the commits'
+ *   share); file size; then a fresh process (daemon/store/inspect.ts) opens
+ *   the file as contactd does (full integrity check) and loads it, and
+ *   reports both times and its resident memory with 100,000 contacts held;
+ *   then quick_check's time, and search latency over a mix of prefix
+ *   queries (the sample data is repetitive: some words are in every
+ *   contact, which is the worst case for ranking).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MemoryStore } from '../../protocol/contacts/memory-store.ts';
+import type { StoreChange } from '../../protocol/contacts/store.ts';
+import { nodeId } from '../../protocol/types.ts';
+import { newContactId, writeSample } from '../../daemon/store/sample.ts';
+import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
+import { median, percentile, type Bench, type Record } from './harness.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const NODE = nodeId('be0c4be0c4be0c40');
+const SINGLE_WRITES = 1_500;
+const GROUP_WRITERS = 64;
+const GROUP_WRITES = 15_000;
+/** The group rate is measured this many times and the median reported: the figure moves with the machine's other load. */
+const GROUP_RUNS = 3;
+const E2E_WRITES = 15_000;
+const ACK_GOAL_PER_S = 5_000;
+const BIG_CONTACTS = 100_000;
+const BIG_BATCH_WRITES = 1_000;
+const SEARCHES = 320;
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'contacts-bench-'));
+}
+
+let nowMs = Date.now();
+let sample = 0;
+
+/** One write through the core: commitWrite on `memory`; returns the journal batch it produced. */
+function coreWrite(memory: MemoryStore): StoreChange[] {
+  writeSample(memory, NODE, newContactId(), sample++, ++nowMs);
+  return memory.drainChanges();
+}
+
+/** `writers` loops that each take the next batch from `next()`, commit it and wait for it; writes/s and ack latencies. */
+async function ackRate(store: SqliteContactStore, writers: number, total: number, next: () => StoreChange[]): Promise<{ perS: number; latenciesMs: number[] }> {
+  const latenciesMs: number[] = [];
+  let left = total;
+  const loop = async () => {
+    while (left-- > 0) {
+      const t = performance.now();
+      await store.commit(next());
+      latenciesMs.push(performance.now() - t);
+    }
+  };
+  const t = performance.now();
+  await Promise.all(Array.from({ length: writers }, loop));
+  return { perS: total / ((performance.now() - t) / 1000), latenciesMs };
+}
+
+async function acks(record: Record): Promise<void> {
+  const dir = tempDir();
+  try {
+    const store = await SqliteContactStore.open(dir, { synchronous: 'FULL' });
+    const memory = await store.load();
+    // The store alone: every write's journal made beforehand, so the rate is the store's (encoding, SQL, fsync, grouping).
+    const ready = Array.from({ length: SINGLE_WRITES + GROUP_RUNS * GROUP_WRITES }, () => coreWrite(memory));
+    let taken = 0;
+    const take = () => ready[taken++]!;
+    const single = await ackRate(store, 1, SINGLE_WRITES, take);
+    record({ name: 'store: 1 writer, each write awaits its own commit (FULL)', value: Math.round(single.perS), unit: 'acked writes/s' });
+    record({ name: 'store: 1 writer: ack latency p50', value: median(single.latenciesMs), unit: 'ms' });
+    const before = store.stats();
+    const runs: { perS: number; latenciesMs: number[] }[] = [];
+    for (let k = 0; k < GROUP_RUNS; k++) runs.push(await ackRate(store, GROUP_WRITERS, GROUP_WRITES, take));
+    const after = store.stats();
+    const rates = runs.map((r) => r.perS);
+    const latencies = runs.flatMap((r) => r.latenciesMs);
+    record({ name: `store: ${GROUP_WRITERS} writers, group commit (FULL), median of ${GROUP_RUNS}`, value: Math.round(median(rates)), unit: 'acked writes/s', baseline: Math.round(single.perS), goal: ACK_GOAL_PER_S });
+    record({ name: `store: ${GROUP_WRITERS} writers: best of ${GROUP_RUNS}`, value: Math.round(Math.max(...rates)), unit: 'acked writes/s' });
+    record({ name: `store: ${GROUP_WRITERS} writers: writes per transaction (mean)`, value: (after.commits - before.commits) / (after.transactions - before.transactions), unit: 'writes' });
+    record({ name: `store: ${GROUP_WRITERS} writers: ack latency p50`, value: median(latencies), unit: 'ms' });
+    record({ name: `store: ${GROUP_WRITERS} writers: ack latency p99`, value: percentile(latencies, 99), unit: 'ms' });
+    // End to end on one thread: each writer also runs the core's commitWrite (validation, CRDT) for its write.
+    const e2e = await ackRate(store, GROUP_WRITERS, E2E_WRITES, () => coreWrite(memory));
+    record({ name: `commitWrite + commit: ${GROUP_WRITERS} writers (FULL)`, value: Math.round(e2e.perS), unit: 'acked writes/s' });
+    record({ name: `commitWrite + commit: ${GROUP_WRITERS} writers: ack latency p99`, value: percentile(e2e.latenciesMs, 99), unit: 'ms' });
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Mixed prefix queries: names with and without diacritics, emails, phones, organisations, note words. */
+const QUERIES = ['zoe', 'zoë müller', 'mull', 'chloe', 'bjorn', 'garc', 'nguyen', 'lukasz kowal', 'acme', 'globex sales', 'zoe.muller', '555 01', '7946', 'conference', 'customer 4242', 'priya tanaka'];
+
+async function big(record: Record): Promise<void> {
+  const dir = tempDir();
+  try {
+    const store = await SqliteContactStore.open(dir);
+    const memory = await store.load({ journal: true });
+    const t = performance.now();
+    let commitMs = 0;
+    for (let i = 0; i < BIG_CONTACTS; i += BIG_BATCH_WRITES) {
+      for (let k = i; k < i + BIG_BATCH_WRITES; k++) writeSample(memory, NODE, newContactId(), k, ++nowMs);
+      const c = performance.now();
+      await store.commit(memory.drainChanges());
+      commitMs += performance.now() - c;
+    }
+    const insertS = (performance.now() - t) / 1000;
+    record({ name: `insert ${BIG_CONTACTS} contacts: commitWrite + commit, ${BIG_BATCH_WRITES} per transaction`, value: insertS, unit: 's' });
+    record({ name: `insert ${BIG_CONTACTS} contacts: of which commit (encode, SQL, fsync)`, value: commitMs / 1000, unit: 's' });
+    record({ name: 'insert rate, store alone', value: Math.round(BIG_CONTACTS / (commitMs / 1000)), unit: 'contacts/s' });
+    await store.close();
+    const path = join(dir, STORE_FILE);
+    record({ name: `file size at ${BIG_CONTACTS} contacts`, value: statSync(path).size / 2 ** 20, unit: 'MiB' });
+
+    // A fresh process, as contactd starts: open (full integrity check) and load.
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'daemon', 'store', 'inspect.ts'), path, '--check', 'full'], { cwd: root, encoding: 'utf8' });
+    const r = JSON.parse(out) as { checkMs: number; openMs: number; loadMs: number; rssBytes: number; heapUsedBytes: number; held: number };
+    if (r.held !== BIG_CONTACTS) throw new Error(`loaded ${r.held} contacts, expected ${BIG_CONTACTS}`);
+    record({ name: `integrity_check at ${BIG_CONTACTS} contacts (fresh process)`, value: r.checkMs, unit: 'ms' });
+    record({ name: `open, all of it (check, pragmas, schema) (fresh process)`, value: r.openMs, unit: 'ms' });
+    record({ name: `load ${BIG_CONTACTS} contacts into a MemoryStore (fresh process)`, value: r.loadMs, unit: 'ms' });
+    record({ name: `process RSS with ${BIG_CONTACTS} contacts loaded`, value: r.rssBytes / 2 ** 20, unit: 'MiB' });
+    record({ name: `JS heap used with ${BIG_CONTACTS} contacts loaded`, value: r.heapUsedBytes / 2 ** 20, unit: 'MiB' });
+
+    const quick = await SqliteContactStore.openFile(path, { integrityCheck: 'quick' });
+    record({ name: `quick_check at ${BIG_CONTACTS} contacts`, value: quick.opened.checkMs, unit: 'ms' });
+    const latencies: number[] = [];
+    let found = 0;
+    for (let k = 0; k < SEARCHES; k++) {
+      const t1 = performance.now();
+      found += (await quick.search(QUERIES[k % QUERIES.length]!, 20)).length;
+      latencies.push(performance.now() - t1);
+    }
+    if (found === 0) throw new Error('searches found nothing');
+    record({ name: `search, 20 results, ${BIG_CONTACTS} contacts: p50`, value: median(latencies), unit: 'ms/query' });
+    record({ name: `search, 20 results, ${BIG_CONTACTS} contacts: p99`, value: percentile(latencies, 99), unit: 'ms/query' });
+    record({ name: `search, 20 results, ${BIG_CONTACTS} contacts: worst (a word in every contact)`, value: Math.max(...latencies), unit: 'ms/query' });
+    await quick.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export default [
+  { name: 'store-acks', run: acks },
+  { name: 'store-100k', run: big },
+] satisfies Bench[];
