@@ -31,8 +31,9 @@
  *   snapshot, even while commits go on) seeds a fresh MemoryStore through
  *   its public API: index floor first (so the catch-up index is rebuilt
  *   above it only, as the live store kept it), applied dots, clock, every
- *   state in pages, fences; then the journal that seeding produced is
- *   discarded: it is what the file already holds.
+ *   state (read in pages, put in seq order: seed.ts), fences; then the
+ *   journal that seeding produced is discarded: it is what the file
+ *   already holds.
  * - The full-text row of a contact is derived from its view (search-text.ts)
  *   on every put and exists exactly while the contact is live.
  */
@@ -48,6 +49,7 @@ import { StoreClosedError, StoreCommitError, StoreOpenError } from './errors.ts'
 import { foldChanges } from './net-changes.ts';
 import { checkIntegrity, migrate, SCHEMA_VERSION, type IntegrityCheck } from './schema.ts';
 import { FTS_WEIGHTS, ftsQuery } from './search-text.ts';
+import { seedStates } from './seed.ts';
 import { SqliteDb } from './sqlite-db.ts';
 
 /** The store's file name in the data directory. */
@@ -179,6 +181,7 @@ export class SqliteContactStore {
       const clock = await readMeta(r, 'clock');
       if (clock !== undefined) store.setClock(decodeClock(clock));
       const interner = new Interner();
+      const states: ContactState[] = [];
       const page = (after: number) => r.all<{ n: number; id: ContactId; state: string }>(
         'SELECT n, id, state FROM contact WHERE n > ?1 ORDER BY n LIMIT ?2', [after, LOAD_PAGE_ROWS]);
       for (let pending = page(0); ;) {
@@ -186,9 +189,10 @@ export class SqliteContactStore {
         // Ask for the next page before decoding this one: SQLite reads while this thread decodes.
         const more = rows.length === LOAD_PAGE_ROWS;
         if (more) pending = page(rows[rows.length - 1]!.n);
-        for (const row of rows) store.put(decodeState(row.id, row.state, interner));
+        for (const row of rows) states.push(decodeState(row.id, row.state, interner));
         if (!more) break;
       }
+      seedStates(store, states);
       const fences = await r.all<{ id: ContactId; version: string; frontier: string }>('SELECT id, version, frontier FROM fence');
       for (const f of fences) store.setFence(f.id, decodeFence(f.id, f.version, f.frontier));
     } finally {

@@ -3,7 +3,8 @@
  * writes, deletes, a peer's states, conflicts, fences, forgotten tombstones
  * and a pruned index, is committed journal batch by journal batch, the file
  * is reopened and loaded, and every state, the applied cloud, the clock, the
- * fences, the tombstones and the catch-up index are compared. Also: rows
+ * fences, the tombstones and the catch-up index are compared. Also: seeding
+ * in seq order (seed.ts) equals putting states one by one, and rows
  * damaged on disk stop the load with a message naming them.
  */
 import { test } from 'uvu';
@@ -20,6 +21,7 @@ import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
 import { decodeState, StoreDecodeError } from '../../daemon/store/codec.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
+import { seedStates } from '../../daemon/store/seed.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
 
@@ -121,6 +123,29 @@ test('round trip: writes after a reload continue the node\'s dots and clock, and
   const third = await SqliteContactStore.open(dir);
   assert.equal(allStates(await third.load()), allStates(b));
   await third.close();
+});
+
+test('seeding in seq order builds the same store as putting states one by one', () => {
+  // Two origins, contacts created in turn and then edited out of creation order, a delete, a floor.
+  const a = new MemoryStore();
+  const ids = Array.from({ length: 30 }, () => newContactId());
+  ids.forEach((id, i) => writeSample(a, i % 2 ? B : A, id, i, (clockMs += 3)));
+  for (let k = 0; k < 40; k++) write(a, k % 3 ? A : B, { kind: 'update', id: ids[(k * 7) % ids.length]!, ops: [{ op: 'set', field: 'note', value: `edit ${k}` }] });
+  write(a, A, { kind: 'delete', id: ids[3]! });
+  const states = [...allStates(a)].reverse();
+  for (const floor of [EMPTY_VV, { [A]: 20, [B]: 5 }]) {
+    const oneByOne = new MemoryStore();
+    const seeded = new MemoryStore();
+    oneByOne.pruneIndex(floor);
+    seeded.pruneIndex(floor);
+    for (const st of states) oneByOne.put(st);
+    seedStates(seeded, states);
+    assert.equal(allStates(seeded), allStates(oneByOne));
+    assert.equal(seeded.tombstones(), oneByOne.tombstones());
+    for (const origin of [A, B]) {
+      for (const after of [0, 10, 25]) assert.equal(seeded.touchedAfter(origin, after, 7), oneByOne.touchedAfter(origin, after, 7), `${origin} after ${after}`);
+    }
+  }
 });
 
 test('load({journal: false}) gives a store that journals nothing', async () => {
