@@ -10,6 +10,14 @@
  * O(messages sent), not a sort of the whole queue.
  */
 
+/**
+ * Consecutive entries too large for the room left after which a fill stops.
+ * Why: the datagram is then as good as full, and scanning on would cost
+ * O(queue) per datagram — with a thousand queued broadcasts (a mass join)
+ * that scan was most of the simulator's time.
+ */
+const MAX_MISSES = 16;
+
 interface Entry {
   key: string;
   bytes: Uint8Array;
@@ -45,18 +53,23 @@ export class BroadcastQueue {
    * Takes broadcasts whose sizes sum to at most `maxBytes` (each costs its
    * length plus `perMessageOverheadBytes`), fewest-sent first, at most
    * `maxCount`; counts one transmit on each and retires those that reach
-   * `limit`.
+   * `limit`. Stops early once MAX_MISSES entries in a row do not fit.
    */
   take(maxBytes: number, limit: number, maxCount = 255, perMessageOverheadBytes = 0): Uint8Array[] {
     const out: Uint8Array[] = [];
     const sent: Entry[] = [];
     let room = maxBytes;
-    for (let t = 0; t < this.buckets.length && out.length < maxCount && room > 0; t++) {
+    let misses = 0;
+    for (let t = 0; t < this.buckets.length && out.length < maxCount && room > 0 && misses < MAX_MISSES; t++) {
       const bucket = this.buckets[t];
       if (!bucket || bucket.size === 0) continue;
       for (const entry of bucket) {
         const cost = entry.bytes.length + perMessageOverheadBytes;
-        if (cost > room) continue;
+        if (cost > room) {
+          if (++misses >= MAX_MISSES) break;
+          continue;
+        }
+        misses = 0;
         out.push(entry.bytes);
         sent.push(entry);
         room -= cost;
