@@ -58,6 +58,7 @@ export class MemberTable {
   private probeIndex = 0;
   /** Members alive or suspect, ourselves included; kept current by add/remove/setState. */
   private live = 0;
+  private changes = 0;
 
   constructor(
     readonly selfId: NodeId,
@@ -70,6 +71,7 @@ export class MemberTable {
 
   /** Adds a member not yet known; its probe slot is a random position in the order. */
   add(member: Member): void {
+    this.changes++;
     this.members.set(member.id, member);
     if (isLiveState(member.state)) this.live++;
     if (member.id === this.selfId) return;
@@ -83,6 +85,7 @@ export class MemberTable {
   remove(id: NodeId): void {
     const m = this.members.get(id);
     if (!m) return;
+    this.changes++;
     if (isLiveState(m.state)) this.live--;
     this.members.delete(id);
     const slot = this.slotOf.get(id);
@@ -106,9 +109,15 @@ export class MemberTable {
   /** Moves `m` to `state` as of `now` (keeps the live count current). */
   setState(m: Member, state: MemberStateName, now: TimeMs): void {
     if (m.state === state) return;
+    this.changes++;
     this.live += (isLiveState(state) ? 1 : 0) - (isLiveState(m.state) ? 1 : 0);
     m.state = state;
     m.stateSince = now;
+  }
+
+  /** Bumped by every add, remove and change of state: a cache key for lists of members by state. */
+  get version(): number {
+    return this.changes;
   }
 
   /** Members counted for timeouts and retransmits: all but dead and left, ourselves included. */

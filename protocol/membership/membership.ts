@@ -180,6 +180,20 @@ export class Membership {
     return [...this.table.all()].map((m) => ({ ...m }));
   }
 
+  /**
+   * Every member we know, ourselves included, uncopied: read-only, current
+   * (not a snapshot). For lists rebuilt on every tick, where copying n
+   * members each time was the cost; see membersVersion.
+   */
+  memberViews(): IterableIterator<MemberView> {
+    return this.table.all();
+  }
+
+  /** Changes whenever a member is added, removed or changes state: a list built from memberViews() is stale once it moves. */
+  get membersVersion(): number {
+    return this.table.version;
+  }
+
   /** One member, or undefined. */
   member(id: NodeId): MemberView | undefined {
     const m = this.table.get(id);
