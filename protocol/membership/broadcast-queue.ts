@@ -33,13 +33,17 @@ export class BroadcastQueue {
   /** @param maxEntries bound on pending broadcasts; past it the most-sent are dropped. */
   constructor(private readonly maxEntries: number) {}
 
-  /** Queues `bytes` (one encoded message) under `key`, replacing any older one. */
-  push(key: string, bytes: Uint8Array): void {
+  /**
+   * Queues `bytes` (one encoded message) under `key`, replacing any older
+   * one. `alreadySent` counts as transmits made: the entry gets that much
+   * less of its budget, and waits behind fresher news.
+   */
+  push(key: string, bytes: Uint8Array, alreadySent = 0): void {
     const old = this.byKey.get(key);
     if (old) this.remove(old);
-    const entry: Entry = { key, bytes, transmits: 0 };
+    const entry: Entry = { key, bytes, transmits: alreadySent };
     this.byKey.set(key, entry);
-    this.bucket(0).add(entry);
+    this.bucket(alreadySent).add(entry);
     if (this.byKey.size > this.maxEntries) this.dropMostSent();
   }
 

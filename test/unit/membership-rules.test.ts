@@ -95,6 +95,18 @@ test('broadcast queue: fewest-sent first, replaced by key, retired at the limit,
   assert.is(q.droppedCount, 1);
 });
 
+test('broadcast queue: news pushed as already sent gets the rest of the budget, behind fresh news', () => {
+  const q = new BroadcastQueue(10);
+  const b = (n: number) => new Uint8Array(10).fill(n);
+  q.push('second-hand', b(1), 4);
+  q.push('fresh', b(2));
+  assert.equal(q.take(10, 6).map((x) => x[0]), [2], 'fresh news first when only one fits');
+  assert.is(q.unsent, 0, 'second-hand news does not count as unsent');
+  let sends = 0;
+  for (let i = 0; i < 10; i++) sends += q.take(100, 6).filter((x) => x[0] === 1).length;
+  assert.is(sends, 2, 'a limit of 6 less 4 already sent');
+});
+
 test('awareness clamps and scales', () => {
   const a = new Awareness(8);
   a.apply(-1);
