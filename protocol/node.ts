@@ -70,6 +70,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       peers: {
         live: membersWhere(membership, (m) => m.id !== init.id && m.state === 'alive'),
         all: membersWhere(membership, () => true),
+        joined: () => membership.isJoined,
       },
       store: init.restored?.store ?? new MemoryStore({ journal: true }),
     });

@@ -109,6 +109,12 @@ export interface ReplicationStats {
 export interface PeerView {
   live(): MemberView[];
   all(): MemberView[];
+  /**
+   * Whether we know the cluster: joined through a seed (or a member we knew
+   * before a restart), or started as its first node. Until then our member
+   * list is just ourselves, and what looks stable is not.
+   */
+  joined(): boolean;
 }
 
 export interface ReplicationInit {
@@ -411,6 +417,10 @@ export class Replication {
 
   private onStableTick(now: TimeMs): void {
     this.timers.set('stable', now + this.cfg.stableIntervalMs);
+    // A node still trying to reach its seeds knows no other member, so every
+    // dot it holds would look seen by all, and it would collect tombstones
+    // nobody else has (simulation seed 6 lost the writes under one this way).
+    if (!this.init.peers.joined()) return;
     const ours = cloudTop(this.store.applied());
     const vectors: VersionVector[] = [ours];
     for (const m of this.init.peers.all()) {
