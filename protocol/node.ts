@@ -4,6 +4,13 @@
  * that owns them, and exposes the sans-I/O contract of sans-io.ts to the
  * daemon and the simulator. Components (membership, replication, the client
  * protocol) share one Outbox and one header.
+ *
+ * Events: at the end of every input the node collects its components'
+ * events into its own queue, notes the ones subscribers care about
+ * (contacts and members changed) and queues the pushes they make, so a
+ * change is pushed in the same drain that reports it (and, like any
+ * datagram, only after the write it reports is durable: the driver holds
+ * transmits behind its commit barrier).
  */
 import { decodePacket, type DecodeFailure } from './wire/codec.ts';
 import { Outbox } from './outbox.ts';
@@ -17,9 +24,11 @@ import { DEFAULT_REPLICATION_CONFIG, Replication, type ReplicationConfig, type R
 import type { ContactStore } from './contacts/store.ts';
 import { MemoryStore } from './contacts/memory-store.ts';
 import { ClientService } from './client/client-service.ts';
+import { DEFAULT_SUBSCRIPTION_CONFIG, memberInfo, PUSH_OVERHEAD_BYTES, Subscriptions, type PushSource, type SubscriptionConfig } from './client/subscriptions.ts';
+import { view } from './contacts/view.ts';
 
-export type NodeConfig = MembershipConfig & ReplicationConfig;
-export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG };
+export type NodeConfig = MembershipConfig & ReplicationConfig & SubscriptionConfig;
+export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG, ...DEFAULT_SUBSCRIPTION_CONFIG };
 
 export type NodeEvent = MembershipEvent | ReplicationEvent;
 
@@ -42,7 +51,7 @@ export interface NodeInit {
 export interface NodeStats {
   datagramsIn: number;
   bytesIn: number;
-  dropped: Partial<Record<DecodeFailure | 'from-self' | 'unknown-message' | 'stray-client-response', number>>;
+  dropped: Partial<Record<DecodeFailure | 'from-self' | 'unknown-message' | 'stray-client-message', number>>;
 }
 
 export class ClusterNode implements SansIoCore<NodeEvent> {
@@ -51,9 +60,12 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly membership: Membership;
   readonly replication: Replication;
   readonly client: ClientService;
+  readonly subscriptions: Subscriptions;
   readonly outbox: Outbox;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
+  private readonly events: NodeEvent[] = [];
+  private readonly pushSource: PushSource;
 
   constructor(init: NodeInit) {
     this.id = init.id;
@@ -74,27 +86,44 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       },
       store: init.restored?.store ?? new MemoryStore({ journal: true }),
     });
+    this.subscriptions = new Subscriptions(init.rng, this.config);
     this.client = new ClientService({
-      id: init.id, header, outbox: this.outbox, replication: this.replication,
+      id: init.id, header, outbox: this.outbox, replication: this.replication, subscriptions: this.subscriptions,
       members: () => membership.members(), member: (id) => membership.member(id),
-      nodeStats: () => ({ node: this.stats, membership: membership.stats, replication: this.replication.stats }),
+      nodeStats: () => ({
+        node: this.stats, membership: membership.stats, replication: this.replication.stats,
+        subscriptions: { ...this.subscriptions.stats, active: this.subscriptions.size },
+        outbox: { datagramsSent: this.outbox.datagramsSent, bytesSent: this.outbox.bytesSent, droppedFull: this.outbox.droppedFull },
+      }),
     });
+    this.pushSource = {
+      contact: (id) => {
+        const s = this.replication.store.get(id);
+        return s && view(s);
+      },
+      memberInfo: (m) => memberInfo(m, init.id, this.nowMs),
+    };
   }
+
+  private nowMs: TimeMs = 0;
 
   /** Starts joining through `seeds` (see Membership.join). */
   join(now: TimeMs, seeds: Address[]): void {
     this.membership.join(now, seeds);
+    this.settle(now);
   }
 
   /** Starts a graceful leave; a `left` event follows. */
   leave(now: TimeMs): void {
     this.membership.leave(now);
+    this.settle(now);
   }
 
   handleDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
     this.stats.datagramsIn++;
     this.stats.bytesIn += bytes.length;
     this.handlePacketBytes(now, from, bytes, false);
+    this.settle(now);
   }
 
   private handlePacketBytes(now: TimeMs, from: Address, bytes: Uint8Array, reassembled: boolean): void {
@@ -112,8 +141,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         const whole = this.reassembler.add(now, packet.from, msg);
         if (whole) this.handlePacketBytes(now, from, whole, true);
       } else if (msg.type === 'clientReq') this.client.handleRequest(now, from, packet.from, msg, bytes.length);
-      // Servers never ask anything of clients: a response here is misdirected.
-      else if (msg.type === 'clientRes') this.drop('stray-client-response');
+      // Servers never ask anything of clients: a response or a push here is misdirected.
+      else if (msg.type === 'clientRes' || msg.type === 'clientPush') this.drop('stray-client-message');
       else if (msg.type.startsWith('rep') || msg.type.startsWith('rc')) this.replication.handleMessage(now, from, packet.from, msg);
       else this.membership.handleMessage(now, from, packet.from, msg);
     }
@@ -122,6 +151,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   handleTimeout(now: TimeMs): void {
     this.membership.handleTimeout(now);
     this.replication.handleTimeout(now);
+    this.subscriptions.handleTimeout(now);
+    this.settle(now);
   }
 
   pollTransmit(): Transmit | undefined {
@@ -129,18 +160,43 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   pollEvent(): NodeEvent | undefined {
-    return this.membership.pollEvent() ?? this.replication.pollEvent();
+    // Events of a component called directly (membership.announce) are pushed at the next input.
+    return this.events.shift() ?? this.collectOne();
   }
 
   pollTimeout(): TimeMs | undefined {
-    const a = this.membership.pollTimeout();
-    const b = this.replication.pollTimeout();
-    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+    return earliest(earliest(this.membership.pollTimeout(), this.replication.pollTimeout()), this.subscriptions.pollTimeout());
+  }
+
+  /** Collects the components' events and sends subscribers what they report. */
+  private settle(now: TimeMs): void {
+    this.nowMs = now;
+    for (let e = this.collectOne(); e !== undefined; e = this.collectOne()) this.events.push(e);
+    const budget = this.outbox.payloadBudgetBytes - PUSH_OVERHEAD_BYTES;
+    for (const { to, push } of this.subscriptions.flush(now, this.pushSource, budget)) this.outbox.send(to, [push]);
+  }
+
+  /** One component event, noted for subscribers. */
+  private collectOne(): NodeEvent | undefined {
+    const e = this.membership.pollEvent() ?? this.replication.pollEvent();
+    if (e === undefined) return undefined;
+    if (e.type === 'contact-changed') this.subscriptions.noteContact(e.id);
+    else if (e.type === 'member') this.subscriptions.noteMember(e.member, e.previous);
+    else if (e.type === 'member-removed') this.subscriptions.noteForgotten(e.member);
+    else if (e.type === 'refuted') {
+      const self = this.membership.member(this.id);
+      if (self) this.subscriptions.noteMember(self, 'alive');
+    }
+    return e;
   }
 
   private drop(reason: keyof NodeStats['dropped']): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
   }
+}
+
+function earliest(a: TimeMs | undefined, b: TimeMs | undefined): TimeMs | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /**

@@ -14,6 +14,8 @@
  *   resolve   {opId, id, op, read?}        → {outcome, contact}
  *   members   {}                           → [{id, name, address, state, incarnation, lastHeardMsAgo}]
  *   stats     {}                           → node counters
+ *   subscribe {subId?, leaseMs?}           → {subId, seq, leaseMs, confirmed, node}: pushes of changes (subscriptions.ts)
+ *   unsubscribe {subId}                    → {ended}
  * A paged op answers with `cursor` and `more`; the client asks again with
  * `after: cursor` while `more` (pages.ts). Writes are idempotent by `opId`
  * (contacts/write.ts remembers op ids in the contact, and they replicate),
@@ -43,6 +45,7 @@ import type { FieldIssue } from '../contacts/validate-fields.ts';
 import { parseJson, toAsciiJson } from './json.ts';
 import { pageOf, type Page } from './pages.ts';
 import { matches, queryTerms, QUERY_CHARS_MAX } from './search.ts';
+import { memberInfo, type Subscriptions } from './subscriptions.ts';
 
 /** JSON characters a page aims at: ~48 KB fragments into ~36 datagrams of 1400 bytes, well under 64 KiB. */
 export const PAGE_BUDGET_CHARS = 48_000;
@@ -58,6 +61,7 @@ export interface ClientServiceInit {
   header: PacketHeader;
   outbox: Outbox;
   replication: Replication;
+  subscriptions: Subscriptions;
   members(): MemberView[];
   member(id: NodeId): MemberView | undefined;
   /** The node's counters, for `stats`. */
@@ -83,7 +87,7 @@ export type OpResult =
   | { ok: false; code: ClientErrorCode; message: string; issues?: readonly FieldIssue[] };
 
 type Args = Record<string, unknown>;
-type Op = (now: TimeMs, args: Args) => OpResult;
+type Op = (now: TimeMs, args: Args, from: Address) => OpResult;
 
 const fail = (code: ClientErrorCode, message: string, issues?: readonly FieldIssue[]): OpResult =>
   issues && issues.length > 0 ? { ok: false, code, message, issues } : { ok: false, code, message };
@@ -94,6 +98,7 @@ const ARG_KEYS: Record<string, readonly string[]> = {
   get: ['id'],
   list: ['after', 'limit'], conflicts: ['after', 'limit'], search: ['q', 'after', 'limit'],
   put: ['opId', 'patch', 'read'], delete: ['opId', 'id', 'read'], resolve: ['opId', 'id', 'op', 'read'],
+  subscribe: ['subId', 'leaseMs'], unsubscribe: ['subId'],
 };
 
 export class ClientService {
@@ -109,6 +114,8 @@ export class ClientService {
     resolve: (now, a) => this.write(now, { opId: a.opId, patch: { kind: 'resolve', id: a.id, op: a.op }, read: a.read }, ['resolve']),
     members: (now) => this.membersOp(now),
     stats: () => ({ ok: true, result: { ...this.init.nodeStats(), client: this.stats, contacts: this.init.replication.store.count() } }),
+    subscribe: (now, a, from) => this.subscribe(now, a, from),
+    unsubscribe: (_now, a, from) => ({ ok: true, result: { ended: this.init.subscriptions.unsubscribe(from, a.subId) } }),
   };
 
   constructor(private readonly init: ClientServiceInit) {}
@@ -116,12 +123,12 @@ export class ClientService {
   /** Answers one request that arrived in a datagram (or reassembled packet) of `requestBytes` bytes. Never throws on bad input. */
   handleRequest(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: ClientReq, requestBytes: number): void {
     this.stats.requests++;
-    const r = this.run(now, msg);
+    const r = this.run(now, msg, fromAddr);
     if (r.ok) this.stats.byOp[msg.op] = (this.stats.byOp[msg.op] ?? 0) + 1;
     this.reply(fromAddr, fromId, msg.reqId, r, requestBytes);
   }
 
-  private run(now: TimeMs, msg: ClientReq): OpResult {
+  private run(now: TimeMs, msg: ClientReq, from: Address): OpResult {
     const op = Object.hasOwn(this.ops, msg.op) ? this.ops[msg.op] : undefined;
     if (!op) return fail('unknown-op', `unknown op "${msg.op.slice(0, 32)}": use one of ${Object.keys(this.ops).join(', ')}`);
     const parsed = parseJson(msg.args);
@@ -130,7 +137,7 @@ export class ClientService {
     if (typeof args !== 'object' || args === null || Array.isArray(args)) return fail('bad-request', `args of ${msg.op} must be a JSON object`);
     const extra = Object.keys(args).filter((k) => !ARG_KEYS[msg.op]!.includes(k));
     if (extra.length > 0) return fail('bad-request', `${msg.op} takes no "${extra[0]}"; it takes {${ARG_KEYS[msg.op]!.join(', ')}}`);
-    return op(now, args as Args);
+    return op(now, args as Args, from);
   }
 
   private hello(): OpResult {
@@ -140,12 +147,12 @@ export class ClientService {
   }
 
   private membersOp(now: TimeMs): OpResult {
-    const result = this.init.members().map((m) => ({
-      id: m.id, name: m.name, address: m.addr, state: m.state, incarnation: m.incarnation,
-      // Ourselves: heard just now. Never heard (learnt by gossip only): null.
-      lastHeardMsAgo: m.id === this.init.id ? 0 : m.lastHeardAt === undefined ? null : Math.max(0, now - m.lastHeardAt),
-    }));
-    return { ok: true, result };
+    return { ok: true, result: this.init.members().map((m) => memberInfo(m, this.init.id, now)) };
+  }
+
+  private subscribe(now: TimeMs, a: Args, from: Address): OpResult {
+    const r = this.init.subscriptions.subscribe(now, from, a);
+    return r.ok ? { ok: true, result: { ...r.answer, node: this.init.id } } : fail(r.code, r.message);
   }
 
   private get(a: Args): OpResult {

@@ -87,7 +87,7 @@ export function persistKey(c: StoreChange): string {
 export type ReplicationEvent =
   /** A store mutation to make durable before anything is sent (key/value for simple key-value drivers). */
   | { type: 'persist'; key: string; value: unknown; change: StoreChange }
-  /** A contact changed (locally or from a peer): for subscribers. */
+  /** A contact's entries changed (locally or from a peer): for subscribers. */
   | { type: 'contact-changed'; id: ContactId; state: ContactState; local: boolean };
 
 export interface ReplicationStats {
@@ -443,8 +443,10 @@ export class Replication {
   private flushStore(local: boolean): void {
     for (const c of this.store.drainChanges()) {
       if (c.kind === 'put') {
+        const before = this.versionOf.get(c.state.id);
         this.noteVersion(c.state);
-        this.events.push({ type: 'contact-changed', id: c.state.id, state: c.state, local });
+        // A put that only compacted the context shows nothing new: subscribers are not told.
+        if (this.versionOf.get(c.state.id) !== before) this.events.push({ type: 'contact-changed', id: c.state.id, state: c.state, local });
       } else if (c.kind === 'forget') this.dropVersion(c.id);
       const value = c.kind === 'put' ? c.state : c.kind === 'forget' ? null : c.kind === 'fence' ? c.fence ?? null
         : c.kind === 'applied' ? this.store.applied() : c.kind === 'clock' ? c.hlc : this.store.indexFloor();

@@ -41,6 +41,7 @@ export const WIRE_TYPE = {
   frag: 21,
   clientReq: 22,
   clientRes: 23,
+  clientPush: 24,
 } as const;
 
 export type WireTypeName = keyof typeof WIRE_TYPE;
@@ -241,7 +242,23 @@ export interface ClientRes {
   more: boolean;
 }
 
-export type ClientMessage = ClientReq | ClientRes;
+/**
+ * A change pushed by a server to a client that subscribed
+ * (protocol/client/subscriptions.ts says what `event` holds). Pushes go
+ * only to the address that subscribed and confirmed, for the lease it
+ * renews. `seq` counts 1, 2, 3… per subscription: a number missing is a
+ * push the client missed, and it re-reads. `sub` names the subscription
+ * (the subscribe answer's `subId`), so pushes of an old subscription are
+ * told apart from the current one's.
+ */
+export interface ClientPush {
+  type: 'clientPush';
+  sub: string;
+  seq: number;
+  event: string;
+}
+
+export type ClientMessage = ClientReq | ClientRes | ClientPush;
 
 /** Every message the codec knows. */
 export type Message = MembershipMessage | ReconcileMessage | ReplicationMessage | Frag | ClientMessage;
@@ -290,6 +307,8 @@ export const LIMITS = {
   maxClientOpLength: 32,
   /** JSON text of a client request's args or a response's result (a page aims at ~48 KB; a create with a photo needs ~45 KB). */
   maxClientJsonChars: 60_000,
+  /** A subscription id (16 hex characters today). */
+  maxSubscriptionIdLength: 32,
   /**
    * CBOR nesting the decoder's gate allows (cbor-guard.ts). Our deepest
    * message (pushPull: packet > message > members > member) is 4 levels;

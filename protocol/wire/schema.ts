@@ -237,6 +237,7 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
     cursor: { schema: Type.String({ maxLength: 64, pattern: '^[0-9A-Za-z-]*$' }) },
     more: flag,
   },
+  clientPush: { sub: { schema: Type.String({ maxLength: LIMITS.maxSubscriptionIdLength, pattern: '^[0-9a-f]*$' }) }, seq: counter, event: asciiJson },
 };
 
 /**

@@ -103,6 +103,7 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
     rec({ type: fc.constant('frag'), xid: arbU32, part: fc.integer({ min: 0, max: parts - 1 }), parts: fc.constant(parts), bytes: arbBytes(0, 200) })),
   clientReq: rec({ type: fc.constant('clientReq'), reqId: arbU32, op: fc.string({ unit: 'grapheme-ascii', maxLength: 16 }).filter((s) => !/\p{Cc}/u.test(s)), args: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)) }),
   clientRes: rec({ type: fc.constant('clientRes'), reqId: arbU32, ok: fc.boolean(), result: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)), cursor: fc.stringMatching(/^[0-9A-Z]{0,26}$/), more: fc.boolean() }),
+  clientPush: rec({ type: fc.constant('clientPush'), sub: fc.stringMatching(/^[0-9a-f]{0,32}$/), seq: arbCounter, event: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)) }),
 };
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(ARB));
 const arbHeader = rec<PacketHeader>({ cluster: fc.string({ unit: 'grapheme-ascii', maxLength: 64 }).filter((s) => !/\p{Cc}/u.test(s)), from: arbNodeId });
