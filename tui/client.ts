@@ -7,11 +7,16 @@
  * (fragmented answers are reassembled first). A request that gets no answer
  * is sent again with a doubling timeout (attemptTimeoutMs, 2x, 4x… capped),
  * `attemptsPerServer` times, then to the next server of the list; the list
- * is the servers given, then the members learnt from `hello`. A retry is
- * byte-for-byte the same request, so a write keeps its op id and a retried
- * create never makes two contacts, even when the first server took it and
- * died before answering. The server that answered last is asked first next
- * time. When every server has been tried, `NoServerError`.
+ * is the servers given, then the cluster members learnt from `hello` and
+ * `members` answers and from a subscription's snapshots and pushes
+ * (members known dead or left are tried last). A retry is byte-for-byte
+ * the same request, so a write keeps its op id and a retried create never
+ * makes two contacts, even when the first server took it and died before
+ * answering. The server that answered last is asked first next time. When
+ * every server has been tried, `NoServerError`.
+ *
+ * `subscribe(onEvent)` starts a live subscription (subscription.ts) that
+ * shares the socket: pushes arrive on it and are routed by subscription id.
  *
  * Requests are padded with spaces (valid JSON) to `padToBytes`: a server
  * answers a stranger's error in no more bytes than the request (no
@@ -22,9 +27,13 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { decodePacket, encodePacket } from '../protocol/wire/codec.ts';
 import { fragmentPacket, Reassembler } from '../protocol/fragments.ts';
-import type { ClientRes, PacketHeader } from '../protocol/wire/messages.ts';
+import type { ClientPush, ClientRes, PacketHeader } from '../protocol/wire/messages.ts';
 import { nodeId, parseAddress } from '../protocol/types.ts';
 import { parseJson, toAsciiJson } from '../protocol/client/json.ts';
+import { Subscription, type SubscribeOptions, type SubscriptionEvent } from './subscription.ts';
+
+/** Servers a client keeps in its failover list at most (given and learnt). */
+export const SERVERS_MAX = 256;
 
 export interface ClientOptions {
   /** `host:port` of servers to try, in order. */
@@ -47,8 +56,16 @@ export interface ClientAnswer {
   result: unknown;
   cursor: string;
   more: boolean;
-  /** The server that answered. */
+  /** The server that answered, as it is in `serverList`. */
   server: string;
+}
+
+/** The client was closed while the request was waiting. */
+export class ClientClosedError extends Error {
+  override name = 'ClientClosedError';
+  constructor() {
+    super('the client was closed');
+  }
 }
 
 /** No server answered. */
@@ -68,7 +85,7 @@ export class RequestError extends Error {
 }
 
 interface Pending {
-  resolve: (res: ClientRes, server: string) => void;
+  resolve: (res: ClientRes | undefined) => void;
 }
 
 /** A client of a contactd cluster; `close()` it when done. */
@@ -80,6 +97,11 @@ export class ContactsClient {
   private socket: Socket | undefined;
   private nextReqId = randomBytes(4).readUInt32BE(0);
   private preferred = 0;
+  /** Member states learnt, by address: a member known dead or left is tried last. */
+  private readonly stateOf = new Map<string, string>();
+  private pushListener: ((push: ClientPush, from: string) => void) | undefined;
+  private subscription: Subscription | undefined;
+  private closed = false;
   private readonly opts: Required<Omit<ClientOptions, 'onFailover' | 'servers'>> & Pick<ClientOptions, 'onFailover'>;
 
   constructor(options: ClientOptions) {
@@ -99,33 +121,93 @@ export class ContactsClient {
     return this.servers;
   }
 
-  /** Adds a server to the end of the failover list (once); throws on a malformed address. */
+  /** Adds a server to the end of the failover list (once; at most SERVERS_MAX); throws on a malformed address. */
   addServer(s: string): void {
     const a = parseAddress(s);
     if (!a) throw new TypeError(`not a HOST:PORT server address: ${JSON.stringify(s)}`);
     if (a.host.includes(':')) throw new TypeError(`IPv6 servers are not supported yet: ${s}`);
-    if (!this.servers.includes(s)) this.servers.push(s);
+    if (!this.servers.includes(s) && this.servers.length < SERVERS_MAX) this.servers.push(s);
+  }
+
+  /** Notes cluster members (from `members`, a snapshot or a push): live ones join the failover list, dead and left ones are tried last. */
+  learnMembers(members: readonly { address: string; state: string }[]): void {
+    for (const m of members) {
+      this.stateOf.set(m.address, m.state);
+      if (m.state !== 'alive' && m.state !== 'suspect') continue;
+      try {
+        this.addServer(m.address);
+      } catch {
+        // A member we cannot reach from here (IPv6): the others still serve.
+      }
+    }
+  }
+
+  /**
+   * Starts a live subscription: `onEvent` hears a snapshot, then every
+   * change, member change, re-read and outage (subscription.ts). Close it,
+   * or the client, to stop. One at a time: a server keeps one subscription
+   * per client address, and this client has one socket.
+   */
+  subscribe(onEvent: (e: SubscriptionEvent) => void, options?: SubscribeOptions): Subscription {
+    if (this.closed) throw new ClientClosedError();
+    if (this.subscription && !this.subscription.isClosed) throw new TypeError('this client already has a subscription: close it first (one per client)');
+    const sub = new Subscription({
+      request: (op, args) => this.request(op, args),
+      learnMembers: (m) => this.learnMembers(m),
+      notify: (server, op, args) => this.notify(server, op, args),
+      setPushListener: (l) => { this.pushListener = l; },
+    }, onEvent, options);
+    this.subscription = sub;
+    return sub;
+  }
+
+  /** Sends `op` once to `server` and does not wait for an answer (an unsubscribe on the way out). */
+  notify(server: string, op: string, args: Record<string, unknown>): void {
+    const a = parseAddress(server);
+    if (!a || this.closed) return;
+    const reqId = this.nextReqId = (this.nextReqId + 1) >>> 0;
+    const bytes = encodePacket(this.header, [{ type: 'clientReq', reqId, op, args: this.pad(toAsciiJson(args)) }]);
+    this.open().send(bytes, a.port, a.host, () => undefined);
+  }
+
+  /** The failover order: the server that answered last, the rest in list order, members known down last. */
+  private order(): string[] {
+    const n = this.servers.length;
+    const rotated = Array.from({ length: n }, (_, k) => this.servers[(this.preferred + k) % n]!);
+    const down = (s: string): boolean => this.stateOf.get(s) === 'dead' || this.stateOf.get(s) === 'left';
+    return [...rotated.filter((s) => !down(s)), ...rotated.filter(down)];
+  }
+
+  private pad(text: string): string {
+    return text + ' '.repeat(Math.max(0, this.opts.padToBytes - text.length));
   }
 
   /** Sends `op` with `args` until a server answers; throws RequestError for an error answer, NoServerError when none answers. */
   async request(op: string, args: Record<string, unknown> = {}): Promise<ClientAnswer> {
+    if (this.closed) throw new ClientClosedError();
     const reqId = this.nextReqId = (this.nextReqId + 1) >>> 0;
-    const text = toAsciiJson(args);
-    const padded = text + ' '.repeat(Math.max(0, this.opts.padToBytes - text.length));
-    const bytes = encodePacket(this.header, [{ type: 'clientReq', reqId, op, args: padded }]);
+    const bytes = encodePacket(this.header, [{ type: 'clientReq', reqId, op, args: this.pad(toAsciiJson(args)) }]);
     const datagrams = bytes.length > this.opts.budgetBytes ? fragmentPacket(this.header, bytes, reqId, this.opts.budgetBytes) : [bytes];
     const tried: string[] = [];
-    for (let k = 0; k < this.servers.length; k++) {
-      const i = (this.preferred + k) % this.servers.length;
-      const server = this.servers[i]!;
-      if (k > 0) this.opts.onFailover?.(tried[tried.length - 1]!, server);
+    for (const server of this.order()) {
+      if (tried.length > 0) this.opts.onFailover?.(tried[tried.length - 1]!, server);
       tried.push(server);
-      const answer = await this.tryServer(server, reqId, datagrams);
-      if (!answer) continue;
-      this.preferred = this.servers.indexOf(answer.server);
-      return this.unwrap(answer.res, answer.server);
+      const res = await this.tryServer(server, reqId, datagrams);
+      if (this.closed) throw new ClientClosedError();
+      if (!res) continue;
+      this.preferred = this.servers.indexOf(server);
+      const answer = this.unwrap(res, server);
+      if ((op === 'members' || op === 'hello') && Array.isArray((answer.result as { members?: unknown })?.members ?? answer.result)) {
+        this.learnFrom(op, answer.result);
+      }
+      return answer;
     }
     throw new NoServerError(tried);
+  }
+
+  private learnFrom(op: string, result: unknown): void {
+    const list = (op === 'hello' ? (result as { members: unknown[] }).members : result) as { address?: unknown; state?: unknown }[];
+    this.learnMembers(list.filter((m) => typeof m?.address === 'string').map((m) => ({ address: m.address as string, state: typeof m.state === 'string' ? m.state : 'alive' })));
   }
 
   /** Every item of a paged op (list, search, conflicts), asking page after page. */
@@ -140,20 +222,16 @@ export class ContactsClient {
     }
   }
 
-  /** Asks for the live members and adds their addresses to the failover list; returns the answer. */
+  /** Asks for the live members (their addresses join the failover list); returns the answer. */
   async hello(): Promise<{ node: string; name: string; members: { id: string; name: string; address: string }[] }> {
-    const r = (await this.request('hello')).result as Awaited<ReturnType<ContactsClient['hello']>>;
-    for (const m of r.members) {
-      try {
-        this.addServer(m.address);
-      } catch {
-        // A member we cannot reach from here (IPv6): the others still serve.
-      }
-    }
-    return r;
+    return (await this.request('hello')).result as Awaited<ReturnType<ContactsClient['hello']>>;
   }
 
+  /** Closes subscriptions (each tells its server), ends requests in flight with ClientClosedError, and closes the socket. */
   close(): void {
+    void this.subscription?.close();
+    this.closed = true;
+    for (const p of [...this.pending.values()]) p.resolve(undefined);
     this.socket?.close();
     this.socket = undefined;
   }
@@ -168,21 +246,22 @@ export class ContactsClient {
     return { result: parsed.value, cursor: res.cursor, more: res.more, server };
   }
 
-  /** Sends to one server with retries; the answer, or undefined after the last attempt's timeout. */
-  private tryServer(server: string, reqId: number, datagrams: Uint8Array[]): Promise<{ res: ClientRes; server: string } | undefined> {
+  /** Sends to one server with retries; the answer, or undefined after the last attempt's timeout (or on close). */
+  private tryServer(server: string, reqId: number, datagrams: Uint8Array[]): Promise<ClientRes | undefined> {
     const { host, port } = parseAddress(server)!;
     const socket = this.open();
     return new Promise((resolve) => {
       let attempt = 0;
       let timer: NodeJS.Timeout | undefined;
-      const finish = (value: { res: ClientRes; server: string } | undefined): void => {
+      const finish = (value: ClientRes | undefined): void => {
         clearTimeout(timer);
         this.pending.delete(reqId);
         resolve(value);
       };
-      this.pending.set(reqId, { resolve: (res, from) => finish({ res, server: from }) });
+      // Matched by request id alone: a server named by host name answers from its IP address.
+      this.pending.set(reqId, { resolve: finish });
       const send = (): void => {
-        if (attempt >= this.opts.attemptsPerServer) return finish(undefined);
+        if (attempt >= this.opts.attemptsPerServer || this.closed) return finish(undefined);
         const waitMs = Math.min(this.opts.attemptTimeoutMs * 2 ** attempt, this.opts.maxAttemptTimeoutMs);
         attempt++;
         // Errors (unreachable port, DNS) show as no answer: the timeout moves on.
@@ -211,7 +290,9 @@ export class ContactsClient {
         const whole = this.reassembler.add(Date.now(), r.packet.from, m);
         if (whole) this.onDatagram(whole, from, true);
       } else if (m.type === 'clientRes') {
-        this.pending.get(m.reqId)?.resolve(m, from);
+        this.pending.get(m.reqId)?.resolve(m);
+      } else if (m.type === 'clientPush') {
+        this.pushListener?.(m, from);
       }
     }
   }
