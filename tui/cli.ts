@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { ulid } from '../protocol/contacts/ids.ts';
 import type { Contact } from '../protocol/contacts/model.ts';
 import { ContactsClient, NoServerError, RequestError } from './client.ts';
-import { ago, clean, conflictLines, contactBlock, contactLine, table } from './format.ts';
+import { ago, clean, conflictLines, contactBlock, contactLine, historyLines, table, type HistoryAnswer } from './format.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3 } as const;
 
@@ -30,6 +30,7 @@ const COMMANDS: Record<string, { args: string; help: string; options: string[] }
   rm: { args: 'ID', help: 'delete a contact', options: [] },
   conflicts: { args: '', help: 'contacts with concurrent edits, each value numbered', options: [] },
   resolve: { args: 'ID --field F [--uid U] --pick N', help: 'keep value N of a conflicting field (numbers as `contacts conflicts` shows them)', options: ['field', 'uid', 'pick'] },
+  history: { args: 'ID', help: 'the writes that made a contact, oldest first: when, which node, what kind, which fields, op id (the last 50)', options: [] },
   members: { args: '', help: 'the cluster members a server knows: name, address, state, incarnation, last heard', options: [] },
   stats: { args: '', help: "a server's counters", options: [] },
 };
@@ -267,6 +268,13 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     const r = await write(ctx, 'resolve', { id, op, read: c.seen });
     if (ctx.json) printJson(ctx, contactJson(r.contact));
     else print(ctx, [`resolved ${conflict.field} of ${id}`]);
+  },
+
+  async history(ctx) {
+    const id = oneId(ctx);
+    const h = (await ctx.client.request('history', { id })).result as HistoryAnswer;
+    if (ctx.json) return printJson(ctx, h);
+    print(ctx, historyLines(h));
   },
 
   async members(ctx) {

@@ -65,3 +65,24 @@ export function ago(ms: number | null): string {
   if (ms === null) return 'never';
   return ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
 }
+
+/** What the `history` op answers (protocol/client/client-service.ts). */
+export interface HistoryAnswer {
+  id: string;
+  deleted: boolean;
+  entries: { opId: string; node: string; nodeName: string; atMs: number; kind: string; fields: string[] }[];
+}
+
+/** A contact's history, one write a line, oldest first: UTC time, node, kind, fields, op id. */
+export function historyLines(h: HistoryAnswer): string[] {
+  const rows = h.entries.map((e) => [
+    new Date(e.atMs).toISOString().replace('T', ' ').replace('Z', ' UTC'),
+    e.nodeName ? `${clean(e.nodeName)} (${clean(e.node)})` : clean(e.node),
+    clean(e.kind),
+    e.fields.length > 0 ? clean(e.fields.join(', ')) : '-',
+    clean(e.opId),
+  ]);
+  const out = table(['WHEN', 'NODE', 'KIND', 'FIELDS', 'OP'], rows);
+  if (h.deleted) out.push(`${h.id} is deleted; the history is kept until the deletion has reached every member`);
+  return out;
+}

@@ -12,6 +12,7 @@
  *   put       {opId, patch, read?}         → {outcome, contact}: a WriteRequest, create or update
  *   delete    {opId, id, read?}            → {outcome, id}
  *   resolve   {opId, id, op, read?}        → {outcome, contact}
+ *   history   {id}                         → {id, deleted, entries: [{opId, node, nodeName, hlc, atMs, kind, fields}]}, oldest first
  *   members   {}                           → [{id, name, address, state, incarnation, lastHeardMsAgo}]
  *   stats     {}                           → node counters
  *   subscribe {subId?, leaseMs?}           → {subId, seq, leaseMs, confirmed, node}: pushes of changes (subscriptions.ts)
@@ -39,6 +40,7 @@ import type { MemberView } from '../membership/member-table.ts';
 import type { Replication } from '../replication/replication.ts';
 import { isContactId, type ContactId } from '../contacts/ids.ts';
 import { view } from '../contacts/view.ts';
+import { history } from '../contacts/history.ts';
 import { checkWriteRequest } from '../contacts/validate.ts';
 import { patchContactId } from '../contacts/patch.ts';
 import type { FieldIssue } from '../contacts/validate-fields.ts';
@@ -95,7 +97,7 @@ const fail = (code: ClientErrorCode, message: string, issues?: readonly FieldIss
 /** Keys each op accepts; any other key is a bad request (a typo should not pass silently). */
 const ARG_KEYS: Record<string, readonly string[]> = {
   hello: [], members: [], stats: [],
-  get: ['id'],
+  get: ['id'], history: ['id'],
   list: ['after', 'limit'], conflicts: ['after', 'limit'], search: ['q', 'after', 'limit'],
   put: ['opId', 'patch', 'read'], delete: ['opId', 'id', 'read'], resolve: ['opId', 'id', 'op', 'read'],
   subscribe: ['subId', 'leaseMs'], unsubscribe: ['subId'],
@@ -106,6 +108,7 @@ export class ClientService {
   private readonly ops: Record<string, Op> = {
     hello: () => this.hello(),
     get: (_now, a) => this.get(a),
+    history: (_now, a) => this.history(a),
     list: (_now, a) => this.paged(a, (c) => c),
     search: (_now, a) => this.search(a),
     conflicts: (_now, a) => this.paged(a, (c) => (c.conflicts.length > 0 ? c : undefined)),
@@ -160,6 +163,15 @@ export class ClientService {
     const s = this.init.replication.store.get(a.id);
     const c = s && view(s);
     return c ? { ok: true, result: c } : fail('not-found', `no contact ${a.id}`);
+  }
+
+  private history(a: Args): OpResult {
+    if (!isContactId(a.id)) return fail('bad-request', 'history needs {"id": a contact id (ULID or lower-case UUID)}');
+    const s = this.init.replication.store.get(a.id);
+    if (!s || s.entries.length === 0) return fail('not-found', `no contact ${a.id} (never written here, or deleted long ago)`);
+    const h = history(s);
+    const entries = h.entries.map((e) => ({ ...e, nodeName: this.init.member(e.node)?.name ?? '', atMs: e.hlc.wallMs }));
+    return { ok: true, result: { id: a.id, deleted: h.deleted, entries } };
   }
 
   private search(a: Args): OpResult {

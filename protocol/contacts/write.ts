@@ -15,13 +15,16 @@
  * entries; ctx = their dots ∪ the removed dots} is what peers receive; the
  * new state is join(current, delta).
  *
- * Idempotency: the write also adds an '$op' entry (uid = op id, value = the
- * dots it used) and, as any write does, prunes the '$op' entries beyond the
- * newest OPS_REMEMBERED. The op-id record thus lives in the contact itself
- * and replicates with it, so a retry that reaches any server that has the
- * first attempt is answered with the first result; a retry that outruns the
- * first attempt to another server writes the same values again, which merge
- * without a conflict because equal values are one value to a reader.
+ * Idempotency and history: the write also adds an '$op' entry (uid = op
+ * id, dot and HLC = the node and time that took it, value = the dots it
+ * used, its kind and the fields it touched: `OpRecord`) and, as any write
+ * does, prunes the '$op' entries beyond the newest OPS_REMEMBERED. The
+ * record thus lives in the contact itself and replicates with it, so a
+ * retry that reaches any server that has the first attempt is answered with
+ * the first result, and any server can tell a contact's recent history
+ * (history.ts); a retry that outruns the first attempt to another server
+ * writes the same values again, which merge without a conflict because
+ * equal values are one value to a reader.
  *
  * Writes to a deleted contact are refused ('deleted'): otherwise a client
  * holding an old read could revive a contact at any time, and no tombstone
@@ -37,8 +40,34 @@ import { checkWriteRequest, LIST_MAX, type FieldIssue } from './validate.ts';
 import type { WriteRequest } from './patch.ts';
 import { ProtocolUsageError, type NodeId } from '../types.ts';
 
-/** Op ids each contact remembers (newest by HLC); older retries are applied again. */
-export const OPS_REMEMBERED = 16;
+/**
+ * Op records each contact keeps (newest by HLC): its history, and the op
+ * ids a retry is recognised by (older retries are applied again). About
+ * 110 bytes each in a replicated state, so at most ~5.5 KB per contact.
+ */
+export const OPS_REMEMBERED = 50;
+
+/** What a write's '$op' entry holds (besides the op id, node and time its entry carries). */
+export interface OpRecord {
+  /** The dots this write used: `first`..`last` of the node that took it. */
+  first: number;
+  last: number;
+  kind: Patch['kind'];
+  /** The fields it set, changed or cleared (extra properties as 'extra'), sorted; empty for a delete. */
+  fields: string[];
+}
+
+/** The fields a patch touches, as OpRecord.fields lists them. */
+export function patchFields(patch: Patch): string[] {
+  const out = new Set<string>();
+  const add = (op: FieldOp) => out.add(op.op === 'setExtra' ? 'extra' : op.field);
+  if (patch.kind === 'create') {
+    for (const f of [...SINGLE_FIELDS, ...LIST_FIELDS]) if (patch.contact[f] !== undefined && !(Array.isArray(patch.contact[f]) && (patch.contact[f] as unknown[]).length === 0)) out.add(f);
+    if (Object.keys(patch.contact.extra ?? {}).length > 0) out.add('extra');
+  } else if (patch.kind === 'update') patch.ops.forEach(add);
+  else if (patch.kind === 'resolve') add(patch.op);
+  return [...out].sort();
+}
 
 /** What the node taking the write supplies. */
 export interface WriterEnv {
@@ -186,7 +215,10 @@ export function applyWrite(current: ContactState | undefined, req: WriteRequest,
   const id = patchContactId(patch);
   if (current && current.id !== id) throw new ProtocolUsageError(`write for ${id} applied to ${current.id}`);
   const done = current && entriesOf(current, OP_KEY, opId)[0];
-  if (done) return { kind: 'duplicate', dots: { origin: done.dot.origin, ...(done.value as { first: number; last: number }) } };
+  if (done) {
+    const { first, last } = done.value as OpRecord;
+    return { kind: 'duplicate', dots: { origin: done.dot.origin, first, last } };
+  }
   const refused = refusal(current, patch);
   if (refused) return refused;
 
@@ -196,7 +228,7 @@ export function applyWrite(current: ContactState | undefined, req: WriteRequest,
   pruneOps(plan, base);
   const first = env.nextSeq;
   const last = first + plan.added.length; // the '$op' entry takes the last seq
-  plan.add(OP_KEY, opId, { first, last });
+  plan.add(OP_KEY, opId, { first, last, kind: patch.kind, fields: patchFields(patch) } satisfies OpRecord);
   const hlc = hlcNext(hlcMax(env.clock, maxHlc(base)), env.nowMs);
   const added: Entry[] = plan.added.map((d, k) => ({ ...d, dot: { origin: env.node, seq: first + k }, hlc }));
   const delta = makeDelta(id, added, [...plan.removed.values()].map((e) => e.dot));

@@ -87,6 +87,18 @@ test('get and list --json at C return it once replicated', async () => {
   assert.match(found.stdout, id);
 });
 
+test('history at C tells the create made at A: node, kind, fields', async () => {
+  const c = nodes[2]!;
+  const r = await cli('history', id, '--json', '--server', c.addr);
+  assert.is(r.code, 0, r.stderr);
+  const h = JSON.parse(r.stdout) as { deleted: boolean; entries: { nodeName: string; kind: string; fields: string[]; atMs: number }[] };
+  assert.is(h.deleted, false);
+  assert.equal(h.entries.map((e) => [e.nodeName, e.kind, e.fields]), [['a', 'create', ['emails', 'formattedName', 'phones']]]);
+  assert.ok(Math.abs(h.entries[0]!.atMs - Date.now()) < 600_000, 'atMs is wall-clock time');
+  const text = await cli('history', id, '--server', c.addr);
+  assert.match(text.stdout, /^WHEN +NODE +KIND +FIELDS +OP\n.* a \([0-9a-f]{16}\) +create +emails, formattedName, phones +[0-9A-Z]{26}\n$/);
+});
+
 test('with A killed -9, --server A --server B still answers through B', async () => {
   const [a, b] = nodes;
   a!.child.kill('SIGKILL');
