@@ -61,15 +61,18 @@ test('each write is recorded with its node, time, kind, fields and op id; a peer
 
 test(`at most ${OPS_REMEMBERED} writes are kept, the newest; a contact with a full history stays small`, () => {
   const a = new MemoryStore();
-  commitWrite(a, A, { opId: opId('w0'), patch: { kind: 'create', contact: { id: ID, formattedName: 'Ann' } } }, 1_000);
+  // Op ids as long as the ULIDs clients make, so the size is the real one.
+  const w = (k: number) => `01J${String(k).padStart(23, '0')}`;
+  commitWrite(a, A, { opId: opId(w(0)), patch: { kind: 'create', contact: { id: ID, formattedName: 'Ann' } } }, 1_000);
   for (let k = 1; k < 80; k++) {
-    const out = commitWrite(a, A, { opId: opId(`w${k}`), patch: { kind: 'update', id: ID, ops: [{ op: 'set', field: 'note', value: `note ${k}` }] } }, 1_000 + k);
+    const out = commitWrite(a, A, { opId: opId(w(k)), patch: { kind: 'update', id: ID, ops: [{ op: 'set', field: 'note', value: `note ${k}` }] } }, 1_000 + k);
     assert.is(out.kind, 'applied');
   }
   const h = history(a.get(ID)!);
   assert.is(h.entries.length, OPS_REMEMBERED);
-  assert.equal(h.entries.map((e) => e.opId), Array.from({ length: OPS_REMEMBERED }, (_, k) => `w${80 - OPS_REMEMBERED + k}`));
+  assert.equal(h.entries.map((e) => e.opId), Array.from({ length: OPS_REMEMBERED }, (_, k) => w(80 - OPS_REMEMBERED + k)));
   const bytes = encodeMessage(toRepState(a.get(ID)!, { reply: false, full: true, batch: 0 })).length;
+  console.log(`history: a contact edited 80 times (${OPS_REMEMBERED} writes remembered) takes ${bytes} bytes to replicate`);
   assert.ok(bytes < 8_000, `a contact with ${OPS_REMEMBERED} writes remembered takes ${bytes} bytes to replicate`);
 });
 
