@@ -12,7 +12,7 @@
  * datagram, only after the write it reports is durable: the driver holds
  * transmits behind its commit barrier).
  */
-import { decodePacket, type DecodeFailure } from './wire/codec.ts';
+import { DECODE_FAILURES, decodePacket, type DecodeFailure } from './wire/codec.ts';
 import { Outbox } from './outbox.ts';
 import { Reassembler } from './fragments.ts';
 import type { SansIoCore } from './sans-io.ts';
@@ -91,6 +91,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       id: init.id, header, outbox: this.outbox, replication: this.replication, subscriptions: this.subscriptions,
       members: () => membership.members(), member: (id) => membership.member(id),
       nodeStats: () => ({
+        badInput: this.badInput(),
         node: this.stats, membership: membership.stats, replication: this.replication.stats,
         subscriptions: { ...this.subscriptions.stats, active: this.subscriptions.size },
         outbox: { datagramsSent: this.outbox.datagramsSent, bytesSent: this.outbox.bytesSent, droppedFull: this.outbox.droppedFull },
@@ -106,6 +107,26 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   private nowMs: TimeMs = 0;
+
+  /**
+   * Input dropped because it was malformed, foreign or misdirected, by
+   * reason, every reason listed (zeros too, so an operator sees what is
+   * checked): datagrams the codec refused, messages of unknown types
+   * skipped, client messages sent to a server, replicated states that did
+   * not parse, fragmented packets never completed, and client requests
+   * refused as malformed or of an unknown op.
+   */
+  badInput(): { total: number; byReason: Record<string, number> } {
+    const byReason: Record<string, number> = {};
+    for (const r of [...DECODE_FAILURES, 'from-self', 'unknown-message', 'stray-client-message'] as const) byReason[r] = this.stats.dropped[r] ?? 0;
+    byReason['bad-state'] = this.replication.stats.badStates;
+    byReason['fragments-incomplete'] = this.reassembler.dropped;
+    byReason['client-bad-request'] = this.client.stats.errorsByCode['bad-request'] ?? 0;
+    byReason['client-unknown-op'] = this.client.stats.errorsByCode['unknown-op'] ?? 0;
+    let total = 0;
+    for (const n of Object.values(byReason)) total += n;
+    return { total, byReason };
+  }
 
   /** Starts joining through `seeds` (see Membership.join). */
   join(now: TimeMs, seeds: Address[]): void {

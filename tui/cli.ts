@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { ulid } from '../protocol/contacts/ids.ts';
 import type { Contact } from '../protocol/contacts/model.ts';
 import { ContactsClient, NoServerError, RequestError } from './client.ts';
-import { ago, clean, conflictLines, contactBlock, contactLine, historyLines, table, type HistoryAnswer } from './format.ts';
+import { ago, clean, conflictLines, contactBlock, contactLine, historyLines, statsLines, table, type HistoryAnswer } from './format.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3 } as const;
 
@@ -32,7 +32,7 @@ const COMMANDS: Record<string, { args: string; help: string; options: string[] }
   resolve: { args: 'ID --field F [--uid U] --pick N', help: 'keep value N of a conflicting field (numbers as `contacts conflicts` shows them)', options: ['field', 'uid', 'pick'] },
   history: { args: 'ID', help: 'the writes that made a contact, oldest first: when, which node, what kind, which fields, op id (the last 50)', options: [] },
   members: { args: '', help: 'the cluster members a server knows: name, address, state, incarnation, last heard', options: [] },
-  stats: { args: '', help: "a server's counters", options: [] },
+  stats: { args: '', help: "a server's counters: contacts, traffic, bad input dropped by reason, client requests, subscriptions", options: [] },
 };
 
 const OPTIONS = {
@@ -287,14 +287,8 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
 
   async stats(ctx) {
     noPositionals(ctx);
-    const s = (await ctx.client.request('stats')).result;
+    const s = (await ctx.client.request('stats')).result as Record<string, unknown>;
     if (ctx.json) return printJson(ctx, s);
-    const lines: string[] = [];
-    const walk = (prefix: string, x: unknown): void => {
-      if (x !== null && typeof x === 'object') for (const [k, y] of Object.entries(x)) walk(prefix ? `${prefix}.${k}` : k, y);
-      else lines.push(`${prefix} ${clean(x)}`);
-    };
-    walk('', s);
-    print(ctx, lines);
+    print(ctx, statsLines(s));
   },
 };

@@ -86,3 +86,40 @@ export function historyLines(h: HistoryAnswer): string[] {
   if (h.deleted) out.push(`${h.id} is deleted; the history is kept until the deletion has reached every member`);
   return out;
 }
+
+/** Bytes as a short human size. */
+export function bytesText(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 ** 2).toFixed(1)} MB`;
+}
+
+/**
+ * A server's counters for a person: the headline figures first (contacts,
+ * traffic, bad input dropped by reason), then every counter by its dotted
+ * path, as `--json` nests them.
+ */
+export function statsLines(s: Record<string, unknown>): string[] {
+  const num = (path: string): number => {
+    let x: unknown = s;
+    for (const k of path.split('.')) x = x !== null && typeof x === 'object' ? (x as Record<string, unknown>)[k] : undefined;
+    return typeof x === 'number' ? x : 0;
+  };
+  const bad = (s.badInput ?? { total: 0, byReason: {} }) as { total: number; byReason: Record<string, number> };
+  const rows: string[][] = [
+    ['contacts', String(num('contacts'))],
+    ['datagrams in', `${num('node.datagramsIn')} (${bytesText(num('node.bytesIn'))})`],
+    ['datagrams out', `${num('outbox.datagramsSent')} (${bytesText(num('outbox.bytesSent'))})`],
+    ['client requests', `${num('client.requests')} (${num('client.errors')} answered with an error)`],
+    ['subscriptions', `${num('subscriptions.active')} active, ${num('subscriptions.pushes')} pushes sent, ${num('subscriptions.pushesWithheld')} withheld`],
+    ['bad input dropped', `${bad.total} (malformed, foreign or misdirected; counted, never acted on)`],
+    ...Object.entries(bad.byReason).map(([reason, n]) => [`  ${clean(reason)}`, String(n)]),
+  ];
+  const lines: string[] = [];
+  const walk = (prefix: string, x: unknown): void => {
+    if (x !== null && typeof x === 'object') for (const [k, y] of Object.entries(x)) walk(prefix ? `${prefix}.${k}` : k, y);
+    else lines.push(`  ${clean(prefix)} ${clean(x)}`);
+  };
+  const { badInput: _shown, ...rest } = s;
+  walk('', rest);
+  const width = Math.max(...rows.map((r) => r[0]!.length));
+  return [...rows.map(([k, v]) => `${k!.padEnd(width)}  ${v}`), '', 'every counter (--json gives them nested):', ...lines];
+}

@@ -77,7 +77,9 @@ export interface ClientStats {
   /** Error replies to non-members cut short or withheld to stay within the request's size. */
   errorsTrimmed: number;
   errorsWithheld: number;
+  /** Answered requests by op (unknown ops are not counted here: see errorsByCode['unknown-op']). */
   byOp: Record<string, number>;
+  errorsByCode: Partial<Record<ClientErrorCode, number>>;
 }
 
 /** The error codes a client may see. */
@@ -104,7 +106,7 @@ const ARG_KEYS: Record<string, readonly string[]> = {
 };
 
 export class ClientService {
-  readonly stats: ClientStats = { requests: 0, errors: 0, errorsTrimmed: 0, errorsWithheld: 0, byOp: {} };
+  readonly stats: ClientStats = { requests: 0, errors: 0, errorsTrimmed: 0, errorsWithheld: 0, byOp: {}, errorsByCode: {} };
   private readonly ops: Record<string, Op> = {
     hello: () => this.hello(),
     get: (_now, a) => this.get(a),
@@ -213,6 +215,7 @@ export class ClientService {
       r = { ok: false, code: 'too-large', message: `the result is over ${WIRE_LIMITS.maxClientJsonChars} characters of JSON; ask for fewer items ("limit")` };
     }
     this.stats.errors++;
+    this.stats.errorsByCode[r.code] = (this.stats.errorsByCode[r.code] ?? 0) + 1;
     const m = this.init.member(fromId);
     const member = m !== undefined && m.state === 'alive' && m.addr === to && fromId !== this.init.id;
     const body: Record<string, unknown> = { code: r.code, message: r.message };
