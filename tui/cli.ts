@@ -15,13 +15,15 @@ import { randomBytes } from 'node:crypto';
 import { ulid } from '../protocol/contacts/ids.ts';
 import type { Contact } from '../protocol/contacts/model.ts';
 import { ContactsClient, NoServerError, RequestError } from './client.ts';
+import { commandHelpText, errorHint } from './cli-help.ts';
 import { ago, clean, conflictLines, contactBlock, contactLine, historyLines, statsLines, table, type HistoryAnswer } from './format.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3 } as const;
 
 const DEFAULT_SERVER = '127.0.0.1:7700';
 
-const COMMANDS: Record<string, { args: string; help: string; options: string[] }> = {
+/** Every command: its usage after the name, one-line summary, and the options it accepts (besides the common ones). */
+export const COMMANDS: Record<string, { args: string; help: string; options: string[] }> = {
   add: { args: '--name N [--phone P]… [--email E]… [--org O] [--title T] [--note T]', help: 'create a contact; prints its id', options: ['name', 'phone', 'email', 'org', 'title', 'note'] },
   get: { args: 'ID', help: 'show one contact', options: [] },
   list: { args: '', help: 'every contact (pages through the server)', options: [] },
@@ -32,7 +34,7 @@ const COMMANDS: Record<string, { args: string; help: string; options: string[] }
   resolve: { args: 'ID --field F [--uid U] --pick N', help: 'keep value N of a conflicting field (numbers as `contacts conflicts` shows them)', options: ['field', 'uid', 'pick'] },
   history: { args: 'ID', help: 'the writes that made a contact, oldest first: when, which node, what kind, which fields, op id (the last 50)', options: [] },
   members: { args: '', help: 'the cluster members a server knows: name, address, state, incarnation, last heard', options: [] },
-  stats: { args: '', help: "a server's counters: contacts, traffic, bad input dropped by reason, client requests, subscriptions", options: [] },
+  stats: { args: '', help: "a server's counters", options: [] },
 };
 
 const OPTIONS = {
@@ -49,19 +51,24 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 /** A mistake on the command line: exit 2 with the message and a pointer to the help. */
 class UsageError extends Error {}
 
+/** The options every command takes, as help lists them. */
+const COMMON_OPTIONS = [
+  `  --server HOST:PORT  a contactd to ask; repeat for failover (default: $CONTACTS_SERVER, else ${DEFAULT_SERVER})`,
+  '  --cluster NAME      the cluster name the servers run with (default: $CONTACTS_CLUSTER, else contacts)',
+  '  --json              print JSON instead of text',
+  '  --help              this help, or a command\'s with `contacts <command> --help`',
+];
+
 export function helpText(command?: string): string {
   if (command && COMMANDS[command]) {
     const c = COMMANDS[command]!;
-    return `usage: contacts ${command} ${c.args} [--server HOST:PORT]… [--json]\n\n${c.help}\n`;
+    return commandHelpText(command, c.args, c.help, [...COMMON_OPTIONS, '', 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable']);
   }
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.help}`);
   return [
     'usage: contacts <command> [options]', '', 'commands:', ...rows, '',
     'options for every command:',
-    `  --server HOST:PORT  a contactd to ask; repeat for failover (default: $CONTACTS_SERVER, else ${DEFAULT_SERVER})`,
-    '  --cluster NAME      the cluster name the servers run with (default: $CONTACTS_CLUSTER, else contacts)',
-    '  --json              print JSON instead of text',
-    '  --help              this help, or a command\'s with `contacts <command> --help`',
+    ...COMMON_OPTIONS,
     '', 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable', '',
   ].join('\n');
 }
@@ -128,7 +135,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     if (err instanceof RequestError) {
       const issues = err.issues.map((i) => `\n  ${i.path || '(request)'}: ${i.reason}`).join('');
-      io.err(`contacts ${command}: ${clean(err.message)}${err.issues.length > 0 && !err.message.includes(err.issues[0]!.reason) ? issues : ''}\n`);
+      const hint = errorHint(command, err.code);
+      io.err(`contacts ${command}: ${clean(err.message)}${err.issues.length > 0 && !err.message.includes(err.issues[0]!.reason) ? issues : ''}${hint ? `\n  (${hint})` : ''}\n`);
       return EXIT.failed;
     }
     throw err;
