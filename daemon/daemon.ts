@@ -27,7 +27,7 @@ import type { PersistedMembership } from '../protocol/membership/membership.ts';
 import type { DaemonConfig } from './config.ts';
 import { Driver, monotonicNowMs } from './driver.ts';
 import { NodeEventHandler } from './node-events.ts';
-import { createRegistry, registerMembershipMetrics, registerShellMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
+import { createRegistry, registerMembershipMetrics, registerShellMetrics, registerSubscriptionMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
 import { resolveSeeds } from './seeds.ts';
 import { StateDir, asPersistedMembership } from './state.ts';
 import { SystemdNotifier } from './systemd.ts';
@@ -109,6 +109,7 @@ export class Daemon {
       registerTransportMetrics(registry, core, udp.stats);
       registerMembershipMetrics(registry, core.membership);
       registerShellMetrics(registry, shell);
+      registerSubscriptionMetrics(registry, core);
       const metrics = config.metrics ? await serveMetrics(registry, config.metrics, log) : undefined;
       const daemon = new Daemon(config, log, core, driver, udp, state, events, notifier, metrics, sqlite);
       log.info({

@@ -19,7 +19,6 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { ClusterNode } from '../protocol/node.ts';
 import type { Membership } from '../protocol/membership/membership.ts';
-import { DECODE_FAILURES } from '../protocol/wire/codec.ts';
 import { formatAddress } from '../protocol/types.ts';
 import type { HostPort } from './config.ts';
 import type { UdpStats } from './udp.ts';
@@ -54,14 +53,23 @@ export function registerTransportMetrics(registry: Registry, node: ClusterNode, 
   mirrorCounter(registry, 'contactd_received_bytes_total', 'Bytes received on the cluster socket.', () => [[{}, node.stats.bytesIn]]);
   mirrorCounter(registry, 'contactd_datagrams_sent_total', 'Datagrams the core handed to the socket.', () => [[{}, node.outbox.datagramsSent]]);
   mirrorCounter(registry, 'contactd_sent_bytes_total', 'Bytes the core handed to the socket.', () => [[{}, node.outbox.bytesSent]]);
-  const inReasons = [...DECODE_FAILURES, 'from-self', 'unknown-message'] as const;
   mirrorCounter(registry, 'contactd_datagrams_dropped_total',
-    'Datagrams dropped, by direction and reason (unknown-message counts skipped messages, not datagrams).', () => [
-      ...inReasons.map((reason): [Record<string, string>, number] => [{ direction: 'in', reason }, node.stats.dropped[reason] ?? 0]),
+    'Input dropped, by direction and reason, as `contacts stats` shows it (in: datagrams the codec refused; messages of unknown type '
+    + 'skipped or misdirected; unparsable states; fragments never completed; client requests refused as malformed).', () => [
+      ...Object.entries(node.badInput().byReason).map(([reason, n]): [Record<string, string>, number] => [{ direction: 'in', reason }, n]),
       [{ direction: 'out', reason: 'queue-full' }, node.outbox.droppedFull],
       [{ direction: 'out', reason: 'send-error' }, udp.sendErrors],
     ]);
   mirrorCounter(registry, 'contactd_socket_errors_total', 'Errors the UDP socket reported (the node keeps running).', () => [[{}, udp.socketErrors]]);
+}
+
+/** Client subscriptions: how many, and pushes sent or withheld (a withheld push shows the client a gap). */
+export function registerSubscriptionMetrics(registry: Registry, node: ClusterNode): void {
+  gauge(registry, 'contactd_client_subscriptions', 'Client subscriptions held (confirmed or not).', () => node.subscriptions.size);
+  mirrorCounter(registry, 'contactd_client_pushes_total', 'Pushes to subscribed clients, by outcome.', () => [
+    [{ outcome: 'sent' }, node.subscriptions.stats.pushes],
+    [{ outcome: 'withheld' }, node.subscriptions.stats.pushesWithheld],
+  ]);
 }
 
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'] as const;
