@@ -47,7 +47,9 @@ export type ResyncReason =
   /** Another server answered: the one we were attached to stopped answering. */
   | 'failover'
   /** A server answered again after none did. */
-  | 'reconnected';
+  | 'reconnected'
+  /** `refresh()` was called. */
+  | 'refresh';
 
 /** A member's state as servers report it. */
 export type MemberState = MemberInfo['state'];
@@ -68,8 +70,12 @@ export type SubscriptionEvent =
   | { type: 'member-forgotten'; server: string; seq: number; id: string; name: string; members: MemberInfo[] }
   /** No server answered (`tried` lists them); the next attempt is in `retryInMs`. */
   | { type: 'offline'; tried: readonly string[]; retryInMs: number }
-  /** Something went wrong that the subscription works around (a server's error answer, a malformed push); worth a log line. */
-  | { type: 'problem'; message: string };
+  /**
+   * Something went wrong that the subscription works around or retries (a
+   * server's error answer, with its `code`; a malformed push); worth a log
+   * line. `code` 'unknown-op' means the server predates subscriptions: poll it instead.
+   */
+  | { type: 'problem'; message: string; code?: string };
 
 export interface SubscribeOptions {
   /** Lease asked of the server, ms (the server accepts 1,000..60,000). */
@@ -165,7 +171,7 @@ export class Subscription {
 
   /** Re-read everything now (the user asked to refresh). */
   refresh(): void {
-    this.requestResync('start', 'refresh asked for');
+    this.requestResync('refresh', 'refresh asked for');
   }
 
   /**
@@ -203,7 +209,8 @@ export class Subscription {
           this.attached = undefined;
           this.want = { reason: this.want?.reason === 'start' ? 'start' : 'reconnected', detail: `no server answered (tried ${err.tried.join(', ')})` };
         } else {
-          this.emit({ type: 'problem', message: `subscription: ${(err as Error).message}; retrying in ${waitMs} ms` });
+          const code = err instanceof RequestError ? { code: err.code } : {};
+          this.emit({ type: 'problem', message: `subscription: ${(err as Error).message}; retrying in ${waitMs} ms`, ...code });
           this.want ??= { reason: 'lease-lost', detail: (err as Error).message };
         }
       }
