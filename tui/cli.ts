@@ -1,5 +1,6 @@
 /**
- * `contacts`: the command-line client of contactd.
+ * `contacts`: the command-line client of contactd. With no subcommand it
+ * opens the interactive TUI (app/run.ts, loaded only then).
  *
  * How this works: one subcommand per run, parsed with node:util parseArgs;
  * each becomes one or a few client requests (tui/client.ts), printed for a
@@ -11,11 +12,10 @@
  * 2 usage, 3 no server reachable.
  */
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import { ulid } from '../protocol/contacts/ids.ts';
 import type { Contact } from '../protocol/contacts/model.ts';
 import { ContactsClient, NoServerError, RequestError } from './client.ts';
 import { ago, clean, conflictLines, contactBlock, contactLine, table } from './format.ts';
+import { newId, resolveOp } from './writes.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3 } as const;
 
@@ -35,7 +35,7 @@ const COMMANDS: Record<string, { args: string; help: string; options: string[] }
 };
 
 const OPTIONS = {
-  server: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, cluster: { type: 'string' },
+  server: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, cluster: { type: 'string' }, term: { type: 'string' },
   name: { type: 'string' }, phone: { type: 'string', multiple: true }, email: { type: 'string', multiple: true },
   org: { type: 'string' }, title: { type: 'string' }, note: { type: 'string' },
   'add-phone': { type: 'string', multiple: true }, 'rm-phone': { type: 'string', multiple: true },
@@ -55,11 +55,13 @@ export function helpText(command?: string): string {
   }
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.help}`);
   return [
-    'usage: contacts <command> [options]', '', 'commands:', ...rows, '',
+    'usage: contacts [--server HOST:PORT]… [--term NAME]     the interactive TUI (? inside shows its keys)',
+    '       contacts <command> [options]', '', 'commands:', ...rows, '',
     'options for every command:',
     `  --server HOST:PORT  a contactd to ask; repeat for failover (default: $CONTACTS_SERVER, else ${DEFAULT_SERVER})`,
     '  --cluster NAME      the cluster name the servers run with (default: $CONTACTS_CLUSTER, else contacts)',
     '  --json              print JSON instead of text',
+    '  --term NAME         (TUI only) the terminfo entry to draw with (default: $TERM); NO_COLOR=1 turns colour off',
     '  --help              this help, or a command\'s with `contacts <command> --help`',
     '', 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable', '',
   ].join('\n');
@@ -71,8 +73,6 @@ export interface Io {
   err(text: string): void;
   env: Record<string, string | undefined>;
 }
-
-const newId = (): string => ulid(Date.now(), randomBytes(10));
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -87,8 +87,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = positionals;
   if (!command) {
     if (values.help) return io.out(helpText()), EXIT.ok;
-    io.out(`The interactive TUI is not built yet; use a command.\n\n${helpText()}`);
-    return EXIT.ok;
+    // Loaded only here: the commands do not pay for blessed.
+    const { runTui } = await import('./app/run.ts');
+    return runTui({ servers: serversOf(values, io), cluster: clusterOf(values, io), term: values.term, env: io.env, err: io.err });
   }
   const spec = COMMANDS[command];
   if (!spec) {
@@ -97,16 +98,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   if (values.help) return io.out(helpText(command)), EXIT.ok;
   const common = ['server', 'json', 'help', 'cluster'];
+  if (values.term !== undefined) {
+    io.err(`contacts ${command}: --term is an option of the TUI (contacts with no command)\n`);
+    return EXIT.usage;
+  }
   const stray = Object.keys(values).find((k) => !common.includes(k) && !spec.options.includes(k));
   if (stray) {
     io.err(`contacts ${command}: --${stray} is not an option of ${command}\n${helpText(command)}`);
     return EXIT.usage;
   }
-  const servers = values.server ?? (io.env.CONTACTS_SERVER ? io.env.CONTACTS_SERVER.split(/[\s,]+/).filter(Boolean) : [DEFAULT_SERVER]);
+  const servers = serversOf(values, io);
   let client: ContactsClient;
   try {
     client = new ContactsClient({
-      servers, cluster: values.cluster ?? io.env.CONTACTS_CLUSTER ?? 'contacts',
+      servers, cluster: clusterOf(values, io),
       onFailover: (from, to) => io.err(`contacts: ${from} did not answer; trying ${to}\n`),
     });
   } catch (err) {
@@ -134,6 +139,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/** --server, else $CONTACTS_SERVER (spaces or commas between), else the default. */
+function serversOf(values: Values, io: Io): string[] {
+  return values.server ?? (io.env.CONTACTS_SERVER ? io.env.CONTACTS_SERVER.split(/[\s,]+/).filter(Boolean) : [DEFAULT_SERVER]);
+}
+
+function clusterOf(values: Values, io: Io): string {
+  return values.cluster ?? io.env.CONTACTS_CLUSTER ?? 'contacts';
 }
 
 interface Ctx {
@@ -261,10 +275,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     if (!conflict) throw new RequestError('not-found', `${id} has no conflict on ${clean(v.field)}${v.uid ? ` --uid ${clean(v.uid)}` : ''} (see: contacts conflicts)`);
     const chosen = conflict.values[pick - 1];
     if (!chosen) throw new UsageError(`--pick must be 1..${conflict.values.length}`);
-    const op = conflict.field.startsWith('x:') ? { op: 'setExtra', name: conflict.field.slice(2), values: chosen.value }
-      : conflict.uid ? { op: 'put', field: conflict.field, uid: conflict.uid, value: chosen.value }
-      : { op: 'set', field: conflict.field, value: chosen.value };
-    const r = await write(ctx, 'resolve', { id, op, read: c.seen });
+    const r = await write(ctx, 'resolve', { id, op: resolveOp(conflict, chosen.value), read: c.seen });
     if (ctx.json) printJson(ctx, contactJson(r.contact));
     else print(ctx, [`resolved ${conflict.field} of ${id}`]);
   },

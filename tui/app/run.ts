@@ -1,0 +1,68 @@
+/**
+ * `contacts` with no command: the TUI on this process's terminal.
+ *
+ * How this works: makes the client (tui/client.ts) with the servers given,
+ * the feed, the screen, and the App; then waits for the user to quit. The
+ * terminal is given back (screen.destroy: normal screen, cursor, no mouse
+ * reporting, cooked mode) on every way out: q, Ctrl-C, SIGTERM, SIGHUP
+ * (the terminal closed), SIGINT from outside, and a crash, which is then
+ * printed on the restored terminal.
+ */
+import { ContactsClient } from '../client.ts';
+import { App } from './app.ts';
+import { LinkedClient } from './remote/link.ts';
+import { PollingFeed } from './remote/polling-feed.ts';
+import { chooseTerm, openScreen } from './terminal.ts';
+import { themeFor } from './theme.ts';
+
+export interface TuiOptions {
+  servers: string[];
+  cluster: string;
+  /** --term: the terminfo name to draw with. */
+  term: string | undefined;
+  env: Record<string, string | undefined>;
+  err(text: string): void;
+}
+
+/** Runs the TUI until the user quits; resolves to the exit code. */
+export function runTui(opts: TuiOptions): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    opts.err('contacts: the interactive TUI needs a terminal on stdin and stdout; in scripts use a command (contacts --help)\n');
+    return Promise.resolve(2);
+  }
+  let linked: LinkedClient | undefined;
+  const client = new ContactsClient({ servers: opts.servers, cluster: opts.cluster, onFailover: (from, to) => linked?.failover(from, to) });
+  linked = new LinkedClient(client);
+  const { term, notice } = chooseTerm(opts.term, opts.env);
+  const screen = openScreen({ input: process.stdin, output: process.stdout, term });
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (code: number, crash?: unknown): void => {
+      if (done) return;
+      done = true;
+      try {
+        app.stop();
+      } finally {
+        screen.destroy();
+        linked!.close();
+        for (const [sig, h] of handlers) process.off(sig, h);
+        if (crash !== undefined) opts.err(`contacts: the TUI crashed; the terminal is restored.\n${(crash as Error)?.stack ?? String(crash)}\n`);
+        resolve(code);
+      }
+    };
+    const handlers: [NodeJS.Signals | 'uncaughtException' | 'unhandledRejection', (...a: unknown[]) => void][] = [
+      ['SIGTERM', () => finish(143)], ['SIGHUP', () => finish(129)], ['SIGINT', () => finish(130)],
+      ['uncaughtException', (e) => finish(1, e)], ['unhandledRejection', (e) => finish(1, e)],
+    ];
+    for (const [sig, h] of handlers) process.on(sig, h);
+    const app = new App({
+      screen, theme: themeFor(opts.env), client: linked!, feed: new PollingFeed(linked!),
+      onQuit: () => finish(0), notices: notice ? [notice] : [],
+    });
+    try {
+      app.start();
+    } catch (err) {
+      finish(1, err);
+    }
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * The cluster view: every member the attached server knows (name, address,
+ * state in colour, incarnation, time since last heard, ticking between
+ * reads), and under it the event log, newest last. The log follows new
+ * lines unless scrolled up; G follows again.
+ */
+import blessed from 'blessed';
+import type { ClusterState, EventLog, EventKind } from '../model/cluster-state.ts';
+import type { Colour, Theme } from '../theme.ts';
+import { paint, stateColour } from '../theme.ts';
+import { displayText, escapeTags, fit, localTime } from '../text.ts';
+import { ago } from '../../format.ts';
+import type { Link } from '../remote/types.ts';
+
+const KIND_COLOUR: Record<EventKind, Colour> = {
+  join: 'green', alive: 'green', suspect: 'yellow', dead: 'red', left: 'gray',
+  conflict: 'magenta', failover: 'yellow', offline: 'red', info: 'white', error: 'red',
+};
+
+const KIND_MARK: Record<EventKind, string> = {
+  join: '+', alive: '↑', suspect: '?', dead: '✖', left: '←', conflict: '!', failover: '⇄', offline: '✖', info: '·', error: '!',
+};
+
+export class ClusterView {
+  readonly members: blessed.Widgets.BoxElement;
+  readonly log: blessed.Widgets.BoxElement;
+  /** Lines scrolled up from the newest; 0 follows new lines. */
+  logBack = 0;
+
+  constructor(private readonly screen: blessed.Widgets.Screen, private readonly theme: Theme, onWheel: (direction: 1 | -1) => void) {
+    const border = { type: 'line' as const };
+    const style = { border: { ...theme.border }, label: { bold: true } };
+    this.members = blessed.box({ parent: screen, top: 1, left: 0, right: 0, height: 6, border, tags: true, wrap: false, style, label: ' Members ' });
+    this.log = blessed.box({ parent: screen, top: 7, left: 0, right: 0, bottom: 1, border, tags: true, wrap: false, style, clickable: true, label: ' Events ' });
+    this.log.on('wheeldown', () => onWheel(1));
+    this.log.on('wheelup', () => onWheel(-1));
+  }
+
+  show(visible: boolean): void {
+    for (const b of [this.members, this.log]) {
+      if (visible) b.show();
+      else b.hide();
+    }
+  }
+
+  /** Lines the event log shows at once. */
+  logRows(): number {
+    return Math.max(1, (this.log.height as number) - 2);
+  }
+
+  render(cluster: ClusterState, events: EventLog, link: Link, nowMs: number): void {
+    const t = this.theme;
+    const ms = cluster.members;
+    const screenRows = this.screen.height as number;
+    const height = Math.min(ms.length + 3, Math.max(5, Math.floor((screenRows - 2) / 2)));
+    this.members.height = height;
+    this.log.top = 1 + height;
+    const width = Math.max(20, (this.screen.width as number) - 2);
+    const attached = link.kind === 'attached' ? link.server : undefined;
+    const nameW = Math.max(6, Math.min(24, Math.max(0, ...ms.map((m) => displayText(m.name).length + 1))));
+    const addrW = Math.max(8, Math.min(24, Math.max(0, ...ms.map((m) => m.address.length + 1))));
+    const head = ` ${'  '}${fit('NAME', nameW)} ${fit('ADDRESS', addrW)} ${fit('STATE', 8)} ${fit('INCARNATION', 12)} LAST HEARD`;
+    const rows = ms.map((m) => {
+      const mark = m.address === attached ? paint(t, 'green', '●') + ' ' : '  ';
+      const heard = cluster.heardAgoMs(m, nowMs);
+      return ` ${mark}${escapeTags(fit(displayText(m.name), nameW))} ${escapeTags(fit(m.address, addrW))} ${paint(t, stateColour(m.state), fit(m.state, 8))} ${fit(String(m.incarnation), 12)} ${heard === null ? 'never' : ago(heard)}`;
+    });
+    const shownRows = rows.slice(0, Math.max(0, height - 3));
+    if (shownRows.length < rows.length) shownRows[shownRows.length - 1] = paint(t, 'gray', ` … ${rows.length - shownRows.length + 1} more`);
+    this.members.setContent([t.bold(escapeTags(fit(head, width))), ...shownRows].join('\n'));
+    const c = cluster.counts();
+    this.members.setLabel(` Members: ${ms.length} (${c.alive} alive, ${c.suspect} suspect, ${c.dead} dead, ${c.left} left) · ● attached `);
+    this.renderLog(events, width);
+  }
+
+  private renderLog(events: EventLog, width: number): void {
+    const t = this.theme;
+    const rows = this.logRows();
+    const all = events.entries;
+    this.logBack = Math.max(0, Math.min(this.logBack, all.length - rows));
+    const end = all.length - this.logBack;
+    const shown = all.slice(Math.max(0, end - rows), end);
+    const lines = shown.map((e) => {
+      const when = localTime(e.atMs).slice(11);
+      return ` ${paint(t, 'gray', when)} ${paint(t, KIND_COLOUR[e.kind], KIND_MARK[e.kind])} ${escapeTags(fit(displayText(e.text), width - 12))}`;
+    });
+    this.log.setContent(lines.join('\n'));
+    const where = this.logBack > 0 ? ` · ${this.logBack} newer below (G follows)` : '';
+    this.log.setLabel(` Events: ${all.length}${events.dropped > 0 ? ` (+${events.dropped} older dropped)` : ''}${where} `);
+  }
+}
