@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Contact } from '../protocol/contacts/model.ts';
-import { ContactsClient, NoServerError, RequestError } from './client.ts';
+import type { ContactsClient } from './client.ts';
 import { ago, clean, conflictLines, contactBlock, contactLine, table } from './format.ts';
 import { newId, resolveOp } from './writes.ts';
 
@@ -107,6 +107,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.err(`contacts ${command}: --${stray} is not an option of ${command}\n${helpText(command)}`);
     return EXIT.usage;
   }
+  // Loaded here, not at the top: the TUI path above draws before the client and its codec load.
+  const { ContactsClient, NoServerError, RequestError } = await import('./client.ts');
   const servers = serversOf(values, io);
   let client: ContactsClient;
   try {
@@ -139,6 +141,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/** A RequestError for a command's own refusals (the client module is loaded by then). */
+async function requestError(code: string, message: string): Promise<Error> {
+  return new (await import('./client.ts')).RequestError(code, message);
 }
 
 /** --server, else $CONTACTS_SERVER (spaces or commas between), else the default. */
@@ -226,7 +233,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     const found = (await ctx.client.all('search', { q: ctx.rest.join(' ') })) as Contact[];
     if (ctx.json) printJson(ctx, found.map(contactJson));
     else print(ctx, found.map(contactLine));
-    if (found.length === 0) throw new RequestError('not-found', 'no contact matches');
+    if (found.length === 0) throw await requestError('not-found', 'no contact matches');
   },
 
   async edit(ctx) {
@@ -241,7 +248,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
       for (const value of v[`add-${flag}`] ?? []) ops.push({ op: 'put', field, uid: newId(), value: { value, types: [], pref: false } });
       for (const value of v[`rm-${flag}`] ?? []) {
         const hits = c[field].filter((e) => e.value === value);
-        if (hits.length === 0) throw new RequestError('not-found', `${id} has no ${flag} "${clean(value)}" (it has: ${c[field].map((e) => clean(e.value)).join(', ') || 'none'})`);
+        if (hits.length === 0) throw await requestError('not-found', `${id} has no ${flag} "${clean(value)}" (it has: ${c[field].map((e) => clean(e.value)).join(', ') || 'none'})`);
         for (const e of hits) ops.push({ op: 'remove', field, uid: e.uid });
       }
     }
@@ -272,7 +279,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     if (!v.field || !Number.isInteger(pick) || pick < 1) throw new UsageError('--field F and --pick N (a number from `contacts conflicts`) are required');
     const c = await getContact(ctx, id);
     const conflict = c.conflicts.find((f) => f.field === v.field && (v.uid === undefined || f.uid === v.uid));
-    if (!conflict) throw new RequestError('not-found', `${id} has no conflict on ${clean(v.field)}${v.uid ? ` --uid ${clean(v.uid)}` : ''} (see: contacts conflicts)`);
+    if (!conflict) throw await requestError('not-found', `${id} has no conflict on ${clean(v.field)}${v.uid ? ` --uid ${clean(v.uid)}` : ''} (see: contacts conflicts)`);
     const chosen = conflict.values[pick - 1];
     if (!chosen) throw new UsageError(`--pick must be 1..${conflict.values.length}`);
     const r = await write(ctx, 'resolve', { id, op: resolveOp(conflict, chosen.value), read: c.seen });

@@ -12,7 +12,7 @@
  * read-only), but a form already open stays open with what was typed.
  * Answers update the list at once; the feed confirms them later.
  */
-import { NoServerError, RequestError } from '../client.ts';
+import { isNoServer, isRequestError } from './remote/errors.ts';
 import type { Contact, FieldConflict } from '../../protocol/contacts/model.ts';
 import { newId, resolveOp } from '../writes.ts';
 import type { App } from './app.ts';
@@ -29,8 +29,8 @@ import { PagerDialog } from './views/pager.ts';
 
 /** An error as one line for the user. */
 function errorText(err: unknown): string {
-  if (err instanceof NoServerError) return `no server answered (tried ${err.tried.join(', ')})`;
-  if (err instanceof RequestError) return displayText(err.message);
+  if (isNoServer(err)) return `no server answered (tried ${err.tried.join(', ')})`;
+  if (isRequestError(err)) return displayText(err.message);
   return displayText((err as Error).message ?? String(err));
 }
 
@@ -87,7 +87,7 @@ export class ContactActions {
           `${e.atMs === undefined ? '' : localTime(e.atMs)}  ${e.node ? nodeLabel(app.nameOf, e.node) : ''}  ${displayText(e.text)}`);
       },
       (err: unknown) => {
-        lines = err instanceof RequestError && err.code === 'unknown-op'
+        lines = isRequestError(err) && err.code === 'unknown-op'
           ? ['This server does not serve history yet (it does not know the "history" op).', 'The contact\'s card (Enter) shows its writes by node.']
           : [`could not read the history: ${errorText(err)}`];
       },
@@ -205,10 +205,10 @@ export class ContactActions {
       app.feed.poke();
     } catch (err) {
       form.saving = false;
-      if (err instanceof NoServerError) {
+      if (isNoServer(err)) {
         form.settle(true);
         form.message = `${errorText(err)}. Nothing is lost: Ctrl-S sends the same write again (it is applied once).`;
-      } else if (err instanceof RequestError) {
+      } else if (isRequestError(err)) {
         form.settle(false);
         if (err.issues.length > 0) form.showIssues(err.issues);
         else if (err.code === 'deleted') form.message = 'This contact was deleted on another node meanwhile. Esc discards the form.';
@@ -234,11 +234,11 @@ export class ContactActions {
       app.flash('ok', `deleted ${name}`);
       app.feed.poke();
     } catch (err) {
-      if (err instanceof RequestError && err.code === 'not-found') {
+      if (isRequestError(err) && err.code === 'not-found') {
         app.contacts.remove(c.id);
         app.flash('ok', `${name} was already deleted`);
       } else {
-        app.flash('error', `${name} not deleted: ${errorText(err)}${err instanceof NoServerError ? '; the list shows what a server holds once one answers' : ''}`);
+        app.flash('error', `${name} not deleted: ${errorText(err)}${isNoServer(err) ? '; the list shows what a server holds once one answers' : ''}`);
       }
     } finally {
       app.render();
@@ -266,7 +266,7 @@ export class ContactActions {
       app.feed.poke();
     } catch (err) {
       dialog.busy = false;
-      dialog.message = err instanceof NoServerError ? `${errorText(err)}; Enter tries again (the same write, applied once)` : `refused: ${errorText(err)}`;
+      dialog.message = isNoServer(err) ? `${errorText(err)}; Enter tries again (the same write, applied once)` : `refused: ${errorText(err)}`;
     } finally {
       app.render();
     }

@@ -100,9 +100,9 @@ export class App {
 
   /** Starts the feed and the tick, and draws the first screen. */
   start(): void {
+    this.render();
     this.opts.feed.start(this.sink);
     this.ticker = setInterval(() => this.render(), 1000);
-    this.render();
   }
 
   /** Stops the feed and the tick (the caller destroys the screen). */

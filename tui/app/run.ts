@@ -1,15 +1,17 @@
 /**
  * `contacts` with no command: the TUI on this process's terminal.
  *
- * How this works: makes the client (tui/client.ts) with the servers given,
- * the feed, the screen, and the App; then waits for the user to quit. The
+ * How this works: opens the screen and the App with the feed over a client
+ * that is still loading (the first frame does not wait for the client
+ * library and its wire codec, the bulk of the start), then waits for the
+ * user to quit. The
  * terminal is given back (screen.destroy: normal screen, cursor, no mouse
  * reporting, cooked mode) on every way out: q, Ctrl-C, SIGTERM, SIGHUP
  * (the terminal closed), SIGINT from outside, and a crash, which is then
  * printed on the restored terminal.
  */
-import { ContactsClient } from '../client.ts';
 import { App } from './app.ts';
+import { DeferredClient } from './remote/deferred-client.ts';
 import { LinkedClient } from './remote/link.ts';
 import { PollingFeed } from './remote/polling-feed.ts';
 import { chooseTerm, openScreen } from './terminal.ts';
@@ -31,7 +33,11 @@ export function runTui(opts: TuiOptions): Promise<number> {
     return Promise.resolve(2);
   }
   let linked: LinkedClient | undefined;
-  const client = new ContactsClient({ servers: opts.servers, cluster: opts.cluster, onFailover: (from, to) => linked?.failover(from, to) });
+  // The client library (and the wire codec under it) loads while the first frame is drawn.
+  const client = new DeferredClient(async () => {
+    const { ContactsClient } = await import('../client.ts');
+    return new ContactsClient({ servers: opts.servers, cluster: opts.cluster, onFailover: (from, to) => linked?.failover(from, to) });
+  }, opts.servers);
   linked = new LinkedClient(client);
   const { term, notice } = chooseTerm(opts.term, opts.env);
   const screen = openScreen({ input: process.stdin, output: process.stdout, term });
@@ -44,10 +50,13 @@ export function runTui(opts: TuiOptions): Promise<number> {
         app.stop();
       } finally {
         screen.destroy();
-        linked!.close();
         for (const [sig, h] of handlers) process.off(sig, h);
         if (crash !== undefined) opts.err(`contacts: the TUI crashed; the terminal is restored.\n${(crash as Error)?.stack ?? String(crash)}\n`);
         resolve(code);
+        // Requests still retrying against dead servers would hold the process for seconds after the
+        // user asked to leave (and the client's socket must not close under them): exit once the
+        // terminal has its last bytes.
+        process.stdout.write('', () => process.exit(code));
       }
     };
     const handlers: [NodeJS.Signals | 'uncaughtException' | 'unhandledRejection', (...a: unknown[]) => void][] = [

@@ -9,7 +9,8 @@
  * lines are drawn as Unicode characters rather than the alternate
  * character set, which tmux and many fonts get wrong (NCURSES_NO_UTF8_ACS).
  */
-import blessed from 'blessed';
+import blessed from './blessed.ts';
+import type { Widgets } from 'blessed';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -45,7 +46,7 @@ export interface ScreenOptions {
 }
 
 /** A full-screen blessed screen on the streams; destroy() it to give the terminal back. */
-export function openScreen(opts: ScreenOptions): blessed.Widgets.Screen {
+export function openScreen(opts: ScreenOptions): Widgets.Screen {
   patchBlessedUnicode();
   // Line drawing as Unicode, not the alternate character set (see the file comment).
   process.env.NCURSES_NO_UTF8_ACS ??= '1';

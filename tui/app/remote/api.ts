@@ -5,7 +5,7 @@
  * when one dies, and the caller re-sends the same op id when the user
  * saves again after "no server answered", so a write is applied once.
  */
-import { RequestError } from '../../client.ts';
+import { isNoServer, isRequestError } from './errors.ts';
 import type { Contact } from '../../../protocol/contacts/model.ts';
 import type { LinkedClient } from './link.ts';
 
@@ -31,7 +31,7 @@ export class ContactsApi {
     try {
       return (await this.client.request('get', { id })).result as Contact;
     } catch (err) {
-      if (err instanceof RequestError && err.code === 'not-found') return undefined;
+      if (isRequestError(err) && err.code === 'not-found') return undefined;
       throw err;
     }
   }

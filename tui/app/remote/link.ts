@@ -8,7 +8,8 @@
  * tried) means offline. Listeners hear each change with the link before it,
  * so the app can say "moved from A to B" in the top line and the log.
  */
-import { NoServerError, type ClientAnswer } from '../../client.ts';
+import type { ClientAnswer } from '../../client.ts';
+import { isNoServer } from './errors.ts';
 import type { Link } from './types.ts';
 
 /** The part of ContactsClient (tui/client.ts) the TUI uses; tests pass a fake. */
@@ -49,7 +50,7 @@ export class LinkedClient {
       this.answered(answer.server);
       return answer;
     } catch (err) {
-      if (err instanceof NoServerError) this.set({ kind: 'offline', tried: err.tried, sinceMs: this.current.kind === 'offline' ? this.current.sinceMs : this.nowMs() });
+      if (isNoServer(err)) this.set({ kind: 'offline', tried: err.tried, sinceMs: this.current.kind === 'offline' ? this.current.sinceMs : this.nowMs() });
       throw err;
     }
   }

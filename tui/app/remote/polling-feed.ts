@@ -13,7 +13,7 @@
  * outage by itself. `poke` (after a write) runs a round at once. The
  * subscription feed replaces this when servers push changes.
  */
-import { NoServerError } from '../../client.ts';
+import { isNoServer, isRequestError } from './errors.ts';
 import type { Contact } from '../../../protocol/contacts/model.ts';
 import type { LinkedClient } from './link.ts';
 import type { Feed, FeedSink, Member } from './types.ts';
@@ -84,7 +84,7 @@ export class PollingFeed implements Feed {
       sink.sync({ kind: 'polling', lastAtMs: this.lastAtMs, everyMs: waitMs });
     } catch (err) {
       if (this.stopped) return;
-      if (err instanceof NoServerError) {
+      if (isNoServer(err)) {
         waitMs = Math.min(this.opts.maxBackoffMs, this.opts.firstBackoffMs * 2 ** this.failures);
         this.failures++;
         sink.sync({ kind: 'stale', lastAtMs: this.lastAtMs, retryAtMs: Date.now() + waitMs });

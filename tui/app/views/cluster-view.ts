@@ -4,7 +4,8 @@
  * reads), and under it the event log, newest last. The log follows new
  * lines unless scrolled up; G follows again.
  */
-import blessed from 'blessed';
+import blessed from '../blessed.ts';
+import type { Widgets } from 'blessed';
 import type { ClusterState, EventLog, EventKind } from '../model/cluster-state.ts';
 import type { Colour, Theme } from '../theme.ts';
 import { paint, stateColour } from '../theme.ts';
@@ -22,12 +23,12 @@ const KIND_MARK: Record<EventKind, string> = {
 };
 
 export class ClusterView {
-  readonly members: blessed.Widgets.BoxElement;
-  readonly log: blessed.Widgets.BoxElement;
+  readonly members: Widgets.BoxElement;
+  readonly log: Widgets.BoxElement;
   /** Lines scrolled up from the newest; 0 follows new lines. */
   logBack = 0;
 
-  constructor(private readonly screen: blessed.Widgets.Screen, private readonly theme: Theme, onWheel: (direction: 1 | -1) => void) {
+  constructor(private readonly screen: Widgets.Screen, private readonly theme: Theme, onWheel: (direction: 1 | -1) => void) {
     const border = { type: 'line' as const };
     const style = { border: { ...theme.border }, label: { bold: true } };
     this.members = blessed.box({ parent: screen, top: 1, left: 0, right: 0, height: 6, border, tags: true, wrap: false, style, label: ' Members ' });

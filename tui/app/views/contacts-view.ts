@@ -7,7 +7,8 @@
  * depend on how many contacts there are. Conflicted contacts carry a red
  * `!`. Clicks and the wheel are reported to the app as row indexes.
  */
-import blessed from 'blessed';
+import blessed from '../blessed.ts';
+import type { Widgets } from 'blessed';
 import type { ContactList } from '../model/contact-list.ts';
 import type { Theme } from '../theme.ts';
 import { paint } from '../theme.ts';
@@ -31,10 +32,10 @@ export interface ListState {
 }
 
 export class ContactsView {
-  readonly list: blessed.Widgets.BoxElement;
-  readonly details: blessed.Widgets.BoxElement;
+  readonly list: Widgets.BoxElement;
+  readonly details: Widgets.BoxElement;
 
-  constructor(private readonly screen: blessed.Widgets.Screen, private readonly theme: Theme, events: ContactsViewEvents) {
+  constructor(private readonly screen: Widgets.Screen, private readonly theme: Theme, events: ContactsViewEvents) {
     const border = { type: 'line' as const };
     this.list = blessed.box({
       parent: screen, top: 1, left: 0, bottom: 1, width: '40%', border, tags: true, clickable: true, wrap: false,

@@ -3,7 +3,8 @@
  * to the window; the dialogs (form, confirm, conflicts, pager) draw into
  * one. Keys go to the topmost dialog only (app.ts).
  */
-import blessed from 'blessed';
+import blessed from '../blessed.ts';
+import type { Widgets } from 'blessed';
 import type { Binding } from '../keys.ts';
 import type { Theme } from '../theme.ts';
 
@@ -20,9 +21,9 @@ export interface Modal {
 }
 
 export class DialogBox {
-  readonly box: blessed.Widgets.BoxElement;
+  readonly box: Widgets.BoxElement;
 
-  constructor(private readonly screen: blessed.Widgets.Screen, theme: Theme, title: string) {
+  constructor(private readonly screen: Widgets.Screen, theme: Theme, title: string) {
     this.box = blessed.box({
       parent: screen, top: 'center', left: 'center', width: 40, height: 5, border: { type: 'line' }, tags: true, wrap: false,
       label: ` ${title} `, style: { border: { ...theme.border }, label: { bold: true } },

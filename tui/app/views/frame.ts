@@ -5,7 +5,8 @@
  * "terminal too small" notice that replaces everything when the window
  * cannot hold the layout.
  */
-import blessed from 'blessed';
+import blessed from '../blessed.ts';
+import type { Widgets } from 'blessed';
 import type { Theme } from '../theme.ts';
 import { paint } from '../theme.ts';
 import { columns, escapeTags, fit } from '../text.ts';
@@ -41,13 +42,13 @@ export interface Flash {
 const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
 
 export class Frame {
-  readonly top: blessed.Widgets.BoxElement;
-  readonly bottom: blessed.Widgets.BoxElement;
-  readonly tooSmall: blessed.Widgets.BoxElement;
+  readonly top: Widgets.BoxElement;
+  readonly bottom: Widgets.BoxElement;
+  readonly tooSmall: Widgets.BoxElement;
   /** Columns of the "1 Contacts" and "2 Cluster" tabs in the top line, for clicks. */
   tabs: { view: ViewName; from: number; to: number }[] = [];
 
-  constructor(private readonly screen: blessed.Widgets.Screen, private readonly theme: Theme) {
+  constructor(private readonly screen: Widgets.Screen, private readonly theme: Theme) {
     this.top = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 1, tags: true, wrap: false, style: { ...theme.bar }, clickable: true });
     this.bottom = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, tags: true, wrap: false, style: { ...theme.bar } });
     this.tooSmall = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: '100%', tags: true, hidden: true });
