@@ -197,14 +197,15 @@ export class App {
   private onLink(link: Link, prev: Link): void {
     const d = (a: string) => this.cluster.describe(a);
     if (link.kind === 'attached') {
-      if (prev.kind === 'connecting') this.log('info', `attached to ${d(link.server)}`);
+      // The first answer comes before the member list that names the server: say it once that is in.
+      if (prev.kind === 'connecting') setImmediate(() => this.log('info', `attached to ${d(link.server)}`));
       else if (prev.kind === 'offline') {
         this.log('info', `a server answers again: attached to ${d(link.server)}`);
         this.flash('ok', `back online: attached to ${d(link.server)}`);
       } else {
         const from = prev.kind === 'moving' ? prev.from : prev.kind === 'attached' ? prev.server : '?';
-        this.log('failover', `failover: now attached to ${d(link.server)} (${d(from)} stopped answering)`);
-        this.flash('warn', `moved to ${d(link.server)}: ${d(from)} stopped answering`);
+        this.log('failover', `failover: now attached to ${d(link.server)}; ${this.cluster.short(from)} stopped answering`);
+        this.flash('warn', `moved to ${this.cluster.short(link.server)}: ${this.cluster.short(from)} stopped answering`);
       }
     } else if (link.kind === 'moving') {
       this.log('failover', `${d(link.from)} is not answering; trying ${d(link.to)}`);

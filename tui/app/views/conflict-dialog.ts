@@ -71,12 +71,13 @@ export class ConflictDialog implements Modal {
       this.dialog.setTitle(`Conflicts of ${displayText(c.formattedName)}: ${this.field + 1} of ${c.conflicts.length}`);
       for (const l of wrap(displayText(`Field ${where} was written at the same time on different nodes. Keep which value?`), cols)) lines.push(escapeTags(l));
       lines.push('');
-      const originCols = 34;
+      const origins = conflict.values.map((v) => displayText(`from ${nodeLabel(this.nameOf, v.origin)} at ${localTime(v.hlc.wallMs)}`));
+      const originCols = Math.min(Math.max(...origins.map((o) => o.length)), Math.floor(cols / 2));
       conflict.values.forEach((v, i) => {
         const chosen = i === this.choice;
-        const origin = `from ${nodeLabel(this.nameOf, v.origin)} at ${localTime(v.hlc.wallMs)}`;
+        const origin = origins[i]!;
         const text = fit(`${chosen ? '▸ ' : '  '}${displayText(valueText(v.value))}`, Math.max(10, cols - originCols - 1));
-        const line = `${escapeTags(text)} ${paint(t, 'gray', fit(displayText(origin), originCols))}`;
+        const line = `${escapeTags(text)} ${paint(t, 'gray', fit(origin, originCols))}`;
         lines.push(chosen ? t.bold(line) : line);
         if (i === 0) lines.push(paint(t, 'gray', fit('    (shown now: the latest write wins until you choose)', cols)));
       });

@@ -33,8 +33,9 @@ export class DialogBox {
 
   /** Columns and rows inside the border for content that wants `cols` x `rows`, within the window. */
   size(cols: number, rows: number): { cols: number; rows: number } {
-    const w = Math.max(10, Math.min(cols + 4, (this.screen.width as number) - 2));
-    const h = Math.max(3, Math.min(rows + 2, (this.screen.height as number) - 2));
+    // A margin of two columns and rows (one row under the top line) shows the view behind it is still there.
+    const w = Math.max(10, Math.min(cols + 4, (this.screen.width as number) - 4));
+    const h = Math.max(3, Math.min(rows + 2, (this.screen.height as number) - 4));
     this.box.width = w;
     this.box.height = h;
     return { cols: w - 4, rows: h - 2 };

@@ -23,6 +23,8 @@ export interface FormEvents {
 export class FormDialog implements Modal {
   readonly keys: readonly Binding[] = FORM_KEYS;
   private readonly dialog: DialogBox;
+  /** The first field line shown, when the window is too short for them all. */
+  private top = 0;
 
   constructor(screen: blessed.Widgets.Screen, private readonly theme: Theme, readonly form: ContactForm, private readonly events: FormEvents) {
     this.dialog = new DialogBox(screen, theme, '');
@@ -63,8 +65,11 @@ export class FormDialog implements Modal {
     const probe = this.dialog.size(76, 100);
     const valueCols = Math.max(10, probe.cols - LABEL_COLS - 1);
     const lines: string[] = [];
+    let focusFrom = 0;
+    let focusTo = 0;
     FORM_FIELDS.forEach((field, i) => {
       const focused = i === f.focus;
+      if (focused) focusFrom = lines.length;
       const label = fit(`${focused ? '▸ ' : '  '}${field.label}`, LABEL_COLS);
       const text = f.editors[i]!.text;
       const value = focused ? this.withCursor(text, f.editors[i]!.cursor, valueCols) : escapeTags(fit(displayText(text), valueCols));
@@ -72,13 +77,24 @@ export class FormDialog implements Modal {
       const error = f.errors.get(field.key);
       if (error) for (const l of wrap(`↳ ${error}`, valueCols)) lines.push(`${' '.repeat(LABEL_COLS)} ${paint(t, 'red', l)}`);
       else if (focused && 'hint' in field) lines.push(`${' '.repeat(LABEL_COLS)} ${paint(t, 'gray', fit(field.hint, valueCols))}`);
+      if (focused) focusTo = lines.length - 1;
     });
-    lines.push('');
+    const footer = [''];
     const status = f.saving ? `saving… ${f.message}` : f.message;
-    if (status) for (const l of wrap(status, probe.cols)) lines.push(paint(t, f.saving ? 'yellow' : 'red', l));
-    lines.push(paint(t, 'gray', fit('Tab/↓ next field · Enter next (saves on the last) · Ctrl-S save · Esc cancel', probe.cols)));
-    this.dialog.size(76, lines.length);
-    this.dialog.setLines(lines);
+    if (status) for (const l of wrap(status, probe.cols)) footer.push(paint(t, f.saving ? 'yellow' : 'red', l));
+    footer.push(paint(t, 'gray', fit('Tab/↓ next field · Enter next (saves on the last) · Ctrl-S save · Esc cancel', probe.cols)));
+    // A short window shows the fields around the focused one; the status and keys stay at the bottom.
+    const room = Math.max(1, probe.rows - footer.length);
+    if (lines.length > room) {
+      if (focusFrom < this.top) this.top = focusFrom;
+      if (focusTo >= this.top + room) this.top = focusTo - room + 1;
+      this.top = Math.max(0, Math.min(this.top, lines.length - room));
+    } else {
+      this.top = 0;
+    }
+    const shown = [...lines.slice(this.top, this.top + room), ...footer];
+    this.dialog.size(76, shown.length);
+    this.dialog.setLines(shown);
   }
 
   setVisible(visible: boolean): void {

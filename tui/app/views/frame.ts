@@ -68,47 +68,72 @@ export class Frame {
     return small;
   }
 
+  /**
+   * The top line, in the longest form that fits: the app's name, the views
+   * (the current one bold, or in brackets without colour), where we are
+   * attached, members alive and suspect, and how fresh the data is. A
+   * narrow window drops the name and the server's address first.
+   */
   renderTop(s: TopState): void {
     const t = this.theme;
     const width = this.screen.width as number;
-    const tab = (view: ViewName, label: string) => (s.view === view ? t.bold(t.colour ? `{white-fg}${label}{/white-fg}` : `[${label}]`) : t.colour ? `{gray-fg}${label}{/gray-fg}` : ` ${label} `);
-    const plainTabs = ['1 Contacts', '2 Cluster'].map((l, i) => (t.colour ? l : (i === 0) === (s.view === 'contacts') ? `[${l}]` : ` ${l} `));
-    let x = ' contacts  '.length;
-    this.tabs = [];
-    (['contacts', 'cluster'] as const).forEach((view, i) => {
-      this.tabs.push({ view, from: x, to: x + plainTabs[i]!.length });
-      x += plainTabs[i]!.length + 2;
-    });
-    const parts: string[] = [
-      ` ${t.bold('contacts')}  ${tab('contacts', '1 Contacts')}  ${tab('cluster', '2 Cluster')}`,
-      this.linkText(s),
-      `${paint(t, 'green', `${s.alive} alive`)} ${s.suspect > 0 ? paint(t, 'yellow', `${s.suspect} suspect`) : `${s.suspect} suspect`}`,
-      this.syncText(s),
+    const labels = { contacts: '1 Contacts', cluster: '2 Cluster' } as const;
+    const tabPlain = (view: ViewName) => (t.colour ? labels[view] : s.view === view ? `[${labels[view]}]` : ` ${labels[view]} `);
+    const tab = (view: ViewName) => {
+      if (!t.colour) return t.bold(tabPlain(view));
+      return s.view === view ? t.bold(`{white-fg}${labels[view]}{/white-fg}`) : `{gray-fg}${labels[view]}{/gray-fg}`;
+    };
+    const suspect = s.suspect > 0 ? paint(t, 'yellow', `${s.suspect} suspect`) : `${s.suspect} suspect`;
+    const counts = `${paint(t, 'green', `${s.alive} alive`)} ${suspect}`;
+    const fewCounts = s.suspect > 0 ? counts : paint(t, 'green', `${s.alive} alive`);
+    const variants = [
+      { title: ' contacts  ', link: this.linkText(s, true), counts, sync: this.syncText(s, false) },
+      { title: ' contacts  ', link: this.linkText(s, false), counts, sync: this.syncText(s, false) },
+      { title: ' ', link: this.linkText(s, false), counts, sync: this.syncText(s, false) },
+      { title: ' ', link: this.linkText(s, false), counts: fewCounts, sync: this.syncText(s, true) },
     ];
-    this.top.setContent(fitTagged(parts.join(' │ '), width));
+    let chosen = variants[variants.length - 1]!;
+    let line = '';
+    for (const v of variants) {
+      chosen = v;
+      line = [`${v.title === ' ' ? ' ' : ` ${t.bold('contacts')}  `}${tab('contacts')}  ${tab('cluster')}`, v.link, v.counts, v.sync].join(' │ ');
+      if (columns(plainOf(line)) <= width) break;
+    }
+    let x = chosen.title.length;
+    this.tabs = (['contacts', 'cluster'] as const).map((view) => {
+      const w = tabPlain(view).length;
+      const span = { view, from: x, to: x + w };
+      x += w + 2;
+      return span;
+    });
+    this.top.setContent(fitTagged(line, width));
   }
 
+  /**
+   * The bottom line: the keys that work here, and a message for a few
+   * seconds. When they do not fit, keys are dropped from the middle: the
+   * first (moving) and the last (help, quit) stay.
+   */
   renderBottom(keys: readonly string[], flash: Flash | undefined, nowMs: number): void {
     const width = this.screen.width as number;
-    const keyText = ' ' + keys.join('  ');
-    if (!flash || flash.untilMs < nowMs) {
-      this.bottom.setContent(escapeTags(fit(keyText, width)));
-      return;
-    }
-    const colour = flash.kind === 'error' ? 'red' : flash.kind === 'warn' ? 'yellow' : flash.kind === 'ok' ? 'green' : 'white';
-    const msg = fit(` ${flash.text} `, Math.min(columns(flash.text) + 2, width));
-    const rest = width - columns(msg);
-    const line = rest > 10 ? escapeTags(fit(keyText, rest - 1)) + ' ' + paint(this.theme, colour, msg) : paint(this.theme, colour, fit(msg, width));
-    this.bottom.setContent(line);
+    const message = flash && flash.untilMs >= nowMs ? flash : undefined;
+    const msg = message ? fit(` ${message.text} `, Math.min(columns(message.text) + 2, width)) : '';
+    const room = width - columns(msg) - (msg ? 1 : 0);
+    const shown = [...keys];
+    while (shown.length > 3 && columns(' ' + shown.join('  ')) > room) shown.splice(shown.length - 3, 1);
+    const keyText = escapeTags(fit(' ' + shown.join('  '), Math.max(0, room)));
+    if (!message) return void this.bottom.setContent(keyText);
+    const colour = message.kind === 'error' ? 'red' : message.kind === 'warn' ? 'yellow' : message.kind === 'ok' ? 'green' : 'white';
+    this.bottom.setContent(room > 10 ? `${keyText} ${paint(this.theme, colour, msg)}` : paint(this.theme, colour, fit(msg, width)));
   }
 
-  private linkText(s: TopState): string {
+  private linkText(s: TopState, long: boolean): string {
     const t = this.theme;
     switch (s.link.kind) {
       case 'connecting':
         return paint(t, 'yellow', `connecting to ${s.link.trying}…`);
       case 'attached':
-        return paint(t, 'green', '●') + ' ' + escapeTags(s.describe(s.link.server));
+        return paint(t, 'green', '●') + ' ' + escapeTags(long ? s.describe(s.link.server) : s.short(s.link.server));
       case 'moving':
         return paint(t, 'yellow', `⇄ ${s.short(s.link.from)} not answering, moving to ${s.short(s.link.to)}…`);
       case 'offline':
@@ -116,7 +141,7 @@ export class Frame {
     }
   }
 
-  private syncText(s: TopState): string {
+  private syncText(s: TopState, short: boolean): string {
     const t = this.theme;
     const sync = s.sync;
     switch (sync.kind) {
@@ -124,16 +149,24 @@ export class Frame {
         return paint(t, 'yellow', 'loading…');
       case 'polling': {
         const age = Math.max(0, s.nowMs - sync.lastAtMs);
-        return age < 1500 ? 'synced just now' : `synced ${secs(age)} ago`;
+        return age < 1500 ? (short ? 'synced now' : 'synced just now') : `synced ${secs(age)} ago`;
       }
       case 'live':
         return paint(t, 'green', 'live');
       case 'stale': {
+        const retry = secs(Math.max(0, sync.retryAtMs - s.nowMs));
+        if (short) return paint(t, 'red', `retry in ${retry}`);
         const age = sync.lastAtMs === undefined ? 'no data yet' : `data ${secs(s.nowMs - sync.lastAtMs)} old`;
-        return paint(t, 'red', `${age}, retry in ${secs(Math.max(0, sync.retryAtMs - s.nowMs))}`);
+        return paint(t, 'red', `${age}, retry in ${retry}`);
       }
     }
   }
+
+}
+
+/** Tagged text as it shows: tags removed, escaped braces put back. */
+function plainOf(tagged: string): string {
+  return tagged.replace(/\{(open|close)\}|\{[^{}]*\}/g, (m, brace: string | undefined) => (brace === 'open' ? '{' : brace === 'close' ? '}' : ''));
 }
 
 /**
