@@ -19,9 +19,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(root, 'tui', 'bin.js');
 const nodes: NodeProc[] = [];
 const pane = new TmuxPane();
+const second = new TmuxPane();
 
 test.after(async () => {
   await pane.kill();
+  await second.kill();
   await killAll();
 });
 
@@ -114,6 +116,25 @@ test('q quits and gives the terminal back', async () => {
   await pane.keys('q');
   const screen = await pane.waitFor('TUI-EXIT=');
   assert.match(screen, /TUI-EXIT=0/);
+  assert.not.match(screen, /[┌│└]/, 'the TUI\'s screen is gone');
+});
+
+test('SIGTERM also gives the terminal back', async () => {
+  await second.start(`echo before-the-tui; node ${BIN} --server ${nodes[1]!.addr}; echo TUI-EXIT=$?; sleep 600`, 100, 30);
+  await second.waitFor(/● b /);
+  const pid = (await second.run(['display-message', '-p', '#{pane_pid}'])).trim();
+  const child = (await new Promise<string>((resolve) => {
+    const p = spawn('pgrep', ['-P', pid, '-f', 'tui/bin.js']);
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.on('close', () => resolve(out));
+  })).trim().split('\n')[0]!;
+  assert.match(child, /^\d+$/, `the TUI's pid under the pane's shell ${pid}`);
+  process.kill(Number(child), 'SIGTERM');
+  const screen = await second.waitFor('TUI-EXIT=');
+  assert.match(screen, /before-the-tui/, 'the shell\'s screen is back');
+  assert.match(screen, /TUI-EXIT=143/);
+  assert.not.match(screen, /[┌│└]/);
 });
 
 test.run();

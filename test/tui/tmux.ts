@@ -36,6 +36,11 @@ export class TmuxPane {
     await tmux(this.socket, ['send-keys', '-l', text]);
   }
 
+  /** Any other tmux command on this server (`display-message -p …`). */
+  async run(args: string[]): Promise<string> {
+    return tmux(this.socket, args);
+  }
+
   async capture(): Promise<string> {
     return tmux(this.socket, ['capture-pane', '-p']);
   }
