@@ -107,15 +107,18 @@ export class ContactList {
     const keep = this.selected()?.id;
     const gen = ++this.gen;
     const diff: ListDiff = { added: [], removed: [], changed: [] };
-    let order = false;
+    /** Rows to put in place (new, or renamed), and rows to take out (gone, or renamed: their old place). */
+    const place: Row[] = [];
+    const out = new Set<Row>();
     let listed = 0;
     for (const c of contacts) {
       const row = this.byId.get(c.id);
       if (!row) {
-        this.byId.set(c.id, { c, key: keyOf(c), hay: undefined, gen });
+        const fresh: Row = { c, key: keyOf(c), hay: undefined, gen };
+        this.byId.set(c.id, fresh);
         diff.added.push(c);
+        place.push(fresh);
         listed++;
-        order = true;
         continue;
       }
       if (row.gen === gen) continue; // listed twice in one read: the first stands
@@ -124,20 +127,25 @@ export class ContactList {
       if (sameVersion(row.c, c)) continue;
       diff.changed.push([row.c, c]);
       const key = keyOf(c);
-      if (key !== row.key) order = true;
       row.c = c;
-      row.key = key;
       row.hay = undefined;
+      if (key === row.key) continue;
+      // Renamed: out of its old place, into its new one (a new Row, so the two are told apart).
+      out.add(row);
+      const moved: Row = { c, key, hay: undefined, gen };
+      this.byId.set(c.id, moved);
+      place.push(moved);
     }
     if (this.byId.size > listed) {
       for (const [id, row] of this.byId) {
         if (row.gen === gen) continue;
         this.byId.delete(id);
         diff.removed.push(row.c);
-        order = true;
+        out.add(row);
       }
     }
-    if (order) this.all = [...this.byId.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const order = place.length > 0 || out.size > 0;
+    if (order) this.reorder(place, out);
     if (order || diff.changed.length > 0) {
       this.contentChanged();
       this.refilter(keep);
@@ -253,6 +261,21 @@ export class ContactList {
     this.top = Math.max(0, Math.min(this.top, this.shown.length - height));
     const rows = this.shown.slice(this.top, this.top + height);
     return { first: this.top, contacts: rows.map((r) => r.c) };
+  }
+
+  /**
+   * Takes `out` rows out of `all` and puts `place` rows in: a few by binary
+   * search (a poll that brings one new contact must not sort 100,000), many
+   * by sorting everything once.
+   */
+  private reorder(place: Row[], out: Set<Row>): void {
+    if (place.length + out.size > Math.max(64, this.all.length / 16)) {
+      this.all = [...this.byId.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return;
+    }
+    const all = out.size > 0 ? this.all.filter((r) => !out.has(r)) : this.all.slice();
+    for (const row of place) all.splice(this.insertionPoint(all, row.key), 0, row);
+    this.all = all;
   }
 
   private contentChanged(): void {
