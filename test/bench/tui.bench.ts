@@ -67,7 +67,8 @@ class BenchFeed implements Feed {
     this.sink = sink;
     sink.members(NODES.map((id, i) => ({ id, name: `node-${i + 1}`, address: `127.0.0.1:${7701 + i}`, state: 'alive', incarnation: 0, lastHeardMsAgo: 10 })), Date.now());
   }
-  poke(): void {}
+  wrote(): void {}
+  refresh(): void {}
   stop(): void {}
 }
 

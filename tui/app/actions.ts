@@ -202,7 +202,7 @@ export class ContactActions {
         }
       }
       app.flash('ok', `${form.mode === 'add' ? 'added' : 'saved'} ${displayText(saved?.formattedName ?? form.value('formattedName'))}${answer.outcome === 'duplicate' ? ' (it had arrived already)' : ''}`);
-      app.feed.poke();
+      app.feed.wrote();
     } catch (err) {
       form.saving = false;
       if (isNoServer(err)) {
@@ -232,7 +232,7 @@ export class ContactActions {
       await app.api.write('delete', { opId, id: c.id, read: c.seen });
       app.contacts.remove(c.id);
       app.flash('ok', `deleted ${name}`);
-      app.feed.poke();
+      app.feed.wrote();
     } catch (err) {
       if (isRequestError(err) && err.code === 'not-found') {
         app.contacts.remove(c.id);
@@ -263,7 +263,7 @@ export class ContactActions {
         }
       }
       app.log('info', `resolved ${conflict.field} of ${displayText(contact.formattedName)}`);
-      app.feed.poke();
+      app.feed.wrote();
     } catch (err) {
       dialog.busy = false;
       dialog.message = isNoServer(err) ? `${errorText(err)}; Enter tries again (the same write, applied once)` : `refused: ${errorText(err)}`;

@@ -160,8 +160,8 @@ export class App {
       this.sync = state;
       this.renderSoon();
     },
-    problem: (message) => {
-      this.log('error', message);
+    note: (kind, message) => {
+      this.log(kind, message);
       this.renderSoon();
     },
   };
@@ -269,7 +269,7 @@ export class App {
       case 'viewContacts': return this.switchTo('contacts');
       case 'viewCluster': return this.switchTo('cluster');
       case 'refresh':
-        this.opts.feed.poke();
+        this.opts.feed.refresh();
         return this.flash('info', 'reading everything again…');
       case 'redraw':
         this.screen.realloc();

@@ -50,9 +50,20 @@ export class LinkedClient {
       this.answered(answer.server);
       return answer;
     } catch (err) {
-      if (isNoServer(err)) this.set({ kind: 'offline', tried: err.tried, sinceMs: this.current.kind === 'offline' ? this.current.sinceMs : this.nowMs() });
+      if (isNoServer(err)) this.unreachable(err.tried);
       throw err;
     }
+  }
+
+  /** `server` answered a request made elsewhere (a subscription's own). */
+  answered(server: string): void {
+    if (this.current.kind === 'attached' && this.current.server === server) return;
+    this.set({ kind: 'attached', server });
+  }
+
+  /** No server answered a request made elsewhere. */
+  unreachable(tried: readonly string[]): void {
+    this.set({ kind: 'offline', tried, sinceMs: this.current.kind === 'offline' ? this.current.sinceMs : this.nowMs() });
   }
 
   /** The client library gave up on `from` and tries `to`. */
@@ -73,11 +84,6 @@ export class LinkedClient {
 
   close(): void {
     this.client.close();
-  }
-
-  private answered(server: string): void {
-    if (this.current.kind === 'attached' && this.current.server === server) return;
-    this.set({ kind: 'attached', server });
   }
 
   private set(link: Link): void {

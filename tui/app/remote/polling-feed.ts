@@ -10,7 +10,7 @@
  * server busy answering us. When no server answers, the next round waits with
  * doubling backoff (1 s, 2 s, 4 s… capped at `maxBackoffMs`); each round
  * tries every server the client knows, and the first answer ends the
- * outage by itself. `poke` (after a write) runs a round at once. The
+ * outage by itself. After a write, or when asked, a round runs at once. The
  * subscription feed replaces this when servers push changes.
  */
 import { isNoServer, isRequestError } from './errors.ts';
@@ -49,7 +49,11 @@ export class PollingFeed implements Feed {
     void this.round();
   }
 
-  poke(): void {
+  wrote(): void {
+    this.refresh();
+  }
+
+  refresh(): void {
     if (this.stopped || !this.sink) return;
     if (this.running) {
       this.again = true;
@@ -89,7 +93,7 @@ export class PollingFeed implements Feed {
         this.failures++;
         sink.sync({ kind: 'stale', lastAtMs: this.lastAtMs, retryAtMs: Date.now() + waitMs });
       } else {
-        sink.problem(`reading from the server failed: ${(err as Error).message}`);
+        sink.note('error', `reading from the server failed: ${(err as Error).message}`);
       }
     } finally {
       this.running = false;

@@ -54,14 +54,16 @@ export interface FeedSink {
   /** The member list, as read at `atMs`. */
   members(members: readonly Member[], atMs: number): void;
   sync(state: SyncState): void;
-  /** A problem worth a line in the event log (the feed carries on). */
-  problem(message: string): void;
+  /** Something worth a line in the event log: a problem the feed works around, or a re-read and why. */
+  note(kind: 'info' | 'error', message: string): void;
 }
 
 /** Keeps a FeedSink current until stopped. */
 export interface Feed {
   start(sink: FeedSink): void;
-  /** Read again as soon as possible (after a write here, or on the user's `r`). */
-  poke(): void;
+  /** A write was made here: a feed that polls reads again soon (one that is pushed changes need not). */
+  wrote(): void;
+  /** The user asked to read everything again. */
+  refresh(): void;
   stop(): void;
 }
