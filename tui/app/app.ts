@@ -95,7 +95,10 @@ export class App {
     });
     this.screen.on('resize', () => this.render());
     opts.client.onChange((link, prev) => this.onLink(link, prev));
-    for (const n of opts.notices ?? []) this.log('info', n);
+    for (const n of opts.notices ?? []) {
+      this.log('info', n);
+      this.flash('warn', n);
+    }
   }
 
   /** Starts the feed and the tick, and draws the first screen. */
@@ -288,7 +291,7 @@ export class App {
         case 'up': this.scrollLog(1); return true;
         case 'pageDown': this.scrollLog(-page); return true;
         case 'pageUp': this.scrollLog(page); return true;
-        case 'first': this.clusterView.logBack = this.events.entries.length; return true;
+        case 'first': this.clusterView.logBack = Number.MAX_SAFE_INTEGER; return true;
         case 'last': this.clusterView.logBack = 0; return true;
       }
       return false;

@@ -9,7 +9,7 @@ import type { Widgets } from 'blessed';
 import type { ClusterState, EventLog, EventKind } from '../model/cluster-state.ts';
 import type { Colour, Theme } from '../theme.ts';
 import { paint, stateColour } from '../theme.ts';
-import { displayText, escapeTags, fit, localTime } from '../text.ts';
+import { displayText, escapeTags, fit, localTime, wrap } from '../text.ts';
 import { ago } from '../../format.ts';
 import type { Link } from '../remote/types.ts';
 
@@ -77,16 +77,21 @@ export class ClusterView {
   private renderLog(events: EventLog, width: number): void {
     const t = this.theme;
     const rows = this.logRows();
-    const all = events.entries;
-    this.logBack = Math.max(0, Math.min(this.logBack, all.length - rows));
-    const end = all.length - this.logBack;
-    const shown = all.slice(Math.max(0, end - rows), end);
-    const lines = shown.map((e) => {
-      const when = localTime(e.atMs).slice(11);
-      return ` ${paint(t, 'gray', when)} ${paint(t, KIND_COLOUR[e.kind], KIND_MARK[e.kind])} ${escapeTags(fit(displayText(e.text), width - 12))}`;
-    });
-    this.log.setContent(lines.join('\n'));
-    const where = this.logBack > 0 ? ` · ${this.logBack} newer below (G follows)` : '';
-    this.log.setLabel(` Events: ${all.length}${events.dropped > 0 ? ` (+${events.dropped} older dropped)` : ''}${where} `);
+    const textCols = Math.max(10, width - 12);
+    // Every entry, wrapped: a long one (a failover, an unknown TERM) is read whole.
+    const lines: string[] = [];
+    for (const e of events.entries) {
+      const parts = wrap(displayText(e.text), textCols);
+      parts.forEach((part, i) => {
+        const head = i === 0 ? `${paint(t, 'gray', localTime(e.atMs).slice(11))} ${paint(t, KIND_COLOUR[e.kind], KIND_MARK[e.kind])}` : ' '.repeat(10);
+        lines.push(` ${head} ${escapeTags(part)}`);
+      });
+    }
+    this.logBack = Math.max(0, Math.min(this.logBack, lines.length - rows));
+    const end = lines.length - this.logBack;
+    this.log.setContent(lines.slice(Math.max(0, end - rows), end).join('\n'));
+    const where = this.logBack > 0 ? ` · ${this.logBack} newer lines below (G follows)` : '';
+    this.log.setLabel(` Events: ${events.entries.length}${events.dropped > 0 ? ` (+${events.dropped} older dropped)` : ''}${where} `);
   }
+
 }
