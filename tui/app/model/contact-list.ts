@@ -200,10 +200,12 @@ export class ContactList {
   setQuery(q: string): void {
     if (q === this.queryText) return;
     const keep = this.selected()?.id;
+    // Every row the longer query matches, the shorter one matched too (terms only grow or are added).
+    const previous = this.terms.length > 0 && q.startsWith(this.queryText) ? this.shown : undefined;
     this.queryText = q;
     this.terms = prepareTerms(queryTerms(q));
     if (this.terms.length === 0) return this.refilter(keep);
-    this.refilter(undefined);
+    this.shown = this.matching(previous);
     this.cursor = 0;
     this.top = 0;
   }
@@ -284,7 +286,7 @@ export class ContactList {
   }
 
   private refilter(keepId: string | undefined): void {
-    this.shown = this.terms.length === 0 ? this.all : this.matching();
+    this.shown = this.terms.length === 0 ? this.all : this.matching(undefined);
     this.keepCursorOn(keepId);
   }
 
@@ -292,18 +294,38 @@ export class ContactList {
     if (id === undefined || !this.select(id)) this.moveTo(this.cursor);
   }
 
-  /** The rows holding every term, in `all` order. */
-  private matching(): Row[] {
+  /**
+   * The rows holding every term, in `all` order. The first term is found in
+   * the corpus; the others are tested on the rows it found when those are
+   * few, or found in the corpus too. A query that extends the previous one
+   * tests only the rows that one found, when they are few.
+   */
+  private matching(previous: readonly Row[] | undefined): Row[] {
+    const few = this.all.length / 20;
+    if (previous && previous.length <= few) return previous.filter((r) => haystackMatches(this.hayOf(r), this.terms));
     const { text, starts } = this.corpusNow();
     let hits: Uint8Array | undefined;
+    let count = 0;
     for (const term of this.terms) {
+      if (hits && count <= few) {
+        count = 0;
+        for (let i = 0; i < hits.length; i++) {
+          if (hits[i] === 1 && !haystackMatches(this.hayOf(this.all[i]!), [term])) hits[i] = 0;
+          else count += hits[i]!;
+        }
+        continue;
+      }
       const marks = new Uint8Array(this.all.length);
       markRows(text, starts, term.text, marks);
       if (term.digits !== undefined && term.digits !== term.text) markRows(text, starts, term.digits, marks);
-      if (hits) for (let i = 0; i < hits.length; i++) hits[i]! &= marks[i]!;
-      else hits = marks;
+      count = 0;
+      if (hits) for (let i = 0; i < hits.length; i++) count += hits[i]! &= marks[i]!;
+      else for (let i = 0; i < marks.length; i++) count += marks[i]!;
+      hits = hits ?? marks;
     }
-    return this.all.filter((_, i) => hits![i] === 1);
+    const out: Row[] = [];
+    for (let i = 0; i < hits!.length; i++) if (hits![i] === 1) out.push(this.all[i]!);
+    return out;
   }
 
   private corpusNow(): { text: string; starts: Int32Array } {
@@ -346,17 +368,13 @@ export class ContactList {
 
 /** Marks each row (by its start offset in `text`) that holds `needle`; one `indexOf` per hit row at most. */
 function markRows(text: string, starts: Int32Array, needle: string, marks: Uint8Array): void {
+  let row = 0;
   let at = text.indexOf(needle);
   while (at >= 0) {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    marks[lo] = 1;
-    if (lo + 1 >= starts.length) return;
-    at = text.indexOf(needle, starts[lo + 1]!);
+    // Hits come in order: walk forward to the row that holds this one (at most n steps in all).
+    while (row + 1 < starts.length && starts[row + 1]! <= at) row++;
+    marks[row] = 1;
+    if (row + 1 >= starts.length) return;
+    at = text.indexOf(needle, starts[row + 1]!);
   }
 }
