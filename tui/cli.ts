@@ -1,5 +1,6 @@
 /**
- * `contacts`: the command-line client of contactd.
+ * `contacts`: the command-line client of contactd. With no subcommand it
+ * opens the interactive TUI (app/run.ts, loaded only then).
  *
  * How this works: one subcommand per run, parsed with node:util parseArgs;
  * each becomes one or a few client requests (tui/client.ts), printed for a
@@ -11,12 +12,11 @@
  * 2 usage, 3 no server reachable.
  */
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import { ulid } from '../protocol/contacts/ids.ts';
 import type { Contact } from '../protocol/contacts/model.ts';
-import { ContactsClient, NoServerError, RequestError } from './client.ts';
+import type { ContactsClient } from './client.ts';
 import { commandHelpText, errorHint } from './cli-help.ts';
 import { ago, clean, conflictLines, contactBlock, contactLine, historyLines, statsLines, table, type HistoryAnswer } from './format.ts';
+import { newId, resolveOp } from './writes.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3 } as const;
 
@@ -38,7 +38,7 @@ export const COMMANDS: Record<string, { args: string; help: string; options: str
 };
 
 const OPTIONS = {
-  server: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, cluster: { type: 'string' },
+  server: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, cluster: { type: 'string' }, term: { type: 'string' },
   name: { type: 'string' }, phone: { type: 'string', multiple: true }, email: { type: 'string', multiple: true },
   org: { type: 'string' }, title: { type: 'string' }, note: { type: 'string' },
   'add-phone': { type: 'string', multiple: true }, 'rm-phone': { type: 'string', multiple: true },
@@ -66,9 +66,11 @@ export function helpText(command?: string): string {
   }
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.help}`);
   return [
-    'usage: contacts <command> [options]', '', 'commands:', ...rows, '',
+    'usage: contacts [--server HOST:PORT]… [--term NAME]     the interactive TUI (? inside shows its keys)',
+    '       contacts <command> [options]', '', 'commands:', ...rows, '',
     'options for every command:',
     ...COMMON_OPTIONS,
+    '  --term NAME         (TUI only) the terminfo entry to draw with (default: $TERM); NO_COLOR=1 turns colour off',
     '', 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable', '',
   ].join('\n');
 }
@@ -79,8 +81,6 @@ export interface Io {
   err(text: string): void;
   env: Record<string, string | undefined>;
 }
-
-const newId = (): string => ulid(Date.now(), randomBytes(10));
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -95,8 +95,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = positionals;
   if (!command) {
     if (values.help) return io.out(helpText()), EXIT.ok;
-    io.out(`The interactive TUI is not built yet; use a command.\n\n${helpText()}`);
-    return EXIT.ok;
+    // Loaded only here: the commands do not pay for blessed.
+    const { runTui } = await import('./app/run.ts');
+    return runTui({ servers: serversOf(values, io), cluster: clusterOf(values, io), term: values.term, env: io.env, err: io.err });
   }
   const spec = COMMANDS[command];
   if (!spec) {
@@ -105,16 +106,22 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   if (values.help) return io.out(helpText(command)), EXIT.ok;
   const common = ['server', 'json', 'help', 'cluster'];
+  if (values.term !== undefined) {
+    io.err(`contacts ${command}: --term is an option of the TUI (contacts with no command)\n`);
+    return EXIT.usage;
+  }
   const stray = Object.keys(values).find((k) => !common.includes(k) && !spec.options.includes(k));
   if (stray) {
     io.err(`contacts ${command}: --${stray} is not an option of ${command}\n${helpText(command)}`);
     return EXIT.usage;
   }
-  const servers = values.server ?? (io.env.CONTACTS_SERVER ? io.env.CONTACTS_SERVER.split(/[\s,]+/).filter(Boolean) : [DEFAULT_SERVER]);
+  // Loaded here, not at the top: the TUI path above draws before the client and its codec load.
+  const { ContactsClient, NoServerError, RequestError } = await import('./client.ts');
+  const servers = serversOf(values, io);
   let client: ContactsClient;
   try {
     client = new ContactsClient({
-      servers, cluster: values.cluster ?? io.env.CONTACTS_CLUSTER ?? 'contacts',
+      servers, cluster: clusterOf(values, io),
       onFailover: (from, to) => io.err(`contacts: ${from} did not answer; trying ${to}\n`),
     });
   } catch (err) {
@@ -143,6 +150,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/** A RequestError for a command's own refusals (the client module is loaded by then). */
+async function requestError(code: string, message: string): Promise<Error> {
+  return new (await import('./client.ts')).RequestError(code, message);
+}
+
+/** --server, else $CONTACTS_SERVER (spaces or commas between), else the default. */
+function serversOf(values: Values, io: Io): string[] {
+  return values.server ?? (io.env.CONTACTS_SERVER ? io.env.CONTACTS_SERVER.split(/[\s,]+/).filter(Boolean) : [DEFAULT_SERVER]);
+}
+
+function clusterOf(values: Values, io: Io): string {
+  return values.cluster ?? io.env.CONTACTS_CLUSTER ?? 'contacts';
 }
 
 interface Ctx {
@@ -221,7 +242,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     const found = (await ctx.client.all('search', { q: ctx.rest.join(' ') })) as Contact[];
     if (ctx.json) printJson(ctx, found.map(contactJson));
     else print(ctx, found.map(contactLine));
-    if (found.length === 0) throw new RequestError('not-found', 'no contact matches');
+    if (found.length === 0) throw await requestError('not-found', 'no contact matches');
   },
 
   async edit(ctx) {
@@ -236,7 +257,7 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
       for (const value of v[`add-${flag}`] ?? []) ops.push({ op: 'put', field, uid: newId(), value: { value, types: [], pref: false } });
       for (const value of v[`rm-${flag}`] ?? []) {
         const hits = c[field].filter((e) => e.value === value);
-        if (hits.length === 0) throw new RequestError('not-found', `${id} has no ${flag} "${clean(value)}" (it has: ${c[field].map((e) => clean(e.value)).join(', ') || 'none'})`);
+        if (hits.length === 0) throw await requestError('not-found', `${id} has no ${flag} "${clean(value)}" (it has: ${c[field].map((e) => clean(e.value)).join(', ') || 'none'})`);
         for (const e of hits) ops.push({ op: 'remove', field, uid: e.uid });
       }
     }
@@ -267,13 +288,10 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     if (!v.field || !Number.isInteger(pick) || pick < 1) throw new UsageError('--field F and --pick N (a number from `contacts conflicts`) are required');
     const c = await getContact(ctx, id);
     const conflict = c.conflicts.find((f) => f.field === v.field && (v.uid === undefined || f.uid === v.uid));
-    if (!conflict) throw new RequestError('not-found', `${id} has no conflict on ${clean(v.field)}${v.uid ? ` --uid ${clean(v.uid)}` : ''} (see: contacts conflicts)`);
+    if (!conflict) throw await requestError('not-found', `${id} has no conflict on ${clean(v.field)}${v.uid ? ` --uid ${clean(v.uid)}` : ''} (see: contacts conflicts)`);
     const chosen = conflict.values[pick - 1];
     if (!chosen) throw new UsageError(`--pick must be 1..${conflict.values.length}`);
-    const op = conflict.field.startsWith('x:') ? { op: 'setExtra', name: conflict.field.slice(2), values: chosen.value }
-      : conflict.uid ? { op: 'put', field: conflict.field, uid: conflict.uid, value: chosen.value }
-      : { op: 'set', field: conflict.field, value: chosen.value };
-    const r = await write(ctx, 'resolve', { id, op, read: c.seen });
+    const r = await write(ctx, 'resolve', { id, op: resolveOp(conflict, chosen.value), read: c.seen });
     if (ctx.json) printJson(ctx, contactJson(r.contact));
     else print(ctx, [`resolved ${conflict.field} of ${id}`]);
   },

@@ -37,7 +37,22 @@ export function haystack(c: Contact): string {
 
 /** True when every term occurs in `c` (a query without terms matches nothing). */
 export function matches(c: Contact, terms: readonly string[]): boolean {
+  return haystackMatches(haystack(c), prepareTerms(terms));
+}
+
+/** A query term ready to test many haystacks: its text, and its digits when it looks like a phone number. */
+export interface PreparedTerm {
+  readonly text: string;
+  readonly digits: string | undefined;
+}
+
+/** Terms (from `queryTerms`) prepared once for `haystackMatches`. */
+export function prepareTerms(terms: readonly string[]): PreparedTerm[] {
+  return terms.map((t) => ({ text: t, digits: /^[\d\s()+.-]+$/.test(t) && /\d/.test(t) ? t.replace(/\D/g, '') : undefined }));
+}
+
+/** `matches` on a haystack computed earlier (a client filtering many contacts keeps them). */
+export function haystackMatches(text: string, terms: readonly PreparedTerm[]): boolean {
   if (terms.length === 0) return false;
-  const text = haystack(c);
-  return terms.every((t) => text.includes(t) || (/^[\d\s()+.-]+$/.test(t) && /\d/.test(t) && text.includes(t.replace(/\D/g, ''))));
+  return terms.every((t) => text.includes(t.text) || (t.digits !== undefined && text.includes(t.digits)));
 }

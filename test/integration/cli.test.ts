@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeUdpPort, killAll, memberRecord, startNode, tempDir, waitForLog, type NodeProc } from './contactd-harness.ts';
+import { killAll, startCluster, type NodeProc } from './contactd-harness.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(root, 'tui', 'bin.js');
@@ -46,13 +46,7 @@ async function cliUntil(what: string, attempts: number, done: (r: CliRun) => boo
 }
 
 test('three nodes form a cluster', async () => {
-  const base = tempDir();
-  const ports = await Promise.all([0, 1, 2].map(() => freeUdpPort()));
-  nodes.push(startNode({ name: 'a', port: ports[0]!, dataDir: join(base, 'a') }));
-  await waitForLog(nodes[0]!, 'joined', (r) => r.event === 'joined');
-  for (const [i, name] of [[1, 'b'], [2, 'c']] as const) nodes.push(startNode({ name, port: ports[i]!, dataDir: join(base, name), join: [nodes[0]!.addr] }));
-  const ids = await Promise.all(nodes.map(async (n) => String((await waitForLog(n, 'started', (r) => r.event === 'started')).id)));
-  await Promise.all(nodes.flatMap((n, i) => ids.filter((_, j) => j !== i).map((other) => waitForLog(n, `${other} alive`, memberRecord(other, 'alive')))));
+  nodes.push(...(await startCluster(['a', 'b', 'c'])));
 });
 
 test('add at A prints the new id; members --json at A lists all three', async () => {

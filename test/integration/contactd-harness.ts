@@ -167,6 +167,21 @@ export function memberRecord(subjectId: string, state: string, extra: (r: LogRec
   return (r) => r.event === 'member' && r.id === subjectId && r.state === state && extra(r);
 }
 
+/**
+ * Starts nodes named `names` on free ports, the first as seed and the rest
+ * joining it, and resolves once every node has marked every other alive.
+ */
+export async function startCluster(names: readonly string[], prefix = 'contactd-it-'): Promise<NodeProc[]> {
+  const base = tempDir(prefix);
+  const ports = await Promise.all(names.map(() => freeUdpPort()));
+  const nodes = [startNode({ name: names[0]!, port: ports[0]!, dataDir: join(base, names[0]!) })];
+  await waitForLog(nodes[0]!, 'joined', (r) => r.event === 'joined');
+  for (let i = 1; i < names.length; i++) nodes.push(startNode({ name: names[i]!, port: ports[i]!, dataDir: join(base, names[i]!), join: [nodes[0]!.addr] }));
+  const ids = await Promise.all(nodes.map(async (n) => String((await waitForLog(n, 'started', (r) => r.event === 'started')).id)));
+  await Promise.all(nodes.flatMap((n, i) => ids.filter((_, j) => j !== i).map((other) => waitForLog(n, `${other} alive`, memberRecord(other, 'alive')))));
+  return nodes;
+}
+
 /** SIGKILLs every node still running and removes the temporary directories. */
 export async function killAll(): Promise<void> {
   const waits = [...running].map((n) => { n.child.kill('SIGKILL'); return n.exited; });
