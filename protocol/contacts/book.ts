@@ -39,14 +39,23 @@ export function nextSeqOf(store: ContactStore, node: NodeId): number {
 
 /** Takes a client write at this node and persists its effects; ship `delta` of an applied outcome to peers. */
 export function commitWrite(store: ContactStore, node: NodeId, req: WriteRequest, nowMs: number, stable?: VersionVector): WriteOutcome {
+  const outcome = prepareWrite(store, node, req, nowMs, stable);
+  if (outcome.kind === 'applied') storeWrite(store, outcome);
+  return outcome;
+}
+
+/** What `commitWrite` would do, without storing anything: the caller may still refuse it, then `storeWrite` it. */
+export function prepareWrite(store: ContactStore, node: NodeId, req: WriteRequest, nowMs: number, stable?: VersionVector): WriteOutcome {
   const id = req.patch.kind === 'create' ? req.patch.contact.id : req.patch.id;
   const env = { node, nextSeq: nextSeqOf(store, node), clock: store.clock(), nowMs, ...(stable ? { stable } : {}) };
-  const outcome = applyWrite(store.get(id), req, env);
-  if (outcome.kind !== 'applied') return outcome;
+  return applyWrite(store.get(id), req, env);
+}
+
+/** Stores an applied outcome of `prepareWrite`, made against this store with nothing stored in between. */
+export function storeWrite(store: ContactStore, outcome: Extract<WriteOutcome, { kind: 'applied' }>): void {
   store.put(outcome.state);
   store.addApplied(outcome.delta.ctx);
   store.setClock(outcome.clock);
-  return outcome;
 }
 
 /** Joins a state from a peer (a delta, a full state, or an absent state) into ours. */

@@ -36,9 +36,7 @@ import type { MemberView } from '../membership/member-table.ts';
 import {
   cloudAddRange, cloudTop, EMPTY_VV, vvGet, vvMax, vvMeet, type VersionVector,
 } from '../contacts/dots.ts';
-import { collectTombstones, commitWrite, nextSeqOf, receiveState, stateForPeer } from '../contacts/book.ts';
-import { applyWrite } from '../contacts/write.ts';
-import { patchContactId } from '../contacts/patch.ts';
+import { collectTombstones, prepareWrite, receiveState, stateForPeer, storeWrite } from '../contacts/book.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { WriteRequest } from '../contacts/patch.ts';
 import { sameEntries, type ContactState } from '../contacts/state.ts';
@@ -46,7 +44,7 @@ import type { ContactStore, StoreChange } from '../contacts/store.ts';
 import { version } from '../contacts/view.ts';
 import type { WriteOutcome } from '../contacts/write.ts';
 import { DigestSessions } from './digest-sessions.ts';
-import { fromRepState, toRepState } from './wire-state.ts';
+import { fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
 
 export interface ReplicationConfig {
   /** How often a node asks a random member for what it lacks. */
@@ -160,16 +158,17 @@ export class Replication {
 
   /** Takes a client write at physical time `now`; an applied one is persisted, then pushed to every live member. */
   write(now: TimeMs, req: WriteRequest): WriteOutcome {
-    const tooLarge = this.checkSize(now, req);
-    if (tooLarge) {
-      this.stats.writesRejected++;
-      return tooLarge;
-    }
-    const outcome = commitWrite(this.store, this.init.id, req, now, this.stable);
+    const outcome = prepareWrite(this.store, this.init.id, req, now, this.stable);
     if (outcome.kind !== 'applied') {
       if (outcome.kind === 'rejected') this.stats.writesRejected++;
       return outcome;
     }
+    const tooLarge = this.checkSize(outcome.state);
+    if (tooLarge) {
+      this.stats.writesRejected++;
+      return tooLarge;
+    }
+    storeWrite(this.store, outcome);
     this.stats.writes++;
     this.flushStore(true);
     // Encoded once, sent to everyone.
@@ -185,18 +184,16 @@ export class Replication {
    * Refuses, before anything is stored, a write whose contact would no
    * longer fit one replication packet (the model's limits allow a photo and
    * a long note together to pass it): a write must never be acknowledged
-   * if it cannot reach the other members.
+   * if it cannot reach the other members. The bound is cheap and almost
+   * always enough; only a contact near the limit is encoded to be sure.
    */
-  private checkSize(now: TimeMs, req: WriteRequest): WriteOutcome | undefined {
-    const id = patchContactId(req.patch);
-    const env = { node: this.init.id, nextSeq: nextSeqOf(this.store, this.init.id), clock: this.store.clock(), nowMs: now, stable: this.stable };
-    const dry = applyWrite(this.store.get(id), req, env);
-    if (dry.kind !== 'applied') return undefined;
-    const bytes = encodeMessage(toRepState(dry.state, { reply: false, full: true, batch: 0 })).length;
+  private checkSize(state: ContactState): WriteOutcome | undefined {
+    if (repStateBytesBound(state) <= MAX_STATE_BYTES) return undefined;
+    const bytes = encodeMessage(toRepState(state, { reply: false, full: true, batch: 0 })).length;
     if (bytes <= MAX_STATE_BYTES) return undefined;
     return {
       kind: 'rejected',
-      error: { code: 'too-large', issues: [], message: `contact ${id} would take ${bytes} bytes to replicate, over the ${MAX_STATE_BYTES}-byte limit: shrink the photo or the note` },
+      error: { code: 'too-large', issues: [], message: `contact ${state.id} would take ${bytes} bytes to replicate, over the ${MAX_STATE_BYTES}-byte limit: shrink the photo or the note` },
     };
   }
 
