@@ -10,7 +10,7 @@
  * mutation is also recorded as a StoreChange for the shell to persist.
  */
 import {
-  cloudAbove, cloudDots, cloudFromDots, cloudHas, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvMax, type Dot, type DotCloud, type VersionVector,
+  cloudAbove, cloudDots, cloudFromDots, cloudMinus, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvMax, type Dot, type DotCloud, type VersionVector,
 } from './dots.ts';
 import type { TombstoneFence } from './gc.ts';
 import { HLC_ZERO, type Hlc } from './hlc.ts';
@@ -167,13 +167,11 @@ export class MemoryStore implements ContactStore {
   private indexState(s: ContactState): void {
     const have = this.indexedDots.get(s.id) ?? EMPTY_CLOUD;
     const dots = cloudAbove(cloudUnion(s.ctx, cloudFromDots(s.entries.map((e) => e.dot))), this.prunedBelow);
-    let added = false;
-    for (const d of cloudDots(dots)) {
-      if (cloudHas(have, d)) continue;
-      this.indexDot(d, s.id);
-      added = true;
-    }
-    if (added) this.indexedDots.set(s.id, cloudUnion(have, dots));
+    // Range arithmetic first: a state is put again and again with few new dots.
+    const fresh = cloudMinus(dots, have);
+    if (Object.keys(fresh).length === 0) return;
+    for (const d of cloudDots(fresh)) this.indexDot(d, s.id);
+    this.indexedDots.set(s.id, cloudUnion(have, fresh));
   }
 
   private indexDot(d: Dot, id: ContactId): void {
