@@ -17,7 +17,7 @@ import { cloudFromDots, cloudMax, cloudUnion, vvGet, type VersionVector } from '
 import { absentState, tombstoneStep, type Stability } from './gc.ts';
 import type { ContactId } from './ids.ts';
 import type { WriteRequest } from './patch.ts';
-import { compact, compareDots, join, sameState, type ContactState } from './state.ts';
+import { compact, entryWithDot, join, sameState, type ContactState } from './state.ts';
 import type { ContactStore } from './store.ts';
 import { applyWrite, type WriteOutcome } from './write.ts';
 import type { NodeId } from '../types.ts';
@@ -64,7 +64,7 @@ export function receiveState(store: ContactStore, incoming: ContactState, stable
   const local = held ?? absentState(incoming.id, stable);
   const joined = compact(join(local, incoming), stable);
   store.addApplied(cloudUnion(incoming.ctx, cloudFromDots(incoming.entries.map((e) => e.dot))));
-  const senderStale = incoming.entries.some((e) => !holds(joined, e.dot));
+  const senderStale = incoming.entries.some((e) => entryWithDot(joined, e.dot) === undefined);
   const empty = joined.entries.length === 0 && Object.keys(joined.ctx).length === 0;
   if (!held && empty) return { changed: false, state: undefined, senderStale };
   if (held && empty) {
@@ -76,20 +76,6 @@ export function receiveState(store: ContactStore, incoming: ContactState, stable
   if (held && sameState(held, joined)) return { changed: false, state: held, senderStale };
   store.put(joined);
   return { changed: true, state: joined, senderStale };
-}
-
-function holds(s: ContactState, dot: { origin: NodeId; seq: number }): boolean {
-  // Entries are sorted by dot: binary search.
-  let lo = 0;
-  let hi = s.entries.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const c = compareDots(s.entries[mid]!.dot, dot);
-    if (c === 0) return true;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /** What we send a peer about `id`: our state compacted under W, or the absent state if we hold none. */

@@ -104,22 +104,34 @@ function mixWord(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
+/** The 32-bit number that 8 hex digits of a node id at `from` spell (as parseInt would, without the slice). */
+function hexWord(id: string, from: number): number {
+  let w = 0;
+  for (let i = from; i < from + 8; i++) {
+    const c = id.charCodeAt(i);
+    w = (w << 4) | (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+  }
+  return w >>> 0;
+}
+
 /** The digest version of a state: 64 bits over (id, entry dots), as an unsigned bigint. */
 export function version(s: ContactState): bigint {
-  // Two independent 32-bit lanes (different seeds) make the 64 bits.
+  // Two independent 32-bit lanes (different seeds) make the 64 bits; each word goes into both.
   let hi = 0x3c6ef372;
   let lo = 0xa54ff53a;
-  const absorb = (word: number) => {
-    hi = mixWord(hi, word);
-    lo = mixWord(lo, word ^ 0x5bd1e995);
-  };
-  for (let i = 0; i < s.id.length; i++) absorb(s.id.charCodeAt(i));
-  absorb(0xffffffff);
+  for (let i = 0; i < s.id.length; i++) {
+    const w = s.id.charCodeAt(i);
+    hi = mixWord(hi, w);
+    lo = mixWord(lo, w ^ 0x5bd1e995);
+  }
+  hi = mixWord(hi, 0xffffffff);
+  lo = mixWord(lo, 0xffffffff ^ 0x5bd1e995);
   for (const e of s.entries) {
-    absorb(parseInt(e.dot.origin.slice(0, 8), 16));
-    absorb(parseInt(e.dot.origin.slice(8), 16));
-    absorb(e.dot.seq >>> 0);
-    absorb(Math.floor(e.dot.seq / 0x100000000));
+    const words = [hexWord(e.dot.origin, 0), hexWord(e.dot.origin, 8), e.dot.seq >>> 0, Math.floor(e.dot.seq / 0x100000000)];
+    for (const w of words) {
+      hi = mixWord(hi, w);
+      lo = mixWord(lo, w ^ 0x5bd1e995);
+    }
   }
   return (BigInt(mix32(hi ^ s.entries.length)) << 32n) | BigInt(mix32(lo ^ (s.entries.length * 0x9e3779b1)));
 }

@@ -238,7 +238,7 @@ export class Replication {
 
   private onState(fromAddr: Address, fromId: NodeId, msg: RepState): void {
     this.stats.statesIn++;
-    const incoming = fromRepState(msg);
+    const incoming = fromRepState(msg, this.store.get(msg.id as ContactId));
     if (!incoming) {
       this.stats.badStates++;
       return;

@@ -7,7 +7,7 @@
  */
 import type { RepState } from '../wire/messages.ts';
 import type { ContactState, Entry } from '../contacts/state.ts';
-import { compareDots } from '../contacts/state.ts';
+import { compareDots, entryWithDot } from '../contacts/state.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
@@ -81,10 +81,20 @@ function asciiJson(v: unknown): string {
   return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** The state a message carries, or undefined when it is malformed. */
-export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>): ContactState | undefined {
+/**
+ * The state a message carries, or undefined when it is malformed. An entry
+ * whose dot `held` (our state of the contact) already holds is taken from
+ * it without parsing: a dot names one immutable entry, and a join keeps
+ * ours anyway. Full states are mostly entries the receiver has.
+ */
+export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>, held?: ContactState): ContactState | undefined {
   const entries: Entry[] = [];
   for (const w of m.entries) {
+    const known = held && entryWithDot(held, { origin: w.origin, seq: w.seq });
+    if (known) {
+      entries.push(known);
+      continue;
+    }
     let value: unknown;
     try {
       value = JSON.parse(w.value);
