@@ -127,11 +127,13 @@ export function version(s: ContactState): bigint {
   hi = mixWord(hi, 0xffffffff);
   lo = mixWord(lo, 0xffffffff ^ 0x5bd1e995);
   for (const e of s.entries) {
-    const words = [hexWord(e.dot.origin, 0), hexWord(e.dot.origin, 8), e.dot.seq >>> 0, Math.floor(e.dot.seq / 0x100000000)];
-    for (const w of words) {
-      hi = mixWord(hi, w);
-      lo = mixWord(lo, w ^ 0x5bd1e995);
-    }
+    // The words of the dot: its origin's two halves, then its seq's low and high 32 bits.
+    const o1 = hexWord(e.dot.origin, 0);
+    const o2 = hexWord(e.dot.origin, 8);
+    const s1 = e.dot.seq >>> 0;
+    const s2 = Math.floor(e.dot.seq / 0x100000000);
+    hi = mixWord(mixWord(mixWord(mixWord(hi, o1), o2), s1), s2);
+    lo = mixWord(mixWord(mixWord(mixWord(lo, o1 ^ 0x5bd1e995), o2 ^ 0x5bd1e995), s1 ^ 0x5bd1e995), s2 ^ 0x5bd1e995);
   }
   return (BigInt(mix32(hi ^ s.entries.length)) << 32n) | BigInt(mix32(lo ^ (s.entries.length * 0x9e3779b1)));
 }

@@ -5,7 +5,7 @@
  * as `stable`. A value that does not parse, or a malformed range list, makes
  * the whole state invalid: dropped and counted by the caller.
  */
-import type { RepState } from '../wire/messages.ts';
+import type { RepState, WireEntry } from '../wire/messages.ts';
 import type { ContactState, Entry } from '../contacts/state.ts';
 import { compareDots, entryWithDot } from '../contacts/state.ts';
 import type { ContactId } from '../contacts/ids.ts';
@@ -18,9 +18,7 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
     type: 'repState',
     ...opts,
     id: s.id,
-    entries: s.entries.map((e) => ({
-      key: e.key, uid: e.uid, value: asciiJson(e.value), origin: e.dot.origin, seq: e.dot.seq, t: e.hlc.wallMs, c: e.hlc.logical,
-    })),
+    entries: s.entries.map((e): WireEntry => [e.key, e.uid, asciiJson(e.value), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
     ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
     stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
   };
@@ -89,19 +87,20 @@ function asciiJson(v: unknown): string {
  */
 export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>, held?: ContactState): ContactState | undefined {
   const entries: Entry[] = [];
-  for (const w of m.entries) {
-    const known = held && entryWithDot(held, { origin: w.origin, seq: w.seq });
+  for (const [key, uid, json, origin, seq, t, c] of m.entries) {
+    const dot = { origin, seq };
+    const known = held && entryWithDot(held, dot);
     if (known) {
       entries.push(known);
       continue;
     }
     let value: unknown;
     try {
-      value = JSON.parse(w.value);
+      value = JSON.parse(json);
     } catch {
       return undefined;
     }
-    entries.push({ key: w.key as FieldKey, uid: w.uid, value, dot: { origin: w.origin, seq: w.seq }, hlc: { wallMs: w.t, logical: w.c } });
+    entries.push({ key: key as FieldKey, uid, value, dot, hlc: { wallMs: t, logical: c } });
   }
   entries.sort((a, b) => compareDots(a.dot, b.dot));
   for (let i = 1; i < entries.length; i++) if (compareDots(entries[i - 1]!.dot, entries[i]!.dot) === 0) return undefined;

@@ -94,7 +94,7 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
   rcDone: rec({ type: fc.constant('rcDone'), sid: arbU32 }),
   repState: rec({
     type: fc.constant('repState'), reply: fc.boolean(), full: fc.boolean(), batch: arbCounter, id: fc.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/),
-    entries: fc.array(rec({ key: fc.string({ maxLength: 8 }), uid: fc.string({ maxLength: 8 }), value: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200), origin: arbNodeId, seq: arbCounter, t: arbCounter, c: arbCounter }), { maxLength: 4 }),
+    entries: fc.array(fc.tuple(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200), arbNodeId, arbCounter, arbCounter, arbCounter), { maxLength: 4 }),
     ctx: fc.array(rec({ origin: arbNodeId, ranges: fc.array(arbCounter, { maxLength: 6 }) }), { maxLength: 3 }),
     stable: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 3 }),
   }),
