@@ -126,10 +126,17 @@ export function version(s: ContactState): bigint {
   }
   hi = mixWord(hi, 0xffffffff);
   lo = mixWord(lo, 0xffffffff ^ 0x5bd1e995);
+  // Entries come sorted by dot: an origin's words are read once per run of its entries.
+  let origin = '';
+  let o1 = 0;
+  let o2 = 0;
   for (const e of s.entries) {
     // The words of the dot: its origin's two halves, then its seq's low and high 32 bits.
-    const o1 = hexWord(e.dot.origin, 0);
-    const o2 = hexWord(e.dot.origin, 8);
+    if (e.dot.origin !== origin) {
+      origin = e.dot.origin;
+      o1 = hexWord(origin, 0);
+      o2 = hexWord(origin, 8);
+    }
     const s1 = e.dot.seq >>> 0;
     const s2 = Math.floor(e.dot.seq / 0x100000000);
     hi = mixWord(mixWord(mixWord(mixWord(hi, o1), o2), s1), s2);
