@@ -6,9 +6,10 @@
  * - Eager push: a client write is committed to the store (its journal
  *   becomes `persist` events, which the driver makes durable before it
  *   sends anything) and its delta goes at once to every live member.
- * - Catch-up: every sync interval a node sends a random live member its
- *   version vector; the member answers with the contacts touched by writes
- *   the vector lacks, oldest first (the store's catch-up index), in bounded
+ * - Catch-up: every sync interval a node sends the next live member (a
+ *   shuffled round-robin) its version vector; the member answers with the
+ *   contacts touched by writes the vector lacks (nothing at all when it
+ *   lacks none), oldest first (the store's catch-up index), in bounded
  *   batches, each closed by a claim "with these you hold every write of
  *   origin X up to s"; the claim is applied only once every contact of the
  *   batch arrived (counted by distinct contact: a duplicate never stands in
@@ -31,6 +32,7 @@ import type { Outbox } from '../outbox.ts';
 import { encodeMessage, WireEncodeError } from '../wire/codec.ts';
 import { TimerTable } from '../timers.ts';
 import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
+import { shuffle } from '../rng.ts';
 import type { Message, RepState, RepVv, WireSeq } from '../wire/messages.ts';
 import type { MemberView } from '../membership/member-table.ts';
 import {
@@ -136,6 +138,10 @@ export class Replication {
   private readonly versions = new Map<bigint, ContactId>();
   private readonly versionOf = new Map<ContactId, bigint>();
   private stable: VersionVector = EMPTY_VV;
+  /** Catch-up targets left in this round, and the live list (by id) they are checked against. */
+  private syncRound: NodeId[] = [];
+  private syncLive: MemberView[] | undefined;
+  private syncLiveById = new Map<NodeId, MemberView>();
   private batchSeq = 0;
   /** Catch-up batches from peers: distinct contacts received per (peer, batch), and the claim closing it. */
   private readonly batches = new Map<string, { received: Set<string>; claim?: RepVv; fromAddr: Address }>();
@@ -269,9 +275,32 @@ export class Replication {
 
   private onSyncTick(now: TimeMs): void {
     this.timers.set('sync', now + this.cfg.syncIntervalMs);
+    const peer = this.nextSyncPeer();
+    if (peer) this.requestCatchUp(peer.addr, '');
+  }
+
+  /**
+   * The next live member to ask for what we lack: round-robin over a
+   * shuffled order, reshuffled every round. Each member thus hears our
+   * vector once per round (n - 1 sync intervals) rather than at random
+   * (where the last of them waits a coupon collector's n·H(n)): the stable
+   * vector, and with it tombstone collection, lags behind by one round.
+   */
+  private nextSyncPeer(): MemberView | undefined {
     const live = this.init.peers.live();
-    if (live.length === 0) return;
-    this.requestCatchUp(live[this.init.rng.int(live.length)]!.addr, '');
+    if (live !== this.syncLive) {
+      this.syncLive = live;
+      this.syncLiveById = new Map(live.map((m) => [m.id, m]));
+    }
+    for (;;) {
+      if (this.syncRound.length === 0) {
+        if (live.length === 0) return undefined;
+        this.syncRound = shuffle(live.map((m) => m.id), this.init.rng);
+      }
+      // A member no longer live is skipped; the round goes on with the others.
+      const m = this.syncLiveById.get(this.syncRound.pop()!);
+      if (m) return m;
+    }
   }
 
   private requestCatchUp(to: Address, cursor: string): void {
@@ -293,10 +322,12 @@ export class Replication {
     for (const s of msg.vv) theirs[s.origin] = s.seq;
     this.peerVectors.set(fromId, theirs);
     const batch = ++this.batchSeq;
-    this.stats.catchUpBatches++;
     const floor = this.store.indexFloor();
     const behindFloor = Object.keys(floor).some((o) => vvGet(theirs, o) < vvGet(floor, o));
-    if (behindFloor || msg.cursor !== '') return this.fullSyncPage(fromAddr, batch, msg.cursor);
+    if (behindFloor || msg.cursor !== '') {
+      this.stats.catchUpBatches++;
+      return this.fullSyncPage(fromAddr, batch, msg.cursor);
+    }
     const ours = cloudTop(this.store.applied());
     const ids = new Set<ContactId>();
     const claim: WireSeq[] = [];
@@ -317,6 +348,9 @@ export class Replication {
       if (!page.done) more = true;
       if (upTo > after) claim.push({ origin: origin as NodeId, seq: upTo });
     }
+    // Nothing they lack (most requests): an empty claim would tell them nothing.
+    if (ids.size === 0 && claim.length === 0 && !more) return;
+    this.stats.catchUpBatches++;
     for (const id of ids) this.send(fromAddr, toRepState(stateForPeer(this.store, id, this.stable), { reply: false, full: true, batch }));
     this.send(fromAddr, { type: 'repVv', reply: true, batch, count: ids.size, more, cursor: '', vv: claim });
   }
