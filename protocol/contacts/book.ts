@@ -17,7 +17,7 @@ import { cloudFromDots, cloudMax, cloudUnion, vvGet, type VersionVector } from '
 import { absentState, tombstoneStep, type Stability } from './gc.ts';
 import type { ContactId } from './ids.ts';
 import type { WriteRequest } from './patch.ts';
-import { compact, compareDots, join, sameState, type ContactState } from './state.ts';
+import { compact, entryWithDot, join, sameState, type ContactState } from './state.ts';
 import type { ContactStore } from './store.ts';
 import { applyWrite, type WriteOutcome } from './write.ts';
 import type { NodeId } from '../types.ts';
@@ -39,14 +39,23 @@ export function nextSeqOf(store: ContactStore, node: NodeId): number {
 
 /** Takes a client write at this node and persists its effects; ship `delta` of an applied outcome to peers. */
 export function commitWrite(store: ContactStore, node: NodeId, req: WriteRequest, nowMs: number, stable?: VersionVector): WriteOutcome {
+  const outcome = prepareWrite(store, node, req, nowMs, stable);
+  if (outcome.kind === 'applied') storeWrite(store, outcome);
+  return outcome;
+}
+
+/** What `commitWrite` would do, without storing anything: the caller may still refuse it, then `storeWrite` it. */
+export function prepareWrite(store: ContactStore, node: NodeId, req: WriteRequest, nowMs: number, stable?: VersionVector): WriteOutcome {
   const id = req.patch.kind === 'create' ? req.patch.contact.id : req.patch.id;
   const env = { node, nextSeq: nextSeqOf(store, node), clock: store.clock(), nowMs, ...(stable ? { stable } : {}) };
-  const outcome = applyWrite(store.get(id), req, env);
-  if (outcome.kind !== 'applied') return outcome;
+  return applyWrite(store.get(id), req, env);
+}
+
+/** Stores an applied outcome of `prepareWrite`, made against this store with nothing stored in between. */
+export function storeWrite(store: ContactStore, outcome: Extract<WriteOutcome, { kind: 'applied' }>): void {
   store.put(outcome.state);
   store.addApplied(outcome.delta.ctx);
   store.setClock(outcome.clock);
-  return outcome;
 }
 
 /** Joins a state from a peer (a delta, a full state, or an absent state) into ours. */
@@ -55,7 +64,7 @@ export function receiveState(store: ContactStore, incoming: ContactState, stable
   const local = held ?? absentState(incoming.id, stable);
   const joined = compact(join(local, incoming), stable);
   store.addApplied(cloudUnion(incoming.ctx, cloudFromDots(incoming.entries.map((e) => e.dot))));
-  const senderStale = incoming.entries.some((e) => !holds(joined, e.dot));
+  const senderStale = incoming.entries.some((e) => entryWithDot(joined, e.dot) === undefined);
   const empty = joined.entries.length === 0 && Object.keys(joined.ctx).length === 0;
   if (!held && empty) return { changed: false, state: undefined, senderStale };
   if (held && empty) {
@@ -67,20 +76,6 @@ export function receiveState(store: ContactStore, incoming: ContactState, stable
   if (held && sameState(held, joined)) return { changed: false, state: held, senderStale };
   store.put(joined);
   return { changed: true, state: joined, senderStale };
-}
-
-function holds(s: ContactState, dot: { origin: NodeId; seq: number }): boolean {
-  // Entries are sorted by dot: binary search.
-  let lo = 0;
-  let hi = s.entries.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const c = compareDots(s.entries[mid]!.dot, dot);
-    if (c === 0) return true;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /** What we send a peer about `id`: our state compacted under W, or the absent state if we hold none. */

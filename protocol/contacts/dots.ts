@@ -54,11 +54,16 @@ export function vvCovers(vv: VersionVector, dot: Dot): boolean {
   return dot.seq <= vvGet(vv, dot.origin);
 }
 
-/** Pointwise max: the join of two version vectors. */
+/** Pointwise max: the join of two version vectors (`a` itself when `b` adds nothing). */
 export function vvMax(a: VersionVector, b: VersionVector): VersionVector {
-  const out: Record<string, number> = { ...a };
-  for (const [o, s] of Object.entries(b)) if (s > (out[o] ?? 0)) out[o] = s;
-  return out;
+  let out: Record<string, number> | undefined;
+  for (const o in b) {
+    const s = b[o]!;
+    if (s <= (a[o] ?? 0)) continue;
+    out ??= { ...a };
+    out[o] = s;
+  }
+  return out ?? a;
 }
 
 /** Pointwise min over `vvs` (an origin missing from any of them counts as 0): the stable vector of a membership. */
@@ -79,7 +84,8 @@ export function vvEquals(a: VersionVector, b: VersionVector): boolean {
 
 /** True when every entry of `a` is ≤ the same entry of `b`. */
 export function vvLeq(a: VersionVector, b: VersionVector): boolean {
-  return Object.entries(a).every(([o, s]) => s <= vvGet(b, o));
+  for (const o in a) if (a[o]! > (b[o] ?? 0)) return false;
+  return true;
 }
 
 function findRange(ranges: readonly number[], seq: number): boolean {
@@ -94,7 +100,26 @@ function findRange(ranges: readonly number[], seq: number): boolean {
   return hi >= 0 && seq <= ranges[2 * hi + 1]!;
 }
 
-function unionRanges(a: readonly number[], b: readonly number[]): number[] {
+/** True when every range of `b` lies inside one range of `a`. */
+function rangesCover(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < b.length; i += 2) {
+    // The last range of `a` starting at or before b's range start must reach its end.
+    let lo = 0;
+    let hi = a.length / 2 - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[2 * mid]! <= b[i]!) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    if (hi < 0 || a[2 * hi + 1]! < b[i + 1]!) return false;
+  }
+  return true;
+}
+
+/** The union of two range lists; `a` itself when `b` adds nothing (most unions of a node's clouds). */
+function unionRanges(a: readonly number[], b: readonly number[]): readonly number[] {
+  if (rangesCover(a, b)) return a;
+  if (a.length === 0) return b;
   const out: number[] = [];
   let i = 0;
   let j = 0;
@@ -130,7 +155,9 @@ export function cloudAddRange(c: DotCloud, origin: NodeId, first: number, last: 
   if (!Number.isInteger(first) || !Number.isInteger(last) || first < 1 || last < first) {
     throw new RangeError(`bad dot range ${origin}:${first}..${last}`);
   }
-  return withOrigin(c, origin, unionRanges(c[origin] ?? [], [first, last]));
+  const had = c[origin] ?? [];
+  const ranges = unionRanges(had, [first, last]);
+  return ranges === had ? c : withOrigin(c, origin, ranges);
 }
 
 /** The cloud plus one dot. */
@@ -140,6 +167,35 @@ export function cloudAdd(c: DotCloud, dot: Dot): DotCloud {
 
 /** The cloud of the given dots. */
 export function cloudFromDots(dots: Iterable<Dot>): DotCloud {
+  if (Array.isArray(dots)) return cloudFromDotArray(dots);
+  return cloudFromUnsorted(dots);
+}
+
+/**
+ * The cloud of the dots of an array, in one pass when they come sorted by
+ * (origin, seq), as a state's entries do; any other order falls back to
+ * sorting.
+ */
+function cloudFromDotArray(dots: readonly Dot[]): DotCloud {
+  if (dots.length === 0) return EMPTY_CLOUD;
+  const out: Record<string, number[]> = {};
+  let origin = '';
+  let ranges: number[] = [];
+  for (const d of dots) {
+    if (d.origin !== origin) {
+      if (d.origin < origin || out[d.origin] !== undefined) return cloudFromUnsorted(dots);
+      origin = d.origin;
+      out[origin] = ranges = [];
+    } else if (d.seq <= ranges[ranges.length - 1]!) {
+      // Out of order (or a repeat): not the sorted fast case.
+      return cloudFromUnsorted(dots);
+    }
+    unionInto(ranges, d.seq);
+  }
+  return out;
+}
+
+function cloudFromUnsorted(dots: Iterable<Dot>): DotCloud {
   const byOrigin = new Map<NodeId, number[]>();
   for (const d of dots) {
     let seqs = byOrigin.get(d.origin);
@@ -162,25 +218,87 @@ function unionInto(sortedRanges: number[], seq: number): void {
   else sortedRanges.push(seq, seq);
 }
 
-/** Union of two clouds. */
+/** Union of two clouds (`a` itself when `b` adds nothing). */
 export function cloudUnion(a: DotCloud, b: DotCloud): DotCloud {
-  let out = a;
-  for (const [origin, ranges] of Object.entries(b)) out = withOrigin(out, origin, unionRanges(out[origin] ?? [], ranges));
+  let out: Record<string, readonly number[]> | undefined;
+  for (const origin in b) {
+    const had = a[origin];
+    const ranges = had === undefined ? b[origin]! : unionRanges(had, b[origin]!);
+    if (ranges === had) continue;
+    out ??= { ...a };
+    out[origin] = ranges;
+  }
+  return out ?? a;
+}
+
+/** The dots of `a` that are not in `b` (`a` itself when they share none). */
+export function cloudMinus(a: DotCloud, b: DotCloud): DotCloud {
+  let changed = false;
+  for (const origin in a) {
+    const cut = b[origin];
+    if (cut !== undefined && rangesMeet(a[origin]!, cut)) changed = true;
+  }
+  if (!changed) return a;
+  const out: Record<string, readonly number[]> = {};
+  for (const origin in a) {
+    const cut = b[origin];
+    const kept = cut === undefined ? a[origin]! : minusRanges(a[origin]!, cut);
+    if (kept.length > 0) out[origin] = kept;
+  }
   return out;
 }
 
-/** The cloud without the dots at or below `floor`: they are implied by the floor from now on. */
+/** True when two range lists share a seq. */
+function rangesMeet(a: readonly number[], b: readonly number[]): boolean {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i + 1]! < b[j]!) i += 2;
+    else if (b[j + 1]! < a[i]!) j += 2;
+    else return true;
+  }
+  return false;
+}
+
+function minusRanges(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    let from = a[i]!;
+    const to = a[i + 1]!;
+    while (j < b.length && b[j + 1]! < from) j += 2;
+    // Cut every range of b that overlaps [from, to] out of it, left to right.
+    for (let k = j; k < b.length && b[k]! <= to && from <= to; k += 2) {
+      if (b[k]! > from) out.push(from, b[k]! - 1);
+      from = Math.max(from, b[k + 1]! + 1);
+    }
+    if (from <= to) out.push(from, to);
+  }
+  return out;
+}
+
+/** The cloud without the dots at or below `floor`: they are implied by the floor from now on (`c` itself when none are). */
 export function cloudAbove(c: DotCloud, floor: VersionVector): DotCloud {
-  let out = c;
-  for (const [origin, ranges] of Object.entries(c)) {
-    const f = vvGet(floor, origin);
-    if (f === 0 || ranges[0]! > f) continue;
+  let changed = false;
+  for (const origin in c) {
+    const f = floor[origin] ?? 0;
+    if (f > 0 && c[origin]![0]! <= f) changed = true;
+  }
+  if (!changed) return c;
+  const out: Record<string, readonly number[]> = {};
+  for (const origin in c) {
+    const ranges = c[origin]!;
+    const f = floor[origin] ?? 0;
+    if (f === 0 || ranges[0]! > f) {
+      out[origin] = ranges;
+      continue;
+    }
     const kept: number[] = [];
     for (let i = 0; i < ranges.length; i += 2) {
       if (ranges[i + 1]! <= f) continue;
       kept.push(Math.max(ranges[i]!, f + 1), ranges[i + 1]!);
     }
-    out = withOrigin(out, origin, kept);
+    if (kept.length > 0) out[origin] = kept;
   }
   return out;
 }

@@ -10,7 +10,7 @@
  * mutation is also recorded as a StoreChange for the shell to persist.
  */
 import {
-  cloudAbove, cloudDots, cloudFromDots, cloudHas, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvMax, type Dot, type DotCloud, type VersionVector,
+  cloudAbove, cloudDots, cloudFromDots, cloudHas, cloudMinus, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvMax, type Dot, type DotCloud, type VersionVector,
 } from './dots.ts';
 import type { TombstoneFence } from './gc.ts';
 import { HLC_ZERO, type Hlc } from './hlc.ts';
@@ -109,7 +109,10 @@ export class MemoryStore implements ContactStore {
   }
 
   pruneIndex(below: VersionVector): void {
-    this.prunedBelow = vvMax(this.prunedBelow, below);
+    const before = this.prunedBelow;
+    this.prunedBelow = vvMax(before, below);
+    // Nothing newly stable (most stability ticks): nothing to drop or persist.
+    if (this.prunedBelow === before) return;
     for (const [origin, ix] of this.index) {
       const cut = lowerBound(ix.seqs, (below[origin] ?? 0) + 1);
       ix.seqs.splice(0, cut);
@@ -143,8 +146,10 @@ export class MemoryStore implements ContactStore {
   }
 
   addApplied(dots: DotCloud): void {
-    this.appliedDots = cloudUnion(this.appliedDots, dots);
-    this.journal?.push({ kind: 'applied', dots });
+    const before = this.appliedDots;
+    this.appliedDots = cloudUnion(before, dots);
+    // Nothing new (most states from peers): nothing to persist.
+    if (this.appliedDots !== before) this.journal?.push({ kind: 'applied', dots });
   }
 
   clock(): Hlc {
@@ -166,14 +171,17 @@ export class MemoryStore implements ContactStore {
   /** Indexes the state's explicit dots (context and entries) not indexed yet. */
   private indexState(s: ContactState): void {
     const have = this.indexedDots.get(s.id) ?? EMPTY_CLOUD;
-    const dots = cloudAbove(cloudUnion(s.ctx, cloudFromDots(s.entries.map((e) => e.dot))), this.prunedBelow);
-    let added = false;
-    for (const d of cloudDots(dots)) {
-      if (cloudHas(have, d)) continue;
-      this.indexDot(d, s.id);
-      added = true;
+    // A state is put again and again with few new dots: look each entry up
+    // (no allocation), and do range arithmetic on the context.
+    let freshEntries: Dot[] | undefined;
+    for (const e of s.entries) {
+      if (!vvCovers(this.prunedBelow, e.dot) && !cloudHas(have, e.dot)) (freshEntries ??= []).push(e.dot);
     }
-    if (added) this.indexedDots.set(s.id, cloudUnion(have, dots));
+    const freshCtx = cloudMinus(cloudAbove(s.ctx, this.prunedBelow), have);
+    if (!freshEntries && Object.keys(freshCtx).length === 0) return;
+    const fresh = freshEntries ? cloudUnion(freshCtx, cloudFromDots(freshEntries)) : freshCtx;
+    for (const d of cloudDots(fresh)) this.indexDot(d, s.id);
+    this.indexedDots.set(s.id, cloudUnion(have, fresh));
   }
 
   private indexDot(d: Dot, id: ContactId): void {

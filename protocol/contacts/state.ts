@@ -73,6 +73,21 @@ export function compareDots(a: Dot, b: Dot): number {
   return a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq;
 }
 
+/** The entry with `dot`, if the state holds one (entries are sorted by dot: a binary search). */
+export function entryWithDot(s: ContactState, dot: Dot): Entry | undefined {
+  let lo = 0;
+  let hi = s.entries.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const e = s.entries[mid]!;
+    const c = compareDots(e.dot, dot);
+    if (c === 0) return e;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
 /** True when the state's context includes `dot` (explicitly or under its floor). */
 export function hasSeen(s: ContactState, dot: Dot): boolean {
   return vvCovers(s.floor, dot) || cloudHas(s.ctx, dot);

@@ -104,22 +104,43 @@ function mixWord(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
+/** The 32-bit number that 8 hex digits of a node id at `from` spell (as parseInt would, without the slice). */
+function hexWord(id: string, from: number): number {
+  let w = 0;
+  for (let i = from; i < from + 8; i++) {
+    const c = id.charCodeAt(i);
+    w = (w << 4) | (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+  }
+  return w >>> 0;
+}
+
 /** The digest version of a state: 64 bits over (id, entry dots), as an unsigned bigint. */
 export function version(s: ContactState): bigint {
-  // Two independent 32-bit lanes (different seeds) make the 64 bits.
+  // Two independent 32-bit lanes (different seeds) make the 64 bits; each word goes into both.
   let hi = 0x3c6ef372;
   let lo = 0xa54ff53a;
-  const absorb = (word: number) => {
-    hi = mixWord(hi, word);
-    lo = mixWord(lo, word ^ 0x5bd1e995);
-  };
-  for (let i = 0; i < s.id.length; i++) absorb(s.id.charCodeAt(i));
-  absorb(0xffffffff);
+  for (let i = 0; i < s.id.length; i++) {
+    const w = s.id.charCodeAt(i);
+    hi = mixWord(hi, w);
+    lo = mixWord(lo, w ^ 0x5bd1e995);
+  }
+  hi = mixWord(hi, 0xffffffff);
+  lo = mixWord(lo, 0xffffffff ^ 0x5bd1e995);
+  // Entries come sorted by dot: an origin's words are read once per run of its entries.
+  let origin = '';
+  let o1 = 0;
+  let o2 = 0;
   for (const e of s.entries) {
-    absorb(parseInt(e.dot.origin.slice(0, 8), 16));
-    absorb(parseInt(e.dot.origin.slice(8), 16));
-    absorb(e.dot.seq >>> 0);
-    absorb(Math.floor(e.dot.seq / 0x100000000));
+    // The words of the dot: its origin's two halves, then its seq's low and high 32 bits.
+    if (e.dot.origin !== origin) {
+      origin = e.dot.origin;
+      o1 = hexWord(origin, 0);
+      o2 = hexWord(origin, 8);
+    }
+    const s1 = e.dot.seq >>> 0;
+    const s2 = Math.floor(e.dot.seq / 0x100000000);
+    hi = mixWord(mixWord(mixWord(mixWord(hi, o1), o2), s1), s2);
+    lo = mixWord(mixWord(mixWord(mixWord(lo, o1 ^ 0x5bd1e995), o2 ^ 0x5bd1e995), s1 ^ 0x5bd1e995), s2 ^ 0x5bd1e995);
   }
   return (BigInt(mix32(hi ^ s.entries.length)) << 32n) | BigInt(mix32(lo ^ (s.entries.length * 0x9e3779b1)));
 }

@@ -6,9 +6,10 @@
  * - Eager push: a client write is committed to the store (its journal
  *   becomes `persist` events, which the driver makes durable before it
  *   sends anything) and its delta goes at once to every live member.
- * - Catch-up: every sync interval a node sends a random live member its
- *   version vector; the member answers with the contacts touched by writes
- *   the vector lacks, oldest first (the store's catch-up index), in bounded
+ * - Catch-up: every sync interval a node sends the next live member (a
+ *   shuffled round-robin) its version vector; the member answers with the
+ *   contacts touched by writes the vector lacks (nothing at all when it
+ *   lacks none), oldest first (the store's catch-up index), in bounded
  *   batches, each closed by a claim "with these you hold every write of
  *   origin X up to s"; the claim is applied only once every contact of the
  *   batch arrived (counted by distinct contact: a duplicate never stands in
@@ -31,14 +32,13 @@ import type { Outbox } from '../outbox.ts';
 import { encodeMessage, WireEncodeError } from '../wire/codec.ts';
 import { TimerTable } from '../timers.ts';
 import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
+import { shuffle } from '../rng.ts';
 import type { Message, RepState, RepVv, WireSeq } from '../wire/messages.ts';
 import type { MemberView } from '../membership/member-table.ts';
 import {
   cloudAddRange, cloudTop, EMPTY_VV, vvGet, vvMax, vvMeet, type VersionVector,
 } from '../contacts/dots.ts';
-import { collectTombstones, commitWrite, nextSeqOf, receiveState, stateForPeer } from '../contacts/book.ts';
-import { applyWrite } from '../contacts/write.ts';
-import { patchContactId } from '../contacts/patch.ts';
+import { collectTombstones, prepareWrite, receiveState, stateForPeer, storeWrite } from '../contacts/book.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { WriteRequest } from '../contacts/patch.ts';
 import { sameEntries, type ContactState } from '../contacts/state.ts';
@@ -46,7 +46,7 @@ import type { ContactStore, StoreChange } from '../contacts/store.ts';
 import { version } from '../contacts/view.ts';
 import type { WriteOutcome } from '../contacts/write.ts';
 import { DigestSessions } from './digest-sessions.ts';
-import { fromRepState, toRepState } from './wire-state.ts';
+import { fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
 
 export interface ReplicationConfig {
   /** How often a node asks a random member for what it lacks. */
@@ -144,6 +144,10 @@ export class Replication {
   private readonly versions = new Map<bigint, ContactId>();
   private readonly versionOf = new Map<ContactId, bigint>();
   private stable: VersionVector = EMPTY_VV;
+  /** Catch-up targets left in this round, and the live list (by id) they are checked against. */
+  private syncRound: NodeId[] = [];
+  private syncLive: MemberView[] | undefined;
+  private syncLiveById = new Map<NodeId, MemberView>();
   private batchSeq = 0;
   /** Catch-up batches from peers: distinct contacts received per (peer, batch), and the claim closing it. */
   private readonly batches = new Map<string, { received: Set<string>; claim?: RepVv; fromAddr: Address }>();
@@ -166,16 +170,17 @@ export class Replication {
 
   /** Takes a client write at physical time `now`; an applied one is persisted, then pushed to every live member. */
   write(now: TimeMs, req: WriteRequest): WriteOutcome {
-    const tooLarge = this.checkSize(now, req);
-    if (tooLarge) {
-      this.stats.writesRejected++;
-      return tooLarge;
-    }
-    const outcome = commitWrite(this.store, this.init.id, req, now, this.stable);
+    const outcome = prepareWrite(this.store, this.init.id, req, now, this.stable);
     if (outcome.kind !== 'applied') {
       if (outcome.kind === 'rejected') this.stats.writesRejected++;
       return outcome;
     }
+    const tooLarge = this.checkSize(outcome.state);
+    if (tooLarge) {
+      this.stats.writesRejected++;
+      return tooLarge;
+    }
+    storeWrite(this.store, outcome);
     this.stats.writes++;
     this.flushStore(true);
     // Encoded once, sent to everyone.
@@ -191,18 +196,16 @@ export class Replication {
    * Refuses, before anything is stored, a write whose contact would no
    * longer fit one replication packet (the model's limits allow a photo and
    * a long note together to pass it): a write must never be acknowledged
-   * if it cannot reach the other members.
+   * if it cannot reach the other members. The bound is cheap and almost
+   * always enough; only a contact near the limit is encoded to be sure.
    */
-  private checkSize(now: TimeMs, req: WriteRequest): WriteOutcome | undefined {
-    const id = patchContactId(req.patch);
-    const env = { node: this.init.id, nextSeq: nextSeqOf(this.store, this.init.id), clock: this.store.clock(), nowMs: now, stable: this.stable };
-    const dry = applyWrite(this.store.get(id), req, env);
-    if (dry.kind !== 'applied') return undefined;
-    const bytes = encodeMessage(toRepState(dry.state, { reply: false, full: true, batch: 0 })).length;
+  private checkSize(state: ContactState): WriteOutcome | undefined {
+    if (repStateBytesBound(state) <= MAX_STATE_BYTES) return undefined;
+    const bytes = encodeMessage(toRepState(state, { reply: false, full: true, batch: 0 })).length;
     if (bytes <= MAX_STATE_BYTES) return undefined;
     return {
       kind: 'rejected',
-      error: { code: 'too-large', issues: [], message: `contact ${id} would take ${bytes} bytes to replicate, over the ${MAX_STATE_BYTES}-byte limit: shrink the photo or the note` },
+      error: { code: 'too-large', issues: [], message: `contact ${state.id} would take ${bytes} bytes to replicate, over the ${MAX_STATE_BYTES}-byte limit: shrink the photo or the note` },
     };
   }
 
@@ -247,7 +250,7 @@ export class Replication {
 
   private onState(fromAddr: Address, fromId: NodeId, msg: RepState): void {
     this.stats.statesIn++;
-    const incoming = fromRepState(msg);
+    const incoming = fromRepState(msg, this.store.get(msg.id as ContactId));
     if (!incoming) {
       this.stats.badStates++;
       return;
@@ -278,9 +281,32 @@ export class Replication {
 
   private onSyncTick(now: TimeMs): void {
     this.timers.set('sync', now + this.cfg.syncIntervalMs);
+    const peer = this.nextSyncPeer();
+    if (peer) this.requestCatchUp(peer.addr, '');
+  }
+
+  /**
+   * The next live member to ask for what we lack: round-robin over a
+   * shuffled order, reshuffled every round. Each member thus hears our
+   * vector once per round (n - 1 sync intervals) rather than at random
+   * (where the last of them waits a coupon collector's n·H(n)): the stable
+   * vector, and with it tombstone collection, lags behind by one round.
+   */
+  private nextSyncPeer(): MemberView | undefined {
     const live = this.init.peers.live();
-    if (live.length === 0) return;
-    this.requestCatchUp(live[this.init.rng.int(live.length)]!.addr, '');
+    if (live !== this.syncLive) {
+      this.syncLive = live;
+      this.syncLiveById = new Map(live.map((m) => [m.id, m]));
+    }
+    for (;;) {
+      if (this.syncRound.length === 0) {
+        if (live.length === 0) return undefined;
+        this.syncRound = shuffle(live.map((m) => m.id), this.init.rng);
+      }
+      // A member no longer live is skipped; the round goes on with the others.
+      const m = this.syncLiveById.get(this.syncRound.pop()!);
+      if (m) return m;
+    }
   }
 
   private requestCatchUp(to: Address, cursor: string): void {
@@ -302,10 +328,12 @@ export class Replication {
     for (const s of msg.vv) theirs[s.origin] = s.seq;
     this.peerVectors.set(fromId, theirs);
     const batch = ++this.batchSeq;
-    this.stats.catchUpBatches++;
     const floor = this.store.indexFloor();
     const behindFloor = Object.keys(floor).some((o) => vvGet(theirs, o) < vvGet(floor, o));
-    if (behindFloor || msg.cursor !== '') return this.fullSyncPage(fromAddr, batch, msg.cursor);
+    if (behindFloor || msg.cursor !== '') {
+      this.stats.catchUpBatches++;
+      return this.fullSyncPage(fromAddr, batch, msg.cursor);
+    }
     const ours = cloudTop(this.store.applied());
     const ids = new Set<ContactId>();
     const claim: WireSeq[] = [];
@@ -326,6 +354,9 @@ export class Replication {
       if (!page.done) more = true;
       if (upTo > after) claim.push({ origin: origin as NodeId, seq: upTo });
     }
+    // Nothing they lack (most requests): an empty claim would tell them nothing.
+    if (ids.size === 0 && claim.length === 0 && !more) return;
+    this.stats.catchUpBatches++;
     for (const id of ids) this.send(fromAddr, toRepState(stateForPeer(this.store, id, this.stable), { reply: false, full: true, batch }));
     this.send(fromAddr, { type: 'repVv', reply: true, batch, count: ids.size, more, cursor: '', vv: claim });
   }

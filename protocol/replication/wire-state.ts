@@ -5,9 +5,9 @@
  * as `stable`. A value that does not parse, or a malformed range list, makes
  * the whole state invalid: dropped and counted by the caller.
  */
-import type { RepState } from '../wire/messages.ts';
+import type { RepState, WireEntry } from '../wire/messages.ts';
 import type { ContactState, Entry } from '../contacts/state.ts';
-import { compareDots } from '../contacts/state.ts';
+import { compareDots, entryWithDot } from '../contacts/state.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
@@ -18,12 +18,56 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
     type: 'repState',
     ...opts,
     id: s.id,
-    entries: s.entries.map((e) => ({
-      key: e.key, uid: e.uid, value: asciiJson(e.value), origin: e.dot.origin, seq: e.dot.seq, t: e.hlc.wallMs, c: e.hlc.logical,
-    })),
+    entries: s.entries.map((e): WireEntry => [e.key, e.uid, asciiJson(e.value), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
     ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
     stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
   };
+}
+
+/**
+ * An upper bound on the bytes of `encodeMessage(toRepState(s, …))`, found
+ * without encoding: every CBOR head counted at its widest (9 bytes), text
+ * at 3 UTF-8 bytes per UTF-16 unit, values at the longest JSON their
+ * characters can escape to. A write checks its contact against the packet
+ * limit with this, and encodes exactly only when the bound says it might
+ * not fit.
+ */
+export function repStateBytesBound(s: ContactState): number {
+  const HEAD = 9;
+  const text = (t: string) => HEAD + 3 * t.length;
+  let n = 1 + 1 + 1 + 1 + HEAD + text(s.id) + HEAD;
+  for (const e of s.entries) n += 1 + text(e.key) + text(e.uid) + HEAD + jsonBytesBound(e.value) + text(e.dot.origin) + 3 * HEAD;
+  n += HEAD;
+  for (const origin in s.ctx) n += 1 + text(origin) + HEAD + HEAD * s.ctx[origin]!.length;
+  n += HEAD;
+  for (const origin in s.floor) n += 1 + text(origin) + HEAD;
+  return n;
+}
+
+/** The longest `asciiJson(v)` can be (Infinity for anything JSON cannot carry: then encode to know). */
+function jsonBytesBound(v: unknown): number {
+  if (typeof v === 'string') {
+    let n = 2;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      // Control characters and non-ASCII become \uXXXX; a quote or backslash gets a backslash.
+      n += c < 0x20 || c >= 0x7f ? 6 : c === 0x22 || c === 0x5c ? 2 : 1;
+    }
+    return n;
+  }
+  if (typeof v === 'number') return 24;
+  if (typeof v === 'boolean' || v === null) return 5;
+  if (Array.isArray(v)) {
+    let n = 2;
+    for (const x of v) n += jsonBytesBound(x) + 1;
+    return n;
+  }
+  if (typeof v === 'object') {
+    let n = 2;
+    for (const [k, x] of Object.entries(v as object)) n += jsonBytesBound(k) + jsonBytesBound(x) + 2;
+    return n;
+  }
+  return Infinity;
 }
 
 /**
@@ -35,17 +79,28 @@ function asciiJson(v: unknown): string {
   return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** The state a message carries, or undefined when it is malformed. */
-export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>): ContactState | undefined {
+/**
+ * The state a message carries, or undefined when it is malformed. An entry
+ * whose dot `held` (our state of the contact) already holds is taken from
+ * it without parsing: a dot names one immutable entry, and a join keeps
+ * ours anyway. Full states are mostly entries the receiver has.
+ */
+export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>, held?: ContactState): ContactState | undefined {
   const entries: Entry[] = [];
-  for (const w of m.entries) {
+  for (const [key, uid, json, origin, seq, t, c] of m.entries) {
+    const dot = { origin, seq };
+    const known = held && entryWithDot(held, dot);
+    if (known) {
+      entries.push(known);
+      continue;
+    }
     let value: unknown;
     try {
-      value = JSON.parse(w.value);
+      value = JSON.parse(json);
     } catch {
       return undefined;
     }
-    entries.push({ key: w.key as FieldKey, uid: w.uid, value, dot: { origin: w.origin, seq: w.seq }, hlc: { wallMs: w.t, logical: w.c } });
+    entries.push({ key: key as FieldKey, uid, value, dot, hlc: { wallMs: t, logical: c } });
   }
   entries.sort((a, b) => compareDots(a.dot, b.dot));
   for (let i = 1; i < entries.length; i++) if (compareDots(entries[i - 1]!.dot, entries[i]!.dot) === 0) return undefined;

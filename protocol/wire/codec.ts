@@ -28,6 +28,7 @@ import { Decoder, Encoder, type Options } from 'cbor-x';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { scanCbor, type CborGuardLimits } from './cbor-guard.ts';
+import { writeCbor } from './cbor-write.ts';
 import { MESSAGE_FIELDS, MESSAGE_RULES, clusterField, tupleCodec, type FieldsOf } from './schema.ts';
 import { LIMITS, PROTOCOL_VERSION, WIRE_TYPE, type Message, type Packet, type PacketHeader } from './messages.ts';
 import { ProtocolUsageError, invariant, isNodeId, type NodeId } from '../types.ts';
@@ -158,8 +159,9 @@ export function encodeMessage(message: Message): Uint8Array {
   }
   if (!compiled.check(wire)) throw new WireEncodeError(`${message.type} breaks its schema: ${compiled.explain(wire)}`);
   if (compiled.rule && !compiled.rule(message)) throw new WireEncodeError(`${message.type} breaks a cross-field rule`);
-  // cbor-x hands out views of a shared 8 KiB slab; a copy keeps queued messages from pinning slabs.
-  return new Uint8Array(encoder.encode(wire));
+  // Our own writer for the subset we send (cbor-write.ts); cbor-x for anything else. cbor-x hands
+  // out views of a shared 8 KiB slab: a copy keeps queued messages from pinning slabs.
+  return writeCbor(wire) ?? new Uint8Array(encoder.encode(wire));
 }
 
 /**

@@ -134,16 +134,13 @@ export interface PushPull {
 
 export type MembershipMessage = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
 
-/** One dotted entry of a contact state (replication/). `value` is JSON text. */
-export interface WireEntry {
-  key: string;
-  uid: string;
-  value: string;
-  origin: NodeId;
-  seq: number;
-  t: number;
-  c: number;
-}
+/**
+ * One dotted entry of a contact state (replication/), kept in memory as the
+ * array it travels as (a state carries dozens: no object per entry on the
+ * way in or out): field key, entry uid, value as JSON text, the dot's origin
+ * and seq, and the HLC's wall time and logical counter.
+ */
+export type WireEntry = [key: string, uid: string, value: string, origin: NodeId, seq: number, t: number, c: number];
 
 /** One origin's part of a dot cloud: sorted inclusive ranges, flattened [from, to, from, to, …]. */
 export interface WireDots {

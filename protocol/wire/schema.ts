@@ -172,15 +172,18 @@ const memberState: Field<MemberState> = recordOf<MemberState>({
 
 const wireSeq = recordOf<WireSeq>({ origin: nodeIdField, seq: counter });
 const wireDots = recordOf<WireDots>({ origin: nodeIdField, ranges: listOf(counter, LIMITS.maxDotRangeNumbers) });
-const wireEntry = recordOf<WireEntry>({
-  key: text(LIMITS.maxFieldKeyLength),
-  uid: text(LIMITS.maxEntryUidLength),
-  value: { schema: Type.String({ maxLength: LIMITS.maxEntryValueLength }) },
-  origin: nodeIdField,
-  seq: counter,
-  t: counter,
-  c: counter,
-});
+/** An entry travels, and stays in memory, as its array (WireEntry): the same bytes a record of these fields makes. */
+const wireEntry: Field<WireEntry> = {
+  schema: Type.Tuple([
+    text(LIMITS.maxFieldKeyLength).schema,
+    text(LIMITS.maxEntryUidLength).schema,
+    Type.String({ maxLength: LIMITS.maxEntryValueLength }),
+    nodeIdField.schema,
+    counter.schema,
+    counter.schema,
+    counter.schema,
+  ]),
+};
 
 /**
  * Every message's fields in wire order. APPEND ONLY per entry: never reorder,

@@ -59,8 +59,8 @@ function corpus(rng: SeededRng): Uint8Array[] {
     { type: 'rcHello', sid: 1, n: 3, fp: new Uint8Array(16) },
     { type: 'rcMore', sid: 1, from: 0, upTo: 4 },
     { type: 'repState', reply: false, full: true, batch: 0, id: contactId, entries: [
-      { key: 'formattedName', uid: '', value: '"Fuzz"', origin: id, seq: 1, t: 1, c: 0 },
-      { key: '$live', uid: '', value: 'true', origin: id, seq: 2, t: 1, c: 0 },
+      ['formattedName', '', '"Fuzz"', id, 1, 1, 0],
+      ['$live', '', 'true', id, 2, 1, 0],
     ], ctx: [{ origin: id, ranges: [1, 2] }], stable: [] },
     { type: 'repVv', reply: false, batch: 0, count: 0, more: false, cursor: '', vv: [{ origin: id, seq: 3 }] },
     { type: 'repFetch', items: new Uint8Array(16) },

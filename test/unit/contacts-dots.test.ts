@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
-  cloudAbove, cloudAdd, cloudCount, cloudDots, cloudFromDots, cloudFromTopExtra, cloudHas, cloudMax, cloudTop, cloudToTopExtra, cloudUnion,
+  cloudAbove, cloudAdd, cloudCount, cloudDots, cloudFromDots, cloudFromTopExtra, cloudHas, cloudMax, cloudMinus, cloudTop, cloudToTopExtra, cloudUnion,
   cloudWithFloor, vvMeet, EMPTY_CLOUD, type Dot, type DotCloud,
 } from '../../protocol/contacts/dots.ts';
 import { hlcCompare, hlcNext, HLC_ZERO } from '../../protocol/contacts/hlc.ts';
@@ -36,6 +36,11 @@ test('a dot cloud holds exactly the dots added, in canonical form', () => {
       for (const d of [...xs, ...ys, { origin: A, seq: 41 }]) assert.is(cloudHas(u, d), want.has(key(d)));
       assert.equal(u, cloudUnion(b, a), 'canonical: the same set is the same value');
       assert.equal(cloudFromTopExtra(cloudToTopExtra(u)), u);
+      const ys2 = new Set(ys.map(key));
+      const minus = cloudMinus(a, b);
+      assert.equal(asSet(minus), new Set(xs.map(key).filter((k) => !ys2.has(k))));
+      assert.equal(minus, cloudFromDots([...cloudDots(minus)]), 'a difference is canonical');
+      assert.equal(cloudFromDots([...ys].reverse()), b, 'any order of dots makes the same cloud');
     }),
     { numRuns: 300 },
   );
