@@ -24,7 +24,7 @@ import { newContactId, sampleContact } from '../../daemon/store/sample.ts';
 import { ContactsClient } from '../../tui/client.ts';
 import { freeUdpPort, killAll, memberRecord, startNode, tempDir, waitForLog, type NodeProc } from '../integration/contactd-harness.ts';
 import { median, percentile, recordLoad, type Bench, type Record } from './harness.ts';
-import { rssBytes } from './real-cluster.ts';
+import { cpuSeconds, rssBytes, runQueueWaitMs } from './real-cluster.ts';
 
 const LATENCY_MEMBERS = 10;
 const LATENCY_WARMUP = 20;
@@ -86,6 +86,8 @@ async function replicationLatency(record: Record): Promise<void> {
       for (let i = 0; i < LATENCY_WARMUP; i++) await put(clients[i % nodes.length]!, i);
       const writes: { id: string; sentAtMs: number; ackedAtMs: number }[] = [];
       let next = 0;
+      const waited = nodes.map((n) => runQueueWaitMs(n.child.pid!));
+      const t0 = performance.now();
       const loop = async (): Promise<void> => {
         while (next < LATENCY_WRITES) {
           const i = next++;
@@ -95,6 +97,7 @@ async function replicationLatency(record: Record): Promise<void> {
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+      const waitShare = nodes.reduce((a, n, i) => a + runQueueWaitMs(n.child.pid!) - waited[i]!, 0) / nodes.length / (performance.now() - t0);
       const applied = await appliedTimes(nodes, new Set(writes.map((w) => w.id)));
       const allAt = (id: string) => Math.max(...applied.map((m) => m.get(id)!));
       const fromAck = writes.map((w) => Math.max(0, allAt(w.id) - w.ackedAtMs));
@@ -107,6 +110,7 @@ async function replicationLatency(record: Record): Promise<void> {
       record({ name: `${label}: applied at all before the ack arrived`, value: writes.filter((w) => allAt(w.id) <= w.ackedAtMs).length, unit: 'writes' });
       record({ name: `${label}: send to applied at all, p50`, value: median(fromSend), unit: 'ms' });
       record({ name: `${label}: send to applied at all, p99`, value: percentile(fromSend, 99), unit: 'ms' });
+      record({ name: `${label}: members runnable but waiting for a CPU, share of the time`, value: Math.round(waitShare * 100), unit: '%' });
       recordLoad(record, `${label}: at end`);
     } finally {
       for (const c of clients) c.close();
@@ -127,6 +131,8 @@ async function writesAndMemory(record: Record): Promise<void> {
       const latencies: number[] = [];
       let next = 0;
       const cpu = process.cpuUsage();
+      const nodesCpu = nodes.map((n) => cpuSeconds(n.child.pid!));
+      const waited = runQueueWaitMs(nodes[0]!.child.pid!);
       const t0 = performance.now();
       await Promise.all(clients.map(async (client) => {
         while (next < THROUGHPUT_WRITES) {
@@ -137,12 +143,18 @@ async function writesAndMemory(record: Record): Promise<void> {
         }
       }));
       const elapsedS = (performance.now() - t0) / 1000;
+      const nodesCpuMs = nodes.map((n, i) => (cpuSeconds(n.child.pid!) - nodesCpu[i]!) * 1000);
+      const waitShare = (runQueueWaitMs(nodes[0]!.child.pid!) - waited) / (elapsedS * 1000);
       const used = process.cpuUsage(cpu);
       const benchCpuS = (used.user + used.system) / 1e6;
       record({ name: `writes: acknowledged creates per second into one of ${THROUGHPUT_MEMBERS} (${CLIENTS} clients)`, value: Math.round(THROUGHPUT_WRITES / elapsedS), unit: '/s' });
       record({ name: 'writes: latency p50', value: Math.round(median(latencies) * 10) / 10, unit: 'ms' });
       record({ name: 'writes: latency p99', value: Math.round(percentile(latencies, 99) * 10) / 10, unit: 'ms' });
       record({ name: 'writes: CPU of the clients (this process), share of the wall time', value: Math.round((benchCpuS / elapsedS) * 100), unit: '%' });
+      // What one write costs the member that takes it and each member it replicates to.
+      record({ name: 'writes: CPU of the member taking them, per write', value: Math.round((nodesCpuMs[0]! / THROUGHPUT_WRITES) * 100) / 100, unit: 'ms' });
+      record({ name: 'writes: CPU of each other member, per write (while writing)', value: Math.round((Math.max(...nodesCpuMs.slice(1)) / THROUGHPUT_WRITES) * 100) / 100, unit: 'ms' });
+      record({ name: 'writes: the member taking them, runnable but waiting for a CPU', value: Math.round(waitShare * 100), unit: '% of the time' });
 
       const deadline = Date.now() + SETTLE_TIMEOUT_MS;
       for (const n of nodes) {

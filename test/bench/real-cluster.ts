@@ -161,6 +161,26 @@ export function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
+/** CPU time `pid` has used so far, user + system, in seconds (/proc/PID/stat fields 14 and 15). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
+}
+
+/**
+ * How long `pid`'s main thread has waited, runnable, for a CPU (ms; the
+ * second field of /proc/PID/schedstat). On a busy machine this, not the
+ * work, is what stretches latencies.
+ */
+export function runQueueWaitMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_S = 100;
+
 /** Reads `stream` line by line. */
 function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
   createInterface({ input: stream, crlfDelay: Infinity }).on('line', fn);

@@ -14,7 +14,8 @@
  * - resident memory per member (VmRSS), at the end of a quiet window;
  * - bytes per second per member: the namespace's loopback tx counter over
  *   WINDOW_MS with nothing else running inside (IP, UDP and TCP headers
- *   included; Serf's push/pull runs every 30 s, hence the window);
+ *   included; Serf's push/pull runs every 30 s, hence the window); and
+ *   the CPU each member used in that window (/proc/PID/stat);
  * - detection: KILLS members are kill -9'd one after another; for each,
  *   the time from the kill until every survivor has said it is dead
  *   (contactd `dead`, Serf `EventMemberFailed`), and until the first one
@@ -26,7 +27,7 @@
  * 2-core machine are heavy, and start-up figures move with it.
  */
 import { median, recordLoad, type Bench, type Record } from './harness.ts';
-import { ensureSerf, Netns, rssBytes, startContactd, startSerf, type ContactdMember, type Member } from './real-cluster.ts';
+import { cpuSeconds, ensureSerf, Netns, rssBytes, startContactd, startSerf, type ContactdMember, type Member } from './real-cluster.ts';
 
 const SIZES = [10, 30] as const;
 const KILLS = 3;
@@ -48,6 +49,8 @@ interface Run {
   rssMaxBytes: number;
   bytesPerSecPerMember: number;
   packetsPerSecPerMember: number;
+  /** CPU (user + system) per member over the quiet window, as a share of one core. */
+  cpuShareMean: number;
   detectMs: number[];
   firstSuspectMs: number[];
   falseDeaths: number;
@@ -85,10 +88,12 @@ async function measure(system: System, n: number): Promise<Run> {
 
     await sleep(SETTLE_MS);
     const tx0 = Netns.loopbackTx(members[0]!.pid);
+    const cpu0 = members.map((m) => cpuSeconds(m.pid));
     const t0 = performance.now();
     await sleep(WINDOW_MS);
     const tx1 = Netns.loopbackTx(members[0]!.pid);
     const windowS = (performance.now() - t0) / 1000;
+    run.cpuShareMean = members.reduce((a, m, i) => a + cpuSeconds(m.pid) - cpu0[i]!, 0) / n / windowS;
     run.bytesPerSecPerMember = (tx1.bytes - tx0.bytes) / windowS / n;
     run.packetsPerSecPerMember = (tx1.packets - tx0.packets) / windowS / n;
     const rss = members.map((m) => rssBytes(m.pid));
@@ -152,6 +157,7 @@ async function compare(record: Record, n: number): Promise<void> {
   record({ name: `${label}: resident memory per member, max`, value: mb(ours.rssMaxBytes), unit: 'MB', baseline: mb(serf.rssMaxBytes) });
   record({ name: `${label}: bytes sent per member (loopback, idle)`, value: Math.round(ours.bytesPerSecPerMember), unit: 'B/s', baseline: Math.round(serf.bytesPerSecPerMember) });
   record({ name: `${label}: packets sent per member (loopback, idle)`, value: Math.round(ours.packetsPerSecPerMember * 10) / 10, unit: '/s', baseline: Math.round(serf.packetsPerSecPerMember * 10) / 10 });
+  record({ name: `${label}: CPU per member (idle), share of one core`, value: Math.round(ours.cpuShareMean * 1000) / 10, unit: '%', baseline: Math.round(serf.cpuShareMean * 1000) / 10 });
   recordLoad(record, `${label}: at end`);
 }
 
