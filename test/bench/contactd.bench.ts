@@ -59,6 +59,23 @@ function put(client: ContactsClient, i: number): Promise<string> {
   return client.request('put', { opId: newContactId(), patch: { kind: 'create', contact: sampleContact(id, i) } }).then(() => id);
 }
 
+interface Write { id: string; sentAtMs: number; ackedAtMs: number }
+
+/** Creates `count` contacts, `loops` at a time, write i of loop k through `clientFor(i, k)`; when each was sent and acknowledged. */
+async function writeMany(count: number, loops: number, clientFor: (i: number, loop: number) => ContactsClient): Promise<Write[]> {
+  const writes: Write[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: loops }, async (_, k) => {
+    while (next < count) {
+      const i = next++;
+      const sentAtMs = Date.now();
+      const id = await put(clientFor(i, k), i);
+      writes.push({ id, sentAtMs, ackedAtMs: Date.now() });
+    }
+  }));
+  return writes;
+}
+
 /** When each member applied each of `ids` (its own log time), once all have; fails after SETTLE_TIMEOUT_MS. */
 async function appliedTimes(nodes: NodeProc[], ids: Set<string>): Promise<Map<string, number>[]> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
@@ -77,110 +94,94 @@ async function appliedTimes(nodes: NodeProc[], ids: Set<string>): Promise<Map<st
   }));
 }
 
+/** Resolves once every member's `stats` counts `count` contacts; fails after SETTLE_TIMEOUT_MS. */
+async function untilHeld(nodes: NodeProc[], count: number): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  for (const n of nodes) {
+    const client = new ContactsClient({ servers: [n.addr] });
+    try {
+      for (;;) {
+        const held = ((await client.request('stats')).result as { contacts: number }).contacts;
+        if (held >= count) break;
+        if (Date.now() > deadline) throw new Error(`${n.name} holds ${held} of ${count} contacts after ${SETTLE_TIMEOUT_MS} ms`);
+        await sleep(500);
+      }
+    } finally {
+      client.close();
+    }
+  }
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const mb = (bytes: number) => round(bytes / 1e6, 1);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 async function replicationLatency(record: Record): Promise<void> {
-  recordLoad(record, 'replication latency 10: at start');
+  const label = `replication latency ${LATENCY_MEMBERS}`;
+  recordLoad(record, `${label}: at start`);
+  const clients: ContactsClient[] = [];
   try {
     const nodes = await cluster(LATENCY_MEMBERS, 'debug');
-    const clients = nodes.map((n) => new ContactsClient({ servers: [n.addr] }));
-    try {
-      for (let i = 0; i < LATENCY_WARMUP; i++) await put(clients[i % nodes.length]!, i);
-      const writes: { id: string; sentAtMs: number; ackedAtMs: number }[] = [];
-      let next = 0;
-      const waited = nodes.map((n) => runQueueWaitMs(n.child.pid!));
-      const t0 = performance.now();
-      const loop = async (): Promise<void> => {
-        while (next < LATENCY_WRITES) {
-          const i = next++;
-          const sentAtMs = Date.now();
-          const id = await put(clients[i % nodes.length]!, i);
-          writes.push({ id, sentAtMs, ackedAtMs: Date.now() });
-        }
-      };
-      await Promise.all(Array.from({ length: CONCURRENCY }, loop));
-      const waitShare = nodes.reduce((a, n, i) => a + runQueueWaitMs(n.child.pid!) - waited[i]!, 0) / nodes.length / (performance.now() - t0);
-      const applied = await appliedTimes(nodes, new Set(writes.map((w) => w.id)));
-      const allAt = (id: string) => Math.max(...applied.map((m) => m.get(id)!));
-      const fromAck = writes.map((w) => Math.max(0, allAt(w.id) - w.ackedAtMs));
-      const fromSend = writes.map((w) => allAt(w.id) - w.sentAtMs);
-      const label = `replication latency ${LATENCY_MEMBERS}`;
-      record({ name: `${label}: writes measured (${CONCURRENCY} in flight, round-robin)`, value: writes.length, unit: '' });
-      record({ name: `${label}: ack to applied at all, p50`, value: median(fromAck), unit: 'ms' });
-      record({ name: `${label}: ack to applied at all, p99`, value: percentile(fromAck, 99), unit: 'ms', goal: 50 });
-      record({ name: `${label}: ack to applied at all, max`, value: Math.max(...fromAck), unit: 'ms' });
-      record({ name: `${label}: applied at all before the ack arrived`, value: writes.filter((w) => allAt(w.id) <= w.ackedAtMs).length, unit: 'writes' });
-      record({ name: `${label}: send to applied at all, p50`, value: median(fromSend), unit: 'ms' });
-      record({ name: `${label}: send to applied at all, p99`, value: percentile(fromSend, 99), unit: 'ms' });
-      record({ name: `${label}: members runnable but waiting for a CPU, share of the time`, value: Math.round(waitShare * 100), unit: '%' });
-      recordLoad(record, `${label}: at end`);
-    } finally {
-      for (const c of clients) c.close();
-    }
+    clients.push(...nodes.map((n) => new ContactsClient({ servers: [n.addr] })));
+    await writeMany(LATENCY_WARMUP, 1, (i) => clients[i % nodes.length]!);
+    const waited = nodes.map((n) => runQueueWaitMs(n.child.pid!));
+    const t0 = performance.now();
+    const writes = await writeMany(LATENCY_WRITES, CONCURRENCY, (i) => clients[i % nodes.length]!);
+    const waitShare = nodes.reduce((a, n, i) => a + runQueueWaitMs(n.child.pid!) - waited[i]!, 0) / nodes.length / (performance.now() - t0);
+    const applied = await appliedTimes(nodes, new Set(writes.map((w) => w.id)));
+    const allAt = (id: string) => Math.max(...applied.map((m) => m.get(id)!));
+    const fromAck = writes.map((w) => Math.max(0, allAt(w.id) - w.ackedAtMs));
+    const fromSend = writes.map((w) => allAt(w.id) - w.sentAtMs);
+    record({ name: `${label}: writes measured (${CONCURRENCY} in flight, round-robin)`, value: writes.length, unit: '' });
+    record({ name: `${label}: ack to applied at all, p50`, value: median(fromAck), unit: 'ms' });
+    record({ name: `${label}: ack to applied at all, p99`, value: percentile(fromAck, 99), unit: 'ms', goal: 50 });
+    record({ name: `${label}: ack to applied at all, max`, value: Math.max(...fromAck), unit: 'ms' });
+    record({ name: `${label}: applied at all before the ack arrived`, value: writes.filter((w) => allAt(w.id) <= w.ackedAtMs).length, unit: 'writes' });
+    record({ name: `${label}: send to applied at all, p50`, value: median(fromSend), unit: 'ms' });
+    record({ name: `${label}: send to applied at all, p99`, value: percentile(fromSend, 99), unit: 'ms' });
+    record({ name: `${label}: members runnable but waiting for a CPU, share of the time`, value: Math.round(waitShare * 100), unit: '%' });
+    recordLoad(record, `${label}: at end`);
   } finally {
+    for (const c of clients) c.close();
     await killAll();
   }
 }
 
 async function writesAndMemory(record: Record): Promise<void> {
   recordLoad(record, 'writes 10k: at start');
+  const clients: ContactsClient[] = [];
   try {
     const nodes = await cluster(THROUGHPUT_MEMBERS, 'info');
     await sleep(2000); // let start-up garbage be collected before the empty-store figure
     const rssEmpty = nodes.map((n) => rssBytes(n.child.pid!));
-    const clients = Array.from({ length: CLIENTS }, () => new ContactsClient({ servers: [nodes[0]!.addr], attemptTimeoutMs: 1000 }));
-    try {
-      const latencies: number[] = [];
-      let next = 0;
-      const cpu = process.cpuUsage();
-      const nodesCpu = nodes.map((n) => cpuSeconds(n.child.pid!));
-      const waited = runQueueWaitMs(nodes[0]!.child.pid!);
-      const t0 = performance.now();
-      await Promise.all(clients.map(async (client) => {
-        while (next < THROUGHPUT_WRITES) {
-          const i = next++;
-          const t = performance.now();
-          await put(client, i);
-          latencies.push(performance.now() - t);
-        }
-      }));
-      const elapsedS = (performance.now() - t0) / 1000;
-      const nodesCpuMs = nodes.map((n, i) => (cpuSeconds(n.child.pid!) - nodesCpu[i]!) * 1000);
-      const waitShare = (runQueueWaitMs(nodes[0]!.child.pid!) - waited) / (elapsedS * 1000);
-      const used = process.cpuUsage(cpu);
-      const benchCpuS = (used.user + used.system) / 1e6;
-      record({ name: `writes: acknowledged creates per second into one of ${THROUGHPUT_MEMBERS} (${CLIENTS} clients)`, value: Math.round(THROUGHPUT_WRITES / elapsedS), unit: '/s' });
-      record({ name: 'writes: latency p50', value: Math.round(median(latencies) * 10) / 10, unit: 'ms' });
-      record({ name: 'writes: latency p99', value: Math.round(percentile(latencies, 99) * 10) / 10, unit: 'ms' });
-      record({ name: 'writes: CPU of the clients (this process), share of the wall time', value: Math.round((benchCpuS / elapsedS) * 100), unit: '%' });
-      // What one write costs the member that takes it and each member it replicates to.
-      record({ name: 'writes: CPU of the member taking them, per write', value: Math.round((nodesCpuMs[0]! / THROUGHPUT_WRITES) * 100) / 100, unit: 'ms' });
-      record({ name: 'writes: CPU of each other member, per write (while writing)', value: Math.round((Math.max(...nodesCpuMs.slice(1)) / THROUGHPUT_WRITES) * 100) / 100, unit: 'ms' });
-      record({ name: 'writes: the member taking them, runnable but waiting for a CPU', value: Math.round(waitShare * 100), unit: '% of the time' });
+    clients.push(...Array.from({ length: CLIENTS }, () => new ContactsClient({ servers: [nodes[0]!.addr], attemptTimeoutMs: 1000 })));
+    const benchCpu = process.cpuUsage();
+    const nodesCpu = nodes.map((n) => cpuSeconds(n.child.pid!));
+    const waited = runQueueWaitMs(nodes[0]!.child.pid!);
+    const t0 = performance.now();
+    const writes = await writeMany(THROUGHPUT_WRITES, CLIENTS, (_, k) => clients[k]!);
+    const elapsedMs = performance.now() - t0;
+    const nodesCpuMs = nodes.map((n, i) => (cpuSeconds(n.child.pid!) - nodesCpu[i]!) * 1000);
+    const waitShare = (runQueueWaitMs(nodes[0]!.child.pid!) - waited) / elapsedMs;
+    const used = process.cpuUsage(benchCpu);
+    const latencies = writes.map((w) => w.ackedAtMs - w.sentAtMs);
+    record({ name: `writes: acknowledged creates per second into one of ${THROUGHPUT_MEMBERS} (${CLIENTS} clients)`, value: Math.round(THROUGHPUT_WRITES / (elapsedMs / 1000)), unit: '/s' });
+    record({ name: 'writes: latency p50', value: median(latencies), unit: 'ms' });
+    record({ name: 'writes: latency p99', value: percentile(latencies, 99), unit: 'ms' });
+    record({ name: 'writes: CPU of the clients (this process), share of the wall time', value: Math.round(((used.user + used.system) / 1000 / elapsedMs) * 100), unit: '%' });
+    // What one write costs the member that takes it and each member it replicates to.
+    record({ name: 'writes: CPU of the member taking them, per write', value: round(nodesCpuMs[0]! / THROUGHPUT_WRITES, 2), unit: 'ms' });
+    record({ name: 'writes: CPU of each other member, per write (while writing)', value: round(Math.max(...nodesCpuMs.slice(1)) / THROUGHPUT_WRITES, 2), unit: 'ms' });
+    record({ name: 'writes: the member taking them, runnable but waiting for a CPU', value: Math.round(waitShare * 100), unit: '% of the time' });
 
-      const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-      for (const n of nodes) {
-        const one = new ContactsClient({ servers: [n.addr] });
-        try {
-          for (;;) {
-            const held = ((await one.request('stats')).result as { contacts: number }).contacts;
-            if (held >= THROUGHPUT_WRITES) break;
-            if (Date.now() > deadline) throw new Error(`${n.name} holds ${held} of ${THROUGHPUT_WRITES} contacts after ${SETTLE_TIMEOUT_MS} ms`);
-            await sleep(500);
-          }
-        } finally {
-          one.close();
-        }
-      }
-      const rss = nodes.map((n) => rssBytes(n.child.pid!));
-      const mb = (b: number) => Math.round(b / 1e5) / 10;
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, mean`, value: mb(mean(rss)), unit: 'MB' });
-      record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, max`, value: mb(Math.max(...rss)), unit: 'MB' });
-      record({ name: 'memory: resident per member with no contacts, mean', value: mb(mean(rssEmpty)), unit: 'MB' });
-      recordLoad(record, 'writes 10k: at end');
-    } finally {
-      for (const c of clients) c.close();
-    }
+    await untilHeld(nodes, THROUGHPUT_WRITES);
+    const rss = nodes.map((n) => rssBytes(n.child.pid!));
+    record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, mean`, value: mb(mean(rss)), unit: 'MB' });
+    record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, max`, value: mb(Math.max(...rss)), unit: 'MB' });
+    record({ name: 'memory: resident per member with no contacts, mean', value: mb(mean(rssEmpty)), unit: 'MB' });
+    recordLoad(record, 'writes 10k: at end');
   } finally {
+    for (const c of clients) c.close();
     await killAll();
   }
 }

@@ -146,6 +146,8 @@ function removeNetns(name: string): void {
 }
 
 process.once('exit', () => { for (const name of [...live]) removeNetns(name); });
+// Ctrl-C or a kill would skip the exit hooks (and leave namespaces and agents behind): exit instead.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
 
 function run(cmd: string, args: string[], hint: string): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });

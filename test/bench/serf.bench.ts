@@ -26,8 +26,9 @@
  * average is recorded before and after: 30 + 30 processes on a shared
  * 2-core machine are heavy, and start-up figures move with it.
  */
+import { killAll } from '../integration/contactd-harness.ts';
 import { median, recordLoad, type Bench, type Record } from './harness.ts';
-import { cpuSeconds, ensureSerf, Netns, rssBytes, startContactd, startSerf, type ContactdMember, type Member } from './real-cluster.ts';
+import { cpuSeconds, ensureSerf, Netns, rssBytes, startContactd, startSerf, type ContactdMember, type Member, type MemberEvent } from './real-cluster.ts';
 
 const SIZES = [10, 30] as const;
 const KILLS = 3;
@@ -73,59 +74,77 @@ async function measure(system: System, n: number): Promise<Run> {
   const ns = Netns.create(`${system}${n}`);
   const members: (Member | ContactdMember)[] = [];
   try {
-    members.push(startMember(system, ns, 0));
-    await withTimeout(members[0]!.ready, JOIN_TIMEOUT_MS, `${system} seed up`);
-    const spawnedAtMs = Date.now();
-    for (let i = 1; i < n; i++) members.push(startMember(system, ns, i));
-    const names = members.map((m) => m.name);
-    const full = await Promise.all(members.map((m) => m.log.allAlive(names.filter((x) => x !== m.name), JOIN_TIMEOUT_MS)));
-    const fullAtMs = Math.max(...full.map((e) => e.atMs));
-    const run: Partial<Run> = { fullMs: fullAtMs - spawnedAtMs };
-    if (system === 'contactd') {
-      const started = await Promise.all(members.slice(1).map((m) => ('started' in m ? m.started : m.ready)));
-      run.startupMs = Math.max(...started) - spawnedAtMs;
-    }
-
+    const joined = await join(system, ns, n, members);
     await sleep(SETTLE_MS);
-    const tx0 = Netns.loopbackTx(members[0]!.pid);
-    const cpu0 = members.map((m) => cpuSeconds(m.pid));
-    const t0 = performance.now();
-    await sleep(WINDOW_MS);
-    const tx1 = Netns.loopbackTx(members[0]!.pid);
-    const windowS = (performance.now() - t0) / 1000;
-    run.cpuShareMean = members.reduce((a, m, i) => a + cpuSeconds(m.pid) - cpu0[i]!, 0) / n / windowS;
-    run.bytesPerSecPerMember = (tx1.bytes - tx0.bytes) / windowS / n;
-    run.packetsPerSecPerMember = (tx1.packets - tx0.packets) / windowS / n;
-    const rss = members.map((m) => rssBytes(m.pid));
-    run.rssMeanBytes = rss.reduce((a, b) => a + b, 0) / n;
-    run.rssMaxBytes = Math.max(...rss);
-
-    run.detectMs = [];
-    run.firstSuspectMs = [];
-    const victims: string[] = [];
-    for (let k = 0; k < KILLS; k++) {
-      const victim = members[n - 1 - k]!;
-      victims.push(victim.name);
-      victim.kill();
-      const killedAtMs = Date.now();
-      await victim.exited;
-      const survivors = members.slice(0, n - 1 - k);
-      const isDead = (e: { subject: string; state: string }) => e.subject === victim.name && e.state === 'dead';
-      const dead = await Promise.all(survivors.map((m) => m.log.until(`${victim.name} dead`, isDead, DETECT_TIMEOUT_MS)));
-      run.detectMs.push(Math.max(...dead.map((e) => e.atMs)) - killedAtMs);
-      const suspects = survivors.flatMap((m) => m.log.events.filter((e) => e.subject === victim.name && e.state === 'suspect' && e.atMs >= killedAtMs));
-      // Serf may go from no ack straight to failed without a suspicion line being read first.
-      run.firstSuspectMs.push(Math.min(...suspects.map((e) => e.atMs), ...dead.map((e) => e.atMs)) - killedAtMs);
-    }
-    const events = members.flatMap((m) => m.log.events).filter((e) => e.atMs >= fullAtMs && !victims.includes(e.subject));
-    run.falseDeaths = events.filter((e) => e.state === 'dead').length;
-    run.falseSuspicions = events.filter((e) => e.state === 'suspect').length;
-    return run as Run;
+    const quiet = await quietWindow(members);
+    const detection = await killOneByOne(members);
+    const events = members.flatMap((m) => m.log.events).filter((e) => e.atMs >= joined.fullAtMs && !detection.victims.includes(e.subject));
+    return {
+      ...joined, ...quiet, ...detection,
+      falseDeaths: events.filter((e) => e.state === 'dead').length,
+      falseSuspicions: events.filter((e) => e.state === 'suspect').length,
+    };
   } finally {
     for (const m of members) m.kill();
     await Promise.all(members.map((m) => withTimeout(m.exited, 10_000, `${m.name} exit`).catch(() => undefined)));
     ns.remove();
+    await killAll(); // contactd's data directories
   }
+}
+
+/** Starts the seed, then the n - 1 others at once, into `members`; waits until every member has every other alive. */
+async function join(system: System, ns: Netns, n: number, members: (Member | ContactdMember)[]): Promise<Pick<Run, 'fullMs' | 'startupMs'> & { fullAtMs: number }> {
+  members.push(startMember(system, ns, 0));
+  await withTimeout(members[0]!.ready, JOIN_TIMEOUT_MS, `${system} seed up`);
+  const spawnedAtMs = Date.now();
+  for (let i = 1; i < n; i++) members.push(startMember(system, ns, i));
+  const names = members.map((m) => m.name);
+  const full = await Promise.all(members.map((m) => m.log.allAlive(names.filter((x) => x !== m.name), JOIN_TIMEOUT_MS)));
+  const fullAtMs = Math.max(...full.map((e) => e.atMs));
+  if (system === 'serf') return { fullMs: fullAtMs - spawnedAtMs, fullAtMs };
+  const started = await Promise.all(members.slice(1).map((m) => ('started' in m ? m.started : m.ready)));
+  return { fullMs: fullAtMs - spawnedAtMs, startupMs: Math.max(...started) - spawnedAtMs, fullAtMs };
+}
+
+/** Over WINDOW_MS with nothing else happening: loopback traffic and CPU per member, then resident memory. */
+async function quietWindow(members: Member[]): Promise<Pick<Run, 'bytesPerSecPerMember' | 'packetsPerSecPerMember' | 'cpuShareMean' | 'rssMeanBytes' | 'rssMaxBytes'>> {
+  const n = members.length;
+  const tx0 = Netns.loopbackTx(members[0]!.pid);
+  const cpu0 = members.map((m) => cpuSeconds(m.pid));
+  const t0 = performance.now();
+  await sleep(WINDOW_MS);
+  const tx1 = Netns.loopbackTx(members[0]!.pid);
+  const windowS = (performance.now() - t0) / 1000;
+  const cpuS = members.reduce((a, m, i) => a + cpuSeconds(m.pid) - cpu0[i]!, 0);
+  const rss = members.map((m) => rssBytes(m.pid));
+  return {
+    bytesPerSecPerMember: (tx1.bytes - tx0.bytes) / windowS / n,
+    packetsPerSecPerMember: (tx1.packets - tx0.packets) / windowS / n,
+    cpuShareMean: cpuS / n / windowS,
+    rssMeanBytes: rss.reduce((a, b) => a + b, 0) / n,
+    rssMaxBytes: Math.max(...rss),
+  };
+}
+
+/** kill -9 the last KILLS members one after another, each once the previous one is dead everywhere. */
+async function killOneByOne(members: Member[]): Promise<Pick<Run, 'detectMs' | 'firstSuspectMs'> & { victims: string[] }> {
+  const out = { detectMs: [] as number[], firstSuspectMs: [] as number[], victims: [] as string[] };
+  for (let k = 0; k < KILLS; k++) {
+    const alive = members.length - k;
+    const victim = members[alive - 1]!;
+    out.victims.push(victim.name);
+    victim.kill();
+    const killedAtMs = Date.now();
+    await victim.exited;
+    const survivors = members.slice(0, alive - 1);
+    const isDead = (e: MemberEvent) => e.subject === victim.name && e.state === 'dead';
+    const dead = await Promise.all(survivors.map((m) => m.log.until(`${victim.name} dead`, isDead, DETECT_TIMEOUT_MS)));
+    out.detectMs.push(Math.max(...dead.map((e) => e.atMs)) - killedAtMs);
+    const suspected = survivors.flatMap((m) => m.log.events.filter((e) => e.subject === victim.name && e.state === 'suspect' && e.atMs >= killedAtMs));
+    // Serf may go from no ack straight to failed without a suspicion line being read first.
+    out.firstSuspectMs.push(Math.min(...suspected.map((e) => e.atMs), ...dead.map((e) => e.atMs)) - killedAtMs);
+  }
+  return out;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
