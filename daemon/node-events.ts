@@ -7,12 +7,16 @@
  * How this works: one handler per event type, called by the driver in the
  * order the core emitted them. Log records carry `event` and the member's
  * `id`, `name`, `addr`, `state`, `previous`, `incarnation` as fields, so
- * they can be filtered (and the integration tests wait on them). A persist
+ * they can be filtered (and the integration tests wait on them); a contact
+ * change is logged at debug as `event: 'contact'` with the contact's `id`,
+ * state `version` (hex), `live` and `local` (written here, or received). A persist
  * that fails is logged and counted but not fatal: the worst case is a
  * restart below the incarnation others last heard, which the node refutes
  * at once.
  */
 import type { StoreChange } from '../protocol/contacts/store.ts';
+import { isLive } from '../protocol/contacts/state.ts';
+import { version } from '../protocol/contacts/view.ts';
 import type { Logger } from 'pino';
 import type { NodeEvent } from '../protocol/node.ts';
 import type { MemberView } from '../protocol/membership/member-table.ts';
@@ -75,6 +79,14 @@ export class NodeEventHandler {
       case 'left':
         log.info({ event: 'left' }, 'leave announced to the cluster');
         this.resolveLeft();
+        return;
+      case 'contact-changed':
+        // One line per applied change, at debug only: the version lets a reader (the integration
+        // tests, the replication bench) see when a node holds exactly what another one wrote.
+        if (log.isLevelEnabled('debug')) {
+          log.debug({ event: 'contact', id: e.id, version: version(e.state).toString(16), live: isLive(e.state), local: e.local },
+            `contact ${e.id} ${e.local ? 'written here' : 'received'}`);
+        }
         return;
       case 'persist':
         // Contact store changes go to SQLite as one transaction per drain (see commitBarrier);

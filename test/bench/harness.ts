@@ -5,6 +5,7 @@
  * baseline it is compared against (measured in the same run: Serf,
  * Negentropy, the naive way) and the goal it must meet.
  */
+import { loadavg } from 'node:os';
 
 export interface Figure {
   name: string;
@@ -21,6 +22,11 @@ export type Record = (figure: Figure) => void;
 export interface Bench {
   name: string;
   run(record: Record): Promise<void> | void;
+}
+
+/** Records the 1-minute load average: wall times and rates depend on what else the machine runs. */
+export function recordLoad(record: Record, label: string): void {
+  record({ name: `${label}: load average (1 min)`, value: Number(loadavg()[0]!.toFixed(2)), unit: '' });
 }
 
 /** Formats a figure as one aligned line for the console. */

@@ -17,20 +17,15 @@
  * Wall times depend on what else the machine runs: the load average is
  * printed with them, and the 100-member hour also reports its CPU time.
  */
-import { loadavg } from 'node:os';
 import {
   detection, falsePositives, joinCluster, partitionHeal, steadyStateCost, updateRounds,
 } from '../sim/membership-scenarios.ts';
 import { range } from '../sim/membership-harness.ts';
-import { median, percentile, type Bench, type Figure, type Record } from './harness.ts';
+import { median, percentile, recordLoad, type Bench, type Figure, type Record } from './harness.ts';
 
 const SEC = 1000;
 const JOIN_SEEDS = [1, 2, 3];
 const UPDATES_PER_CLUSTER = 34;
-
-function load(record: Record, label: string): void {
-  record({ name: `${label}: load average (1 min)`, value: Number(loadavg()[0]!.toFixed(2)), unit: '' });
-}
 
 /** 1,000 nodes join through one seed over 10 s; each converged cluster then measures dissemination. */
 function joinAndDisseminate(record: Record): void {
@@ -67,7 +62,7 @@ function joinAndDisseminate(record: Record): void {
     record({ name: 'dissemination 1000, 10% loss: rounds to reach all, median', value: median(lossy), unit: 'rounds' });
     record({ name: 'dissemination 1000, 10% loss: rounds to reach all, p99', value: percentile(lossy, 99), unit: 'rounds', goal: 13 });
   }
-  load(record, 'join/dissemination 1000');
+  recordLoad(record, 'join/dissemination 1000');
 }
 
 /** A member of a settled cluster of n crashes; 20 seeds. */
@@ -101,7 +96,7 @@ function lossHour(record: Record, pause: boolean): void {
   }
   record({ name: `${label}: wall time`, value: round1(wallS), unit: 's', goal: 60 });
   record({ name: `${label}: CPU time`, value: round1(cpuS), unit: 's' });
-  load(record, label);
+  recordLoad(record, label);
 }
 
 /** 50/50 split for 2 minutes, then healed; two seeds. */

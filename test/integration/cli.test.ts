@@ -7,33 +7,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { killAll, startCluster, type NodeProc } from './contactd-harness.ts';
+import { cli, killAll, startCluster, type CliRun, type NodeProc } from './contactd-harness.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(root, 'tui', 'bin.js');
 const nodes: NodeProc[] = [];
 let id = '';
 
 test.after(killAll);
-
-interface CliRun { code: number | null; stdout: string; stderr: string }
-
-/** Runs `contacts ...args` to its end. */
-function cli(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const env = { ...process.env };
-    delete env.CONTACTS_SERVER;
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Runs the CLI until `done` says yes, at most `attempts` times; the last run otherwise fails the test. */
 async function cliUntil(what: string, attempts: number, done: (r: CliRun) => boolean, ...args: string[]): Promise<CliRun> {

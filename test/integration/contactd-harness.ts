@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(root, 'daemon', 'bin.js');
+const CLI = join(root, 'tui', 'bin.js');
 
 /** One parsed log record (pino JSON). */
 export type LogRecord = Record<string, unknown> & { msg?: string; event?: string };
@@ -89,6 +90,8 @@ export interface StartOptions {
   omit?: ('name' | 'log-level')[];
   extraArgs?: string[];
   env?: Record<string, string>;
+  /** A command that runs the node inside something, exec'ing it in place (`ip netns exec NAME`): the pid stays the node's. */
+  wrap?: string[];
 }
 
 /** Starts one contactd; it is killed by `killAll` if still running. */
@@ -105,7 +108,8 @@ export function startNode(opts: StartOptions): NodeProc {
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !/^(CONTACTD_|NOTIFY_SOCKET|JOURNAL_STREAM|WATCHDOG_|STATE_DIRECTORY)/.test(k)) env[k] = v;
   }
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [command, ...argv] = [...(opts.wrap ?? []), process.execPath, ...args];
+  const child = spawn(command!, argv, { cwd: root, env: { ...env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const node: NodeProc = {
     name: opts.name, port: opts.port, addr, dataDir: opts.dataDir, child, records: [], rawLines: [],
     exitStatus: undefined,
@@ -162,6 +166,11 @@ export function loggedAfter(node: NodeProc, earlier: LogRecord, pred: (r: LogRec
   return (r) => node.records.indexOf(r) > node.records.indexOf(earlier) && pred(r);
 }
 
+/** Matches records logged once the node had logged `count` (its `records.length` at some moment). */
+export function loggedSince(node: NodeProc, count: number, pred: (r: LogRecord) => boolean): (r: LogRecord) => boolean {
+  return (r) => pred(r) && node.records.indexOf(r) >= count;
+}
+
 /** A member-state record about `subject` logged by some node. */
 export function memberRecord(subjectId: string, state: string, extra: (r: LogRecord) => boolean = () => true): (r: LogRecord) => boolean {
   return (r) => r.event === 'member' && r.id === subjectId && r.state === state && extra(r);
@@ -180,6 +189,28 @@ export async function startCluster(names: readonly string[], prefix = 'contactd-
   const ids = await Promise.all(nodes.map(async (n) => String((await waitForLog(n, 'started', (r) => r.event === 'started')).id)));
   await Promise.all(nodes.flatMap((n, i) => ids.filter((_, j) => j !== i).map((other) => waitForLog(n, `${other} alive`, memberRecord(other, 'alive')))));
   return nodes;
+}
+
+/** A contact change (debug log, node-events.ts) about `contactId` logged by some node. */
+export function contactRecord(contactId: string, extra: (r: LogRecord) => boolean = () => true): (r: LogRecord) => boolean {
+  return (r) => r.event === 'contact' && r.id === contactId && extra(r);
+}
+
+/** What one `contacts` run printed, and its exit code. */
+export interface CliRun { code: number | null; stdout: string; stderr: string }
+
+/** Runs `contacts ...args` to its end; CONTACTS_SERVER is unset, so only `--server` says where to go. */
+export function cli(...args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const env = { ...process.env };
+    delete env.CONTACTS_SERVER;
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** SIGKILLs every node still running and removes the temporary directories. */

@@ -1,0 +1,194 @@
+/**
+ * contactd on real processes on 127.0.0.1, through the client protocol
+ * (tui/client.ts, what the CLI uses).
+ *
+ * replication latency 10: ten members; writes go round-robin to each
+ * member, CONCURRENCY at a time. A write is acknowledged when its answer
+ * arrives here; it is visible at a member when that member applies it, which
+ * it logs at debug level (`event: contact`, node-events.ts) stamped with its
+ * own clock (the machine's one wall clock, read by every process), so the
+ * figure does not depend on how soon this process reads the logs. Latency =
+ * the last member's apply time - the ack's arrival, 0 when every member had
+ * it before the ack arrived. Goal: p99 under 50 ms.
+ *
+ * writes and memory 10k: three members; CLIENTS clients (a socket each)
+ * create 10,000 contacts through one member as fast as it answers:
+ * acknowledged writes per second (each answer comes after the write's
+ * SQLite transaction committed, synchronous FULL) and per-write latency.
+ * Then, once every member holds the 10,000 (its `stats`), resident memory
+ * (VmRSS) per member, beside the same figure before the writes.
+ */
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { newContactId, sampleContact } from '../../daemon/store/sample.ts';
+import { ContactsClient } from '../../tui/client.ts';
+import { freeUdpPort, killAll, memberRecord, startNode, tempDir, waitForLog, type NodeProc } from '../integration/contactd-harness.ts';
+import { median, percentile, recordLoad, type Bench, type Record } from './harness.ts';
+import { cpuSeconds, rssBytes, runQueueWaitMs } from './real-cluster.ts';
+
+const LATENCY_MEMBERS = 10;
+const LATENCY_WARMUP = 20;
+const LATENCY_WRITES = 500;
+const CONCURRENCY = 4;
+const THROUGHPUT_MEMBERS = 3;
+const THROUGHPUT_WRITES = 10_000;
+const CLIENTS = 16;
+/** Bounds on waits (failures, not targets): starting Node processes on a busy 2-core machine is slow. */
+const START_TIMEOUT_MS = 600_000;
+const SETTLE_TIMEOUT_MS = 180_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `n` members (the first is the seed) and waits until each has logged every other alive. */
+async function cluster(n: number, logLevel: 'debug' | 'info'): Promise<NodeProc[]> {
+  const base = tempDir('contacts-bench-');
+  const ports = await Promise.all(Array.from({ length: n }, () => freeUdpPort()));
+  const level = { omit: ['log-level' as const], extraArgs: ['--log-level', logLevel] };
+  const nodes = [startNode({ name: 'm0', port: ports[0]!, dataDir: join(base, 'm0'), ...level })];
+  await waitForLog(nodes[0]!, 'joined', (r) => r.event === 'joined', START_TIMEOUT_MS);
+  for (let i = 1; i < n; i++) nodes.push(startNode({ name: `m${i}`, port: ports[i]!, dataDir: join(base, `m${i}`), join: [nodes[0]!.addr], ...level }));
+  const ids = await Promise.all(nodes.map(async (m) => String((await waitForLog(m, 'started', (r) => r.event === 'started', START_TIMEOUT_MS)).id)));
+  await Promise.all(nodes.flatMap((m, i) => ids.filter((_, j) => j !== i).map((id) =>
+    waitForLog(m, `${id} alive`, memberRecord(id, 'alive'), START_TIMEOUT_MS))));
+  return nodes;
+}
+
+/** Creates sample contact `i`; resolves with its id once acknowledged. */
+function put(client: ContactsClient, i: number): Promise<string> {
+  const id = newContactId();
+  return client.request('put', { opId: newContactId(), patch: { kind: 'create', contact: sampleContact(id, i) } }).then(() => id);
+}
+
+interface Write { id: string; sentAtMs: number; ackedAtMs: number }
+
+/** Creates `count` contacts, `loops` at a time, write i of loop k through `clientFor(i, k)`; when each was sent and acknowledged. */
+async function writeMany(count: number, loops: number, clientFor: (i: number, loop: number) => ContactsClient): Promise<Write[]> {
+  const writes: Write[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: loops }, async (_, k) => {
+    while (next < count) {
+      const i = next++;
+      const sentAtMs = Date.now();
+      const id = await put(clientFor(i, k), i);
+      writes.push({ id, sentAtMs, ackedAtMs: Date.now() });
+    }
+  }));
+  return writes;
+}
+
+/** When each member applied each of `ids` (its own log time), once all have; fails after SETTLE_TIMEOUT_MS. */
+async function appliedTimes(nodes: NodeProc[], ids: Set<string>): Promise<Map<string, number>[]> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  return Promise.all(nodes.map(async (node) => {
+    const seen = new Map<string, number>();
+    let cursor = 0;
+    for (;;) {
+      for (; cursor < node.records.length; cursor++) {
+        const r = node.records[cursor]!;
+        if (r.event === 'contact' && ids.has(String(r.id)) && !seen.has(String(r.id))) seen.set(String(r.id), Date.parse(String(r.time)));
+      }
+      if (seen.size === ids.size) return seen;
+      if (Date.now() > deadline) throw new Error(`${node.name} applied ${seen.size} of ${ids.size} writes within ${SETTLE_TIMEOUT_MS} ms`);
+      await Promise.race([once(node.child.stderr!, 'data'), sleep(1000)]);
+    }
+  }));
+}
+
+/** Resolves once every member's `stats` counts `count` contacts; fails after SETTLE_TIMEOUT_MS. */
+async function untilHeld(nodes: NodeProc[], count: number): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  for (const n of nodes) {
+    const client = new ContactsClient({ servers: [n.addr] });
+    try {
+      for (;;) {
+        const held = ((await client.request('stats')).result as { contacts: number }).contacts;
+        if (held >= count) break;
+        if (Date.now() > deadline) throw new Error(`${n.name} holds ${held} of ${count} contacts after ${SETTLE_TIMEOUT_MS} ms`);
+        await sleep(500);
+      }
+    } finally {
+      client.close();
+    }
+  }
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const mb = (bytes: number) => round(bytes / 1e6, 1);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function replicationLatency(record: Record): Promise<void> {
+  const label = `replication latency ${LATENCY_MEMBERS}`;
+  recordLoad(record, `${label}: at start`);
+  const clients: ContactsClient[] = [];
+  try {
+    const nodes = await cluster(LATENCY_MEMBERS, 'debug');
+    clients.push(...nodes.map((n) => new ContactsClient({ servers: [n.addr] })));
+    await writeMany(LATENCY_WARMUP, 1, (i) => clients[i % nodes.length]!);
+    const waited = nodes.map((n) => runQueueWaitMs(n.child.pid!));
+    const t0 = performance.now();
+    const writes = await writeMany(LATENCY_WRITES, CONCURRENCY, (i) => clients[i % nodes.length]!);
+    const waitShare = nodes.reduce((a, n, i) => a + runQueueWaitMs(n.child.pid!) - waited[i]!, 0) / nodes.length / (performance.now() - t0);
+    const applied = await appliedTimes(nodes, new Set(writes.map((w) => w.id)));
+    const allAt = (id: string) => Math.max(...applied.map((m) => m.get(id)!));
+    const fromAck = writes.map((w) => Math.max(0, allAt(w.id) - w.ackedAtMs));
+    const fromSend = writes.map((w) => allAt(w.id) - w.sentAtMs);
+    record({ name: `${label}: writes measured (${CONCURRENCY} in flight, round-robin)`, value: writes.length, unit: '' });
+    record({ name: `${label}: ack to applied at all, p50`, value: median(fromAck), unit: 'ms' });
+    record({ name: `${label}: ack to applied at all, p99`, value: percentile(fromAck, 99), unit: 'ms', goal: 50 });
+    record({ name: `${label}: ack to applied at all, max`, value: Math.max(...fromAck), unit: 'ms' });
+    record({ name: `${label}: applied at all before the ack arrived`, value: writes.filter((w) => allAt(w.id) <= w.ackedAtMs).length, unit: 'writes' });
+    record({ name: `${label}: send to applied at all, p50`, value: median(fromSend), unit: 'ms' });
+    record({ name: `${label}: send to applied at all, p99`, value: percentile(fromSend, 99), unit: 'ms' });
+    record({ name: `${label}: members runnable but waiting for a CPU, share of the time`, value: Math.round(waitShare * 100), unit: '%' });
+    recordLoad(record, `${label}: at end`);
+  } finally {
+    for (const c of clients) c.close();
+    await killAll();
+  }
+}
+
+async function writesAndMemory(record: Record): Promise<void> {
+  recordLoad(record, 'writes 10k: at start');
+  const clients: ContactsClient[] = [];
+  try {
+    const nodes = await cluster(THROUGHPUT_MEMBERS, 'info');
+    await sleep(2000); // let start-up garbage be collected before the empty-store figure
+    const rssEmpty = nodes.map((n) => rssBytes(n.child.pid!));
+    clients.push(...Array.from({ length: CLIENTS }, () => new ContactsClient({ servers: [nodes[0]!.addr], attemptTimeoutMs: 1000 })));
+    const benchCpu = process.cpuUsage();
+    const nodesCpu = nodes.map((n) => cpuSeconds(n.child.pid!));
+    const waited = runQueueWaitMs(nodes[0]!.child.pid!);
+    const t0 = performance.now();
+    const writes = await writeMany(THROUGHPUT_WRITES, CLIENTS, (_, k) => clients[k]!);
+    const elapsedMs = performance.now() - t0;
+    const nodesCpuMs = nodes.map((n, i) => (cpuSeconds(n.child.pid!) - nodesCpu[i]!) * 1000);
+    const waitShare = (runQueueWaitMs(nodes[0]!.child.pid!) - waited) / elapsedMs;
+    const used = process.cpuUsage(benchCpu);
+    const latencies = writes.map((w) => w.ackedAtMs - w.sentAtMs);
+    record({ name: `writes: acknowledged creates per second into one of ${THROUGHPUT_MEMBERS} (${CLIENTS} clients)`, value: Math.round(THROUGHPUT_WRITES / (elapsedMs / 1000)), unit: '/s' });
+    record({ name: 'writes: latency p50', value: median(latencies), unit: 'ms' });
+    record({ name: 'writes: latency p99', value: percentile(latencies, 99), unit: 'ms' });
+    record({ name: 'writes: CPU of the clients (this process), share of the wall time', value: Math.round(((used.user + used.system) / 1000 / elapsedMs) * 100), unit: '%' });
+    // What one write costs the member that takes it and each member it replicates to.
+    record({ name: 'writes: CPU of the member taking them, per write', value: round(nodesCpuMs[0]! / THROUGHPUT_WRITES, 2), unit: 'ms' });
+    record({ name: 'writes: CPU of each other member, per write (while writing)', value: round(Math.max(...nodesCpuMs.slice(1)) / THROUGHPUT_WRITES, 2), unit: 'ms' });
+    record({ name: 'writes: the member taking them, runnable but waiting for a CPU', value: Math.round(waitShare * 100), unit: '% of the time' });
+
+    await untilHeld(nodes, THROUGHPUT_WRITES);
+    const rss = nodes.map((n) => rssBytes(n.child.pid!));
+    record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, mean`, value: mb(mean(rss)), unit: 'MB' });
+    record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, max`, value: mb(Math.max(...rss)), unit: 'MB' });
+    record({ name: 'memory: resident per member with no contacts, mean', value: mb(mean(rssEmpty)), unit: 'MB' });
+    recordLoad(record, 'writes 10k: at end');
+  } finally {
+    for (const c of clients) c.close();
+    await killAll();
+  }
+}
+
+const benches: Bench[] = [
+  { name: 'contactd replication latency 10', run: replicationLatency },
+  { name: 'contactd writes and memory 10k', run: writesAndMemory },
+];
+
+export default benches;
