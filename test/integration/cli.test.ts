@@ -7,7 +7,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { join } from 'node:path';
 import { cli, killAll, startCluster, type CliRun, type NodeProc } from './contactd-harness.ts';
 
 const nodes: NodeProc[] = [];
