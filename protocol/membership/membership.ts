@@ -96,6 +96,8 @@ export class Membership {
   private joinSeeds: Address[] = [];
   private joinAttempt = 0;
   private joined = false;
+  /** A fresh suspect to probe at the next tick (takeConfirmTarget). */
+  private confirmNext: NodeId | undefined;
   private leaving = false;
   readonly stats: MembershipStats = {
     probes: 0, probesFailed: 0, probesInconclusive: 0, indirectProbes: 0, suspicionsRaised: 0,
@@ -267,7 +269,7 @@ export class Membership {
   private onProbeTick(now: TimeMs, lateMs: number): void {
     if (this.probe) this.finishProbe(now, lateMs);
     this.timers.set('probe', now + this.awareness.scale(this.cfg.probeIntervalMs));
-    const target = this.table.nextProbeTarget();
+    const target = this.takeConfirmTarget() ?? this.table.nextProbeTarget();
     if (!target) return;
     const seq = this.nextSeq();
     this.probe = new ProbeState(seq, target.id, target.incarnation);
@@ -277,6 +279,22 @@ export class Membership {
     if (target.state === 'suspect') msgs.push({ type: 'suspect', node: target.id, incarnation: target.incarnation, from: this.id });
     this.outbox.send(target.addr, msgs, this.piggyback());
     this.timers.set('probe-timeout', now + this.awareness.scale(this.cfg.probeTimeoutMs));
+  }
+
+  /**
+   * A member someone else just started suspecting, to probe out of turn.
+   * Why: Lifeguard shortens a suspicion as independent confirmations come
+   * in, and those come from members that probe the suspect themselves; in
+   * round-robin that takes seconds. A few members (about k + 1, chosen at
+   * random: not everyone, so a merely slow member is not flooded) probe it
+   * at their next tick instead, so a dead member is confirmed dead sooner
+   * and a live one is heard from.
+   */
+  private takeConfirmTarget(): Member | undefined {
+    const id = this.confirmNext;
+    this.confirmNext = undefined;
+    const m = id === undefined ? undefined : this.table.get(id);
+    return m?.state === 'suspect' ? m : undefined;
   }
 
   private onProbeTimeout(now: TimeMs, lateMs: number): void {
@@ -434,6 +452,7 @@ export class Membership {
     const k = n - 2 < this.cfg.suspicionConfirmations ? 0 : this.cfg.suspicionConfirmations;
     const s = new Suspicion(now, minMs, minMs * this.cfg.suspicionMaxTimeoutMult, k, msg.from);
     this.suspicions.set(current.id, s);
+    if (msg.from !== this.id && this.rng.next() * (n - 1) < k + 1) this.confirmNext = current.id;
     this.timers.set(`suspect:${current.id}`, s.deadline());
     this.events.push({ type: 'member', member: { ...current }, previous });
     this.broadcast(current.id, msg);
