@@ -41,7 +41,7 @@ import { applyWrite } from '../contacts/write.ts';
 import { patchContactId } from '../contacts/patch.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { WriteRequest } from '../contacts/patch.ts';
-import { sameEntries, type ContactState } from '../contacts/state.ts';
+import { hasSeen, sameEntries, type ContactState } from '../contacts/state.ts';
 import type { ContactStore, StoreChange } from '../contacts/store.ts';
 import { version } from '../contacts/view.ts';
 import type { WriteOutcome } from '../contacts/write.ts';
@@ -247,7 +247,9 @@ export class Replication {
 
   private onState(fromAddr: Address, fromId: NodeId, msg: RepState): void {
     this.stats.statesIn++;
-    const incoming = fromRepState(msg);
+    // Entries this contact holds or saw removed are dropped by the join unread: only the others are checked.
+    const held = this.store.get(msg.id as ContactId);
+    const incoming = fromRepState(msg, held && ((dot) => hasSeen(held, dot)));
     if (!incoming) {
       this.stats.badStates++;
       return;

@@ -2,15 +2,18 @@
  * Contact states (protocol/contacts) to and from their wire message
  * (RepState). Field values travel as JSON text (the codec allows no CBOR
  * maps, and JSON keeps a value's shape exact); the per-contact floor travels
- * as `stable`. A value that does not parse, or a malformed range list, makes
- * the whole state invalid: dropped and counted by the caller.
+ * as `stable`. A value that does not parse, an entry this version could not
+ * have written (an unknown field, a value of the wrong shape: see
+ * isValidEntry), or a malformed range list, makes the whole state invalid:
+ * dropped and counted by the caller.
  */
 import type { RepState } from '../wire/messages.ts';
 import type { ContactState, Entry } from '../contacts/state.ts';
 import { compareDots } from '../contacts/state.ts';
 import type { ContactId } from '../contacts/ids.ts';
-import type { DotCloud, VersionVector } from '../contacts/dots.ts';
+import type { Dot, DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
+import { isValidEntry } from '../contacts/validate.ts';
 
 /** The wire message for `s`. */
 export function toRepState(s: ContactState, opts: { reply: boolean; full: boolean; batch: number }): RepState {
@@ -35,8 +38,12 @@ function asciiJson(v: unknown): string {
   return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** The state a message carries, or undefined when it is malformed. */
-export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>): ContactState | undefined {
+/**
+ * The state a message carries, or undefined when it is malformed. Entries
+ * for which `known(dot)` is true (the receiver holds them or saw them
+ * removed, so its join will not take them) skip the value check.
+ */
+export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>, known?: (dot: Dot) => boolean): ContactState | undefined {
   const entries: Entry[] = [];
   for (const w of m.entries) {
     let value: unknown;
@@ -45,6 +52,8 @@ export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stabl
     } catch {
       return undefined;
     }
+    const dot = { origin: w.origin, seq: w.seq };
+    if (!known?.(dot) && !isValidEntry(w.key, w.uid, value)) return undefined;
     entries.push({ key: w.key as FieldKey, uid: w.uid, value, dot: { origin: w.origin, seq: w.seq }, hlc: { wallMs: w.t, logical: w.c } });
   }
   entries.sort((a, b) => compareDots(a.dot, b.dot));
