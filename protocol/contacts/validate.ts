@@ -13,7 +13,7 @@
  */
 import { cloudAddRange, EMPTY_CLOUD, type DotCloud } from './dots.ts';
 import { isContactId, isEntryUid, isOpId, type ContactId, type EntryUid } from './ids.ts';
-import { LIMITS, LIST_FIELDS, SINGLE_FIELDS, type ContactInput, type ListField, type ListValues, type SingleField, type SingleValues } from './model.ts';
+import { DEL_KEY, LIMITS, LIST_FIELDS, LIVE_KEY, OP_KEY, SINGLE_FIELDS, type ContactInput, type ListField, type ListValues, type SingleField, type SingleValues } from './model.ts';
 import type { FieldOp, Patch, WriteRequest } from './patch.ts';
 import {
   checkAddress, checkArray, checkEach, checkEmail, checkExtraName, checkExtraValues, checkLabeled, checkObject, checkOrganization,
@@ -255,4 +255,23 @@ export function checkWriteRequest(x: unknown): Checked<WriteRequest> {
   const req: WriteRequest = { opId: o.opId as WriteRequest['opId'], patch: patch.value };
   if (read) req.read = read;
   return result(req, out);
+}
+
+/**
+ * True when a replicated entry is one a node of this version could have
+ * written: a known key, a uid of the form its key takes, and a value its
+ * field's check accepts ('$op' records are read defensively by
+ * history.ts, so any JSON object passes). A peer's state holding anything
+ * else is malformed input, dropped and counted by replication: readers of
+ * stored states (view.ts, the SQLite search index) rely on these shapes.
+ */
+export function isValidEntry(key: string, uid: string, value: unknown): boolean {
+  if (key === LIVE_KEY || key === DEL_KEY) return uid === '' && value === true;
+  if (key === OP_KEY) return isOpId(uid) && value !== null && typeof value === 'object' && !Array.isArray(value);
+  const out = new Issues();
+  let ok: unknown;
+  if (key.startsWith('x:')) ok = uid === '' && checkExtraName(key.slice(2), key, out) !== undefined && checkExtraValues(value, key, out);
+  else if ((SINGLE_FIELDS as readonly string[]).includes(key)) ok = uid === '' && checkSingleValue(key as SingleField, value, key, out);
+  else if ((LIST_FIELDS as readonly string[]).includes(key)) ok = isEntryUid(uid) && checkListValue(key as ListField, value, key, out);
+  return ok !== undefined && ok !== false && out.list.length === 0;
 }

@@ -2,15 +2,18 @@
  * Contact states (protocol/contacts) to and from their wire message
  * (RepState). Field values travel as JSON text (the codec allows no CBOR
  * maps, and JSON keeps a value's shape exact); the per-contact floor travels
- * as `stable`. A value that does not parse, or a malformed range list, makes
- * the whole state invalid: dropped and counted by the caller.
+ * as `stable`. A value that does not parse, an entry this version could not
+ * have written (an unknown field, a value of the wrong shape: see
+ * isValidEntry), or a malformed range list, makes the whole state invalid:
+ * dropped and counted by the caller.
  */
 import type { RepState, WireEntry } from '../wire/messages.ts';
 import type { ContactState, Entry } from '../contacts/state.ts';
-import { compareDots, entryWithDot } from '../contacts/state.ts';
+import { compareDots, entryWithDot, hasSeen } from '../contacts/state.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
+import { isValidEntry } from '../contacts/validate.ts';
 
 /** The wire message for `s`. */
 export function toRepState(s: ContactState, opts: { reply: boolean; full: boolean; batch: number }): RepState {
@@ -80,10 +83,12 @@ function asciiJson(v: unknown): string {
 }
 
 /**
+/**
  * The state a message carries, or undefined when it is malformed. An entry
  * whose dot `held` (our state of the contact) already holds is taken from
  * it without parsing: a dot names one immutable entry, and a join keeps
- * ours anyway. Full states are mostly entries the receiver has.
+ * ours anyway. Full states are mostly entries the receiver has. Entries we
+ * saw removed are dropped by the join unread; only the rest are checked.
  */
 export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stable'>, held?: ContactState): ContactState | undefined {
   const entries: Entry[] = [];
@@ -100,6 +105,7 @@ export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stabl
     } catch {
       return undefined;
     }
+    if (!(held && hasSeen(held, dot)) && !isValidEntry(key, uid, value)) return undefined;
     entries.push({ key: key as FieldKey, uid, value, dot, hlc: { wallMs: t, logical: c } });
   }
   entries.sort((a, b) => compareDots(a.dot, b.dot));

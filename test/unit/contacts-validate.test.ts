@@ -5,7 +5,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkContactInput, checkPatch, checkWriteRequest } from '../../protocol/contacts/validate.ts';
+import { checkContactInput, checkPatch, checkWriteRequest, isValidEntry } from '../../protocol/contacts/validate.ts';
+import { commitWrite } from '../../protocol/contacts/book.ts';
+import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
+import { contactId, opId } from '../../protocol/contacts/ids.ts';
+import { ClusterNode } from '../../protocol/node.ts';
+import { SeededRng } from '../../protocol/rng.ts';
+import { encodePacket } from '../../protocol/wire/codec.ts';
+import { toRepState } from '../../protocol/replication/wire-state.ts';
+import { address, nodeId } from '../../protocol/types.ts';
 import { LIMITS } from '../../protocol/contacts/model.ts';
 
 const ID = '01J00000000000000000000001';
@@ -137,6 +145,50 @@ test('write requests: op id and read context are checked, the read context canon
     const r = checkWriteRequest(input);
     assert.ok(!r.ok && r.issues.some((i) => i.path === path), `${path}: ${JSON.stringify(r)}`);
   }
+});
+
+test('replicated entries: what a write could have made passes, anything else does not', () => {
+  const cases: [string, string, unknown, boolean][] = [
+    ['formattedName', '', 'Ann', true],
+    ['formattedName', 'x', 'Ann', false],
+    ['formattedName', '', 7, false],
+    ['formattedNamf', '', 'Ann', false],
+    ['phones', 'p1', { value: '+1 555 0100', types: [], pref: false }, true],
+    ['phones', 'p1', 'not an object', false],
+    ['phones', '', { value: '+1 555 0100', types: [], pref: false }, false],
+    ['emails', 'e1', { value: 'nope', types: [], pref: false }, false],
+    ['x:X-SKYPE', '', ['ann'], true],
+    ['x:lower', '', ['ann'], false],
+    ['$live', '', true, true],
+    ['$live', '', 1, false],
+    ['$op', '01J00000000000000000000001', { first: 1, last: 2, kind: 'create', fields: [] }, true],
+    ['$op', '01J00000000000000000000001', [1, 2], false],
+    ['__proto__', '', {}, false],
+  ];
+  for (const [key, uid, value, ok] of cases) assert.is(isValidEntry(key, uid, value), ok, `${key} ${uid} ${JSON.stringify(value)}`);
+});
+
+test('every entry a full contact write makes is valid (the check is what writes store)', () => {
+  const store = new MemoryStore();
+  const full = { ...base, title: 'CTO', birthday: '--02-29', note: 'n', photo: { mediaType: 'image/png', base64: PNG }, phones: [tel('+1 555 0100')], extra: { 'X-A': ['1'] } };
+  const out = commitWrite(store, nodeId('a'.repeat(16)), { opId: opId('op-1'), patch: { kind: 'create', contact: full as never } }, 1_000);
+  assert.is(out.kind, 'applied');
+  for (const e of store.get(contactId(ID))!.entries) assert.ok(isValidEntry(e.key, e.uid, e.value), `${e.key}: ${JSON.stringify(e.value)}`);
+});
+
+test('a peer state with an entry no write could make is dropped and counted, not stored', () => {
+  const node = new ClusterNode({ id: nodeId('0000000000000001'), addr: address('127.0.0.1:7700'), rng: new SeededRng(1), now: 1_000 });
+  const peer = nodeId('b'.repeat(16));
+  const state = (key: string, value: unknown) => toRepState({
+    id: contactId(ID), ctx: {}, floor: {},
+    entries: [{ key: key as never, uid: '', value, dot: { origin: peer, seq: 1 }, hlc: { wallMs: 1, logical: 0 } }, { key: '$live', uid: '', value: true, dot: { origin: peer, seq: 2 }, hlc: { wallMs: 1, logical: 0 } }],
+  } as never, { reply: false, full: true, batch: 0 });
+  node.handleDatagram(2_000, address('127.0.0.1:7701'), encodePacket({ cluster: 'contacts', from: peer }, [state('phonez', { value: 'x' })]));
+  assert.is(node.replication.stats.badStates, 1);
+  assert.is(node.badInput().byReason['bad-state'], 1);
+  assert.is(node.replication.store.get(contactId(ID)), undefined);
+  node.handleDatagram(2_001, address('127.0.0.1:7701'), encodePacket({ cluster: 'contacts', from: peer }, [state('formattedName', 'Fine')]));
+  assert.ok(node.replication.store.get(contactId(ID)), 'a well-formed state is taken');
 });
 
 test.run();
