@@ -12,6 +12,7 @@ import { ContactList } from '../../tui/app/model/contact-list.ts';
 import { ClusterState } from '../../tui/app/model/cluster-state.ts';
 import { ContactForm } from '../../tui/app/model/contact-form.ts';
 import { LineEditor } from '../../tui/app/model/line-editor.ts';
+import { LinkedClient } from '../../tui/app/remote/link.ts';
 
 let seq = 0;
 function contact(name: string, more: Record<string, unknown> = {}, dots = [1, 1]): Contact {
@@ -149,6 +150,26 @@ test('form: refusals land at their field, by list index (create) or by entry uid
   edit.showIssues([{ path: 'phones[p1].value', reason: 'is taken' }, { path: 'ops[0].op', reason: 'odd' }, { path: 'read', reason: 'too old' }]);
   assert.is(edit.errors.get('phones'), '"555 0101" is taken; "555 0101" odd');
   assert.is(edit.message, 'read: too old');
+});
+
+test('link: moving and attached as requests fare; a late give-up on a server already left is old news', async () => {
+  const answers: Record<string, string> = { a: 'A', b: 'B' };
+  let next = 'a';
+  const client = {
+    serverList: ['A', 'B'], addServer: () => undefined, close: () => undefined,
+    request: async () => ({ result: null, cursor: '', more: false, server: answers[next]! }),
+  };
+  const link = new LinkedClient(client);
+  const seen: string[] = [];
+  link.onChange((l) => seen.push(l.kind === 'attached' ? `attached ${l.server}` : l.kind === 'moving' ? `moving ${l.from}>${l.to}` : l.kind));
+  await link.request('members');
+  link.failover('A', 'B');
+  next = 'b';
+  await link.request('members');
+  link.failover('A', 'B'); // a second request that was in flight at A gives up on it too
+  link.unreachable(['A', 'B']);
+  link.answered('B');
+  assert.equal(seen, ['attached A', 'moving A>B', 'attached B', 'offline', 'attached B']);
 });
 
 test('line editor: insert, delete, move and kill as readline does, never splitting a surrogate pair', () => {

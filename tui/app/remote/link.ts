@@ -69,6 +69,8 @@ export class LinkedClient {
   /** The client library gave up on `from` and tries `to`. */
   failover(from: string, to: string): void {
     if (this.current.kind === 'offline') return; // still trying everyone; the top line already says so
+    // A request sent before we moved, giving up on the server we already left: old news.
+    if (this.current.kind === 'attached' && this.current.server !== from) return;
     if (this.current.kind === 'connecting') this.set({ kind: 'connecting', trying: to });
     else this.set({ kind: 'moving', from: this.current.kind === 'moving' ? this.current.from : from, to });
   }
