@@ -31,9 +31,9 @@
  *   snapshot, even while commits go on) seeds a fresh MemoryStore through
  *   its public API: index floor first (so the catch-up index is rebuilt
  *   above it only, as the live store kept it), applied dots, clock, every
- *   state (read in pages, put in seq order: seed.ts), fences; then the
- *   journal that seeding produced is discarded: it is what the file
- *   already holds.
+ *   state (read in pages, then loaded at once: MemoryStore.bulkLoad builds
+ *   the catch-up index by sorting), fences; then the journal that seeding
+ *   produced is discarded: it is what the file already holds.
  * - The full-text row of a contact is derived from its view (search-text.ts)
  *   on every put and exists exactly while the contact is live.
  */
@@ -49,7 +49,6 @@ import { StoreClosedError, StoreCommitError, StoreOpenError } from './errors.ts'
 import { foldChanges } from './net-changes.ts';
 import { checkIntegrity, migrate, SCHEMA_VERSION, type IntegrityCheck } from './schema.ts';
 import { FTS_WEIGHTS, ftsQuery } from './search-text.ts';
-import { seedStates } from './seed.ts';
 import { SqliteDb } from './sqlite-db.ts';
 
 /** The store's file name in the data directory. */
@@ -192,7 +191,7 @@ export class SqliteContactStore {
         for (const row of rows) states.push(decodeState(row.id, row.state, interner));
         if (!more) break;
       }
-      seedStates(store, states);
+      store.bulkLoad(states);
       const fences = await r.all<{ id: ContactId; version: string; frontier: string }>('SELECT id, version, frontier FROM fence');
       for (const f of fences) store.setFence(f.id, decodeFence(f.id, f.version, f.frontier));
     } finally {

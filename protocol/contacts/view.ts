@@ -34,7 +34,9 @@ export function valueKey(v: unknown): string {
 }
 
 /** A register's entries reduced to its distinct values, winner first. */
-function distinct(group: readonly Entry[]): Entry[] {
+function distinct(group: Entry[]): Entry[] {
+  // One value (nearly every register): nothing to compare.
+  if (group.length === 1) return group;
   const sorted = [...group].sort((a, b) => -compareStamped(a, b));
   const seen = new Set<string>();
   return sorted.filter((e) => {

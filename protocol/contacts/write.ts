@@ -181,26 +181,38 @@ function refusal(current: ContactState | undefined, patch: Patch): WriteOutcome 
   return isLive(current) ? undefined : rejected('deleted', `contact ${patch.id} was deleted`);
 }
 
-/** Distinct list uids and extra properties per key: what LIMITS bound. */
-function sizes(s: ContactState): Map<string, number> {
-  const uids = new Map<string, Set<string>>();
-  for (const e of s.entries) {
-    const k = e.key.startsWith('x:') ? 'extra' : e.key;
-    let set = uids.get(k);
-    if (!set) uids.set(k, (set = new Set()));
-    set.add(e.key.startsWith('x:') ? e.key : e.uid);
-  }
-  return new Map([...uids].map(([k, set]) => [k, set.size]));
+const LIMITED: ReadonlyMap<string, number> = new Map<string, number>([...LIST_FIELDS.map((f): [string, number] => [f, LIST_MAX[f]]), ['extra', LIMITS.extrasMax]]);
+
+/** The bounded collection an entry key belongs to: its list field, 'extra' for extra properties, else none. */
+function limitedAs(key: FieldKey): string | undefined {
+  return key.startsWith('x:') ? 'extra' : LIMITED.has(key) ? key : undefined;
 }
 
-/** A write may not grow a list (or the extras) past its limit; merges of concurrent writes may. */
-function overLimit(before: ContactState, after: ContactState): FieldIssue[] {
-  const was = sizes(before);
-  const now = sizes(after);
-  const limits: [string, number][] = [...LIST_FIELDS.map((f): [string, number] => [f, LIST_MAX[f]]), ['extra', LIMITS.extrasMax]];
-  return limits
-    .filter(([k, max]) => (now.get(k) ?? 0) > max && (now.get(k) ?? 0) > (was.get(k) ?? 0))
-    .map(([k, max]) => ({ path: k, reason: `would hold more than ${max} entries` }));
+/** Distinct list uids (or extra properties) the state holds in collection `of`. */
+function sizeOf(s: ContactState, of: string): number {
+  const seen = new Set<string>();
+  for (const e of s.entries) if (limitedAs(e.key) === of) seen.add(of === 'extra' ? e.key : e.uid);
+  return seen.size;
+}
+
+/**
+ * A write may not grow a list (or the extras) past its limit; merges of
+ * concurrent writes may. Only a collection the write adds to can grow, so
+ * only those are counted.
+ */
+function overLimit(before: ContactState, after: ContactState, added: readonly Draft[]): FieldIssue[] {
+  const grown = new Set<string>();
+  for (const d of added) {
+    const of = limitedAs(d.key);
+    if (of !== undefined) grown.add(of);
+  }
+  const issues: FieldIssue[] = [];
+  for (const [of, max] of LIMITED) {
+    if (!grown.has(of)) continue;
+    const now = sizeOf(after, of);
+    if (now > max && now > sizeOf(before, of)) issues.push({ path: of, reason: `would hold more than ${max} entries` });
+  }
+  return issues;
 }
 
 function maxHlc(s: ContactState): Hlc {
@@ -230,10 +242,10 @@ export function applyWrite(current: ContactState | undefined, req: WriteRequest,
   const last = first + plan.added.length; // the '$op' entry takes the last seq
   plan.add(OP_KEY, opId, { first, last, kind: patch.kind, fields: patchFields(patch) } satisfies OpRecord);
   const hlc = hlcNext(hlcMax(env.clock, maxHlc(base)), env.nowMs);
-  const added: Entry[] = plan.added.map((d, k) => ({ ...d, dot: { origin: env.node, seq: first + k }, hlc }));
+  const added: Entry[] = plan.added.map((d, k) => ({ key: d.key, uid: d.uid, value: d.value, dot: { origin: env.node, seq: first + k }, hlc }));
   const delta = makeDelta(id, added, [...plan.removed.values()].map((e) => e.dot));
   const joined = join(base, delta);
-  const issues = overLimit(base, joined);
+  const issues = overLimit(base, joined, plan.added);
   if (issues.length > 0) return rejected('too-many', issues.map((i) => `${i.path}: ${i.reason}`).join('; '), issues);
   const state = env.stable ? compact(joined, env.stable) : joined;
   return { kind: 'applied', state, delta, dots: { origin: env.node, first, last }, clock: hlc, nextSeq: last + 1 };

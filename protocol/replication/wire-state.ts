@@ -36,8 +36,6 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
  * not fit.
  */
 export function repStateBytesBound(s: ContactState): number {
-  const HEAD = 9;
-  const text = (t: string) => HEAD + 3 * t.length;
   let n = 1 + 1 + 1 + 1 + HEAD + text(s.id) + HEAD;
   for (const e of s.entries) n += 1 + text(e.key) + text(e.uid) + HEAD + jsonBytesBound(e.value) + text(e.dot.origin) + 3 * HEAD;
   n += HEAD;
@@ -45,6 +43,14 @@ export function repStateBytesBound(s: ContactState): number {
   n += HEAD;
   for (const origin in s.floor) n += 1 + text(origin) + HEAD;
   return n;
+}
+
+/** The widest CBOR head: a 1-byte initial byte and an 8-byte argument. */
+const HEAD = 9;
+
+/** The most bytes a text string takes: its widest head and 3 UTF-8 bytes per UTF-16 unit. */
+function text(t: string): number {
+  return HEAD + 3 * t.length;
 }
 
 /** The longest `asciiJson(v)` can be (Infinity for anything JSON cannot carry: then encode to know). */

@@ -59,15 +59,22 @@ export function clusterFactory(opts: ClusterOptions, sim: () => Simulation<Clust
   };
 }
 
-/** Rebuilds a node's contact store from what its persist events left in the durable map. */
+/**
+ * Rebuilds a node's contact store from what its persist events left in the
+ * durable map, in the order the daemon's SQLite load uses: index floor,
+ * then every state at once (bulkLoad), then the rest.
+ */
 export function restoreStore(storage: ReadonlyMap<string, unknown>, store = new MemoryStore({ journal: true })): MemoryStore {
+  const floor = storage.get('index-floor');
+  if (floor) store.pruneIndex(floor as VersionVector);
+  const states: ContactState[] = [];
+  for (const [key, value] of storage) if (key.startsWith('contact:') && value) states.push(value as ContactState);
+  store.bulkLoad(states);
   for (const [key, value] of storage) {
     if (value === null || value === undefined) continue;
-    if (key.startsWith('contact:')) store.put(value as ContactState);
-    else if (key.startsWith('fence:')) store.setFence(key.slice(6) as ContactId, value as TombstoneFence);
+    if (key.startsWith('fence:')) store.setFence(key.slice(6) as ContactId, value as TombstoneFence);
     else if (key === 'applied') store.addApplied(value as DotCloud);
     else if (key === 'clock') store.setClock(value as Hlc);
-    else if (key === 'index-floor') store.pruneIndex(value as VersionVector);
   }
   store.drainChanges();
   return store;

@@ -4,7 +4,7 @@
  * and a pruned index, is committed journal batch by journal batch, the file
  * is reopened and loaded, and every state, the applied cloud, the clock, the
  * fences, the tombstones and the catch-up index are compared. Also: seeding
- * in seq order (seed.ts) equals putting states one by one, and rows
+ * with MemoryStore.bulkLoad equals putting states one by one, and rows
  * damaged on disk stop the load with a message naming them.
  */
 import { test } from 'uvu';
@@ -21,7 +21,6 @@ import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
 import { decodeState, StoreDecodeError } from '../../daemon/store/codec.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
-import { seedStates } from '../../daemon/store/seed.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
 
@@ -125,7 +124,7 @@ test('round trip: writes after a reload continue the node\'s dots and clock, and
   await third.close();
 });
 
-test('seeding in seq order builds the same store as putting states one by one', () => {
+test('bulkLoad builds the same store as putting states one by one, and loads once only', () => {
   // Two origins, contacts created in turn and then edited out of creation order, a delete, a floor.
   const a = new MemoryStore();
   const ids = Array.from({ length: 30 }, () => newContactId());
@@ -139,12 +138,18 @@ test('seeding in seq order builds the same store as putting states one by one', 
     oneByOne.pruneIndex(floor);
     seeded.pruneIndex(floor);
     for (const st of states) oneByOne.put(st);
-    seedStates(seeded, states);
+    seeded.bulkLoad(states);
     assert.equal(allStates(seeded), allStates(oneByOne));
     assert.equal(seeded.tombstones(), oneByOne.tombstones());
     for (const origin of [A, B]) {
       for (const after of [0, 10, 25]) assert.equal(seeded.touchedAfter(origin, after, 7), oneByOne.touchedAfter(origin, after, 7), `${origin} after ${after}`);
     }
+    // Forgetting a loaded contact removes exactly its index rows, as for one put.
+    seeded.forget(ids[3]!);
+    oneByOne.forget(ids[3]!);
+    for (const origin of [A, B]) assert.equal(seeded.touchedAfter(origin, 0, 100), oneByOne.touchedAfter(origin, 0, 100));
+    assert.equal(seeded.drainChanges().filter((c) => c.kind === 'put'), [], 'bulkLoad journals nothing');
+    assert.throws(() => seeded.bulkLoad(states), /load once, into an empty store/);
   }
 });
 
