@@ -79,9 +79,9 @@ async function sameContacts(a: NodeProc, b: NodeProc): Promise<Contact[]> {
     const [la, lb] = await Promise.all([list(a), list(b)]);
     if (JSON.stringify(la) === JSON.stringify(lb)) return la;
     if (Date.now() > deadline) {
-      const ids = (l: Contact[]) => new Set(l.map((c) => c.id));
-      const onlyA = [...ids(la)].filter((id) => !ids(lb).has(id));
-      const onlyB = [...ids(lb)].filter((id) => !ids(la).has(id));
+      const idsOf = (l: Contact[]) => new Set(l.map((c) => c.id));
+      const onlyA = [...idsOf(la)].filter((id) => !idsOf(lb).has(id));
+      const onlyB = [...idsOf(lb)].filter((id) => !idsOf(la).has(id));
       assert.unreachable(`${a.name} and ${b.name} still differ after ${SETTLE_MS} ms: only at ${a.name} ${JSON.stringify(onlyA)}, only at ${b.name} ${JSON.stringify(onlyB)}, ${la.length} vs ${lb.length} contacts`);
     }
     const changed = (r: LogRecord) => r.event === 'contact';
@@ -90,6 +90,44 @@ async function sameContacts(a: NodeProc, b: NodeProc): Promise<Contact[]> {
       waitForLog(b, 'a contact change', loggedSince(b, seenB, changed), 2_000).catch(() => undefined),
     ]);
   }
+}
+
+/**
+ * Four clients create contacts at `victim` alone; once `acks` are
+ * acknowledged it is SIGKILLed with writes in flight. Resolves with the ids
+ * of every acknowledged write (an answer read after the kill still
+ * acknowledges a write committed before it) once the process has exited.
+ */
+async function writeUntilKilled(victim: NodeProc, acks: number): Promise<string[]> {
+  const acked: string[] = [];
+  let killed = false;
+  let enough!: () => void;
+  const enoughAcked = new Promise<void>((resolve) => { enough = resolve; });
+  const writer = async (w: number): Promise<void> => {
+    const client = new ContactsClient({ servers: [victim.addr] });
+    try {
+      for (let i = 0; !killed; i++) {
+        const id = newContactId();
+        try {
+          await client.request('put', { opId: newContactId(), patch: { kind: 'create', contact: sampleContact(id, w * 1000 + i) } });
+        } catch (err) {
+          if (killed) return; // no answer from a dead node: not acknowledged
+          throw err;
+        }
+        acked.push(id);
+        if (acked.length >= acks) enough();
+      }
+    } finally {
+      client.close();
+    }
+  };
+  const writers = Promise.all([0, 1, 2, 3].map(writer));
+  await Promise.race([enoughAcked, writers]);
+  victim.child.kill('SIGKILL');
+  killed = true;
+  await victim.exited;
+  await writers;
+  return acked;
 }
 
 const others = (i: number) => nodes.filter((_, j) => j !== i && nodes[j]!.exitStatus === undefined);
@@ -156,34 +194,7 @@ test('kill -9 n4 while clients write to it: every acknowledged write is on its d
   assert.is(add.code, 0, add.stderr);
   const acked = [add.stdout.trim()];
   // Then four clients write to n4 alone, and the kill lands while their writes are in flight.
-  let killed = false;
-  let enough!: () => void;
-  const enoughAcked = new Promise<void>((resolve) => { enough = resolve; });
-  const writer = async (w: number): Promise<void> => {
-    const client = new ContactsClient({ servers: [victim.addr] });
-    try {
-      for (let i = 0; !killed; i++) {
-        const id = newContactId();
-        try {
-          await client.request('put', { opId: newContactId(), patch: { kind: 'create', contact: sampleContact(id, w * 1000 + i) } });
-        } catch (err) {
-          if (killed) return; // no answer from a dead node: not acknowledged
-          throw err;
-        }
-        // An answer that arrives after the kill acknowledges a write committed before it.
-        acked.push(id);
-        if (acked.length > ACKS_BEFORE_KILL) enough();
-      }
-    } finally {
-      client.close();
-    }
-  };
-  const writers = Promise.all([0, 1, 2, 3].map(writer));
-  await Promise.race([enoughAcked, writers]);
-  victim.child.kill('SIGKILL');
-  killed = true;
-  await victim.exited;
-  await writers;
+  acked.push(...await writeUntilKilled(victim, ACKS_BEFORE_KILL));
   const dead = Promise.all(others(4).map((n) => waitForLog(n, 'n4 dead', memberRecord(ids[4]!, 'dead'))));
 
   const store = await SqliteContactStore.open(victim.dataDir);
