@@ -8,21 +8,24 @@
  * bytes a terminal sends. The screen is read from blessed's cell buffer
  * (what it last drew), one string per row. `FakeCluster` answers client
  * requests with a real ClusterNode's ClientService (real validation, real
- * CRDT, real paging), reached without a socket; it pretends to be several
- * servers, any of which can be "down" (it then reports the failover the
- * way tui/client.ts does, or NoServerError when all are down), and it can
- * lose an answer after applying the request, as a server dying mid-write
- * would. The member list is scripted. `waitFor` polls the screen until a
+ * CRDT, real paging, real pushes to the real Subscription), reached without
+ * a socket; it pretends to be several servers, any of which can be "down"
+ * (it then reports the failover the way tui/client.ts does, or
+ * NoServerError when all are down), and it can lose an answer after
+ * applying the request, as a server dying mid-write would. The member list
+ * is scripted (the polling feed reads it; pushes carry only the core's own). `waitFor` polls the screen until a
  * text appears, with a deadline: tests wait on the screen, not on time.
  */
 import { PassThrough } from 'node:stream';
 import { ClusterNode } from '../../protocol/node.ts';
 import { SeededRng } from '../../protocol/rng.ts';
-import { decodePacket } from '../../protocol/wire/codec.ts';
-import { Reassembler } from '../../protocol/fragments.ts';
-import { address, nodeId, type Address } from '../../protocol/types.ts';
+import { decodePacket, encodePacket } from '../../protocol/wire/codec.ts';
+import { fragmentPacket, Reassembler } from '../../protocol/fragments.ts';
+import { address, nodeId } from '../../protocol/types.ts';
 import { toAsciiJson } from '../../protocol/client/json.ts';
-import type { ClientRes } from '../../protocol/wire/messages.ts';
+import type { ClientPush, ClientRes } from '../../protocol/wire/messages.ts';
+import { Subscription, type SubscribeOptions, type SubscriptionEvent } from '../../tui/subscription.ts';
+import { SubscriptionFeed } from '../../tui/app/remote/subscription-feed.ts';
 import { NoServerError, RequestError, type ClientAnswer } from '../../tui/client.ts';
 import { LinkedClient, type RequestClient } from '../../tui/app/remote/link.ts';
 import { PollingFeed } from '../../tui/app/remote/polling-feed.ts';
@@ -67,8 +70,14 @@ export function fakeTerminal(cols: number, rows: number): FakeTerminal {
 const CLUSTER = 'contacts';
 const FAKE_CLIENT = nodeId('c1c1c1c1c1c1c1c1');
 const FAKE_CLIENT_ADDR = address('127.0.0.1:50000');
+const HEADER = { cluster: CLUSTER, from: FAKE_CLIENT };
 
-/** A cluster in one process: one real core behind several pretend server addresses. */
+/**
+ * A cluster in one process: one real core behind several pretend server
+ * addresses. Requests travel as datagrams into the core (so it answers,
+ * and pushes to subscribers, exactly as contactd does); a server that is
+ * "down" gets nothing and the next is tried, as tui/client.ts does.
+ */
 export class FakeCluster implements RequestClient {
   readonly node = new ClusterNode({ id: nodeId('00000000000000a1'), addr: address('127.0.0.1:7001'), rng: new SeededRng(5), now: Date.now() });
   readonly serverList: string[];
@@ -83,6 +92,9 @@ export class FakeCluster implements RequestClient {
   onFailover: (from: string, to: string) => void = () => undefined;
   private preferred = 0;
   private reqId = 0;
+  private pushListener: ((push: ClientPush, from: string) => void) | undefined;
+  /** Where the last subscribe was answered: pushes come from there while it is up. */
+  private subscribedAt: string | undefined;
 
   constructor(servers = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']) {
     this.serverList = [...servers];
@@ -94,6 +106,16 @@ export class FakeCluster implements RequestClient {
   }
 
   close(): void {}
+
+  /** A live subscription over this fake, as ContactsClient.subscribe makes one. */
+  subscribe(onEvent: (e: SubscriptionEvent) => void, options?: SubscribeOptions): Subscription {
+    return new Subscription({
+      request: (op, args) => this.request(op, args),
+      learnMembers: (ms) => { for (const m of ms) if (m.state === 'alive') this.addServer(m.address); },
+      notify: () => undefined,
+      setPushListener: (l) => { this.pushListener = l; },
+    }, onEvent, options);
+  }
 
   async request(op: string, args: Record<string, unknown> = {}): Promise<ClientAnswer> {
     await new Promise((r) => setImmediate(r));
@@ -115,6 +137,7 @@ export class FakeCluster implements RequestClient {
         continue;
       }
       this.preferred = this.serverList.indexOf(server);
+      if (op === 'subscribe') this.subscribedAt = server;
       if (!res.ok) {
         const e = JSON.parse(res.result) as { code: string; message: string; issues?: { path: string; reason: string }[] };
         throw new RequestError(e.code, e.message, e.issues ?? []);
@@ -124,22 +147,22 @@ export class FakeCluster implements RequestClient {
     throw new NoServerError(tried);
   }
 
-  /** Writes a contact as another client would (through the same core). */
+  /** Writes a contact as another client would (straight into the core; subscribers are pushed the change). */
   async add(name: string, more: Record<string, unknown> = {}): Promise<{ id: string; seen: unknown }> {
     const id = `01J${String(++this.reqId).padStart(23, '0')}`;
-    const saved = this.preferred;
     const r = this.answer('put', { opId: `seed-${id}`, patch: { kind: 'create', contact: { id, formattedName: name, ...more } } }, this.serverList[0]!, false);
-    this.preferred = saved;
     if (!r.ok) throw new Error(r.result);
     return JSON.parse(r.result).contact;
   }
 
-  /** Answers through the core's ClientService (members and hello are scripted). */
+  /** One request as a datagram into the core; its answer (members is scripted). Pushes it makes are delivered on the next turn. */
   private answer(op: string, args: Record<string, unknown>, server: string, record = true): ClientRes {
     if (record) this.requests.push({ op, args, server });
     if (op === 'members') return { type: 'clientRes', reqId: 0, ok: true, result: toAsciiJson(this.members), cursor: '', more: false };
     const reqId = ++this.reqId;
-    this.node.client.handleRequest(Date.now(), FAKE_CLIENT_ADDR as Address, FAKE_CLIENT, { type: 'clientReq', reqId, op, args: toAsciiJson(args) }, 1400);
+    const bytes = encodePacket(HEADER, [{ type: 'clientReq', reqId, op, args: toAsciiJson(args) }]);
+    for (const d of bytes.length > 1400 ? fragmentPacket(HEADER, bytes, reqId, 1400) : [bytes]) this.node.handleDatagram(Date.now(), FAKE_CLIENT_ADDR, d);
+    let answer: ClientRes | undefined;
     const re = new Reassembler();
     for (let t = this.node.pollTransmit(); t; t = this.node.pollTransmit()) {
       if (t.to !== FAKE_CLIENT_ADDR) continue;
@@ -153,9 +176,17 @@ export class FakeCluster implements RequestClient {
         if (!r.ok) continue;
         m = r.packet.messages[0]!;
       }
-      if (m.type === 'clientRes' && m.reqId === reqId) return m;
+      if (m.type === 'clientRes' && m.reqId === reqId) answer = m;
+      for (const msg of r.packet.messages) if (msg.type === 'clientPush') this.deliver(msg);
     }
-    throw new Error(`the core did not answer ${op}`);
+    if (!answer) throw new Error(`the core did not answer ${op}`);
+    return answer;
+  }
+
+  private deliver(push: ClientPush): void {
+    setImmediate(() => {
+      if (this.subscribedAt !== undefined && !this.down.has(this.subscribedAt)) this.pushListener?.(push, this.subscribedAt);
+    });
   }
 }
 
@@ -182,6 +213,8 @@ export interface TestAppOptions {
   rows?: number;
   env?: Record<string, string | undefined>;
   cluster?: FakeCluster;
+  /** The feed: a live subscription (as `contacts` runs), or polling every `pollMs`. */
+  feed?: 'subscribe' | 'poll';
   pollMs?: number;
 }
 
@@ -222,7 +255,9 @@ export function startApp(opts: TestAppOptions = {}): TestApp {
   };
   t.app = new App({
     screen, theme: themeFor(opts.env ?? {}), client: linked,
-    feed: new PollingFeed(linked, { everyMs: opts.pollMs ?? 50, firstBackoffMs: 50, maxBackoffMs: 200 }),
+    feed: opts.feed === 'poll'
+      ? new PollingFeed(linked, { everyMs: opts.pollMs ?? 50, firstBackoffMs: 50, maxBackoffMs: 200 })
+      : new SubscriptionFeed(() => Promise.resolve(cluster), linked, { leaseMs: 2000, renewEveryMs: 100, retryMinMs: 50, retryMaxMs: 200 }),
     onQuit: () => { t.quitCalls++; },
   });
   t.app.start();

@@ -1,6 +1,7 @@
 /**
  * The TUI end to end, as a person uses it: the real `contacts` executable
- * in tmux, attached to one of three real contactd processes on loopback.
+ * in tmux, attached to one of three real contactd processes on loopback
+ * by a live subscription.
  * It adds a contact, finds it with `/`, edits it, deletes it; sees a
  * contact added through the CLI at another node appear without a key;
  * moves to another node by itself when its node is killed with -9, and
@@ -48,6 +49,7 @@ test('the TUI attaches to a and shows the cluster', async () => {
   await pane.waitFor(`● a (${nodes[0]!.addr})`);
   await pane.waitFor('3 alive 0 suspect');
   await pane.waitFor('no contacts yet');
+  await pane.waitFor('│ live', 5000); // subscribed: changes are pushed
 });
 
 test('add a contact; find it with /; edit it; delete it', async () => {

@@ -194,23 +194,27 @@ test('conflicts are marked with ! and resolved in a dialog that shows each value
   });
 });
 
-test('Enter opens the card; h asks for the history and says when the server has none', async () => {
+test('Enter opens the card; h shows the history: when, which node, what kind of write, which fields', async () => {
   const cluster = new FakeCluster();
-  await cluster.add('Ada Lovelace', { note: 'first programmer' });
+  const c = await cluster.add('Ada Lovelace', { note: 'first programmer' });
+  await cluster.request('put', { opId: 'title-1', patch: { kind: 'update', id: c.id, ops: [{ op: 'set', field: 'title', value: 'Countess' }] } });
   await withApp({ cluster }, async (t) => {
     await t.waitFor('Ada Lovelace');
     t.press('enter');
     await t.waitFor(/Id\s+01J/);
     assert.match(t.text(), /Writes\s+node-1 #/);
     t.press('h');
-    await t.waitFor(/does not serve history yet|no history recorded|node-1/);
+    await t.waitFor('History of Ada Lovelace');
+    await t.waitFor(/update\s+title\s+title-1/);
+    assert.match(t.text(), /create\s+formattedName, note/);
     t.press('escape', 'escape');
     await t.waitFor(() => !t.text().includes('Writes'));
   });
 });
 
 test('cluster view: members with state, incarnation and last heard; changes land in the event log', async () => {
-  await withApp({}, async (t) => {
+  // The scripted member list is read by polling (pushes carry only the in-process core's own changes).
+  await withApp({ feed: 'poll' }, async (t) => {
     await t.waitFor('3 alive');
     t.press('tab');
     await t.waitFor('Members: 3 (3 alive, 0 suspect, 0 dead, 0 left)');
@@ -278,6 +282,18 @@ test('no server answers: read-only, the form stays open, it comes back by itself
     t.press('a');
     await t.waitFor('cannot add a contact: no server answers');
     assert.match(t.text(), /Ada Lovelace/, 'the last data stays on screen');
+  });
+});
+
+test('a server without subscriptions is polled instead, and says so', async () => {
+  const cluster = new FakeCluster();
+  cluster.refuseNext = { op: 'subscribe', code: 'unknown-op', message: 'unknown op "subscribe"', issues: [] };
+  await withApp({ cluster }, async (t) => {
+    await t.waitFor('synced just now');
+    await cluster.add('Barbara Liskov');
+    await t.waitFor('Barbara Liskov');
+    t.press('tab');
+    await t.waitFor('does not push changes');
   });
 });
 

@@ -15,15 +15,16 @@
 import { isNoServer, isRequestError } from './remote/errors.ts';
 import type { Contact, FieldConflict } from '../../protocol/contacts/model.ts';
 import { newId, resolveOp } from '../writes.ts';
+import { historyLines } from '../format.ts';
 import type { App } from './app.ts';
 import type { Link } from './remote/types.ts';
 import { CARD_KEYS, helpLines, PAGER_KEYS } from './keys.ts';
 import { ContactForm } from './model/contact-form.ts';
 import { paint } from './theme.ts';
-import { displayText, escapeTags, fit, localTime } from './text.ts';
+import { displayText, escapeTags, fit } from './text.ts';
 import { ConfirmDialog } from './views/confirm.ts';
 import { ConflictDialog } from './views/conflict-dialog.ts';
-import { detailLines, nodeLabel } from './views/details.ts';
+import { detailLines } from './views/details.ts';
 import { FormDialog } from './views/form-dialog.ts';
 import { PagerDialog } from './views/pager.ts';
 
@@ -82,13 +83,12 @@ export class ContactActions {
     });
     app.pushModal(pager);
     app.api.history(c.id).then(
-      (entries) => {
-        lines = entries.length === 0 ? ['no history recorded'] : entries.map((e) =>
-          `${e.atMs === undefined ? '' : localTime(e.atMs)}  ${e.node ? nodeLabel(app.nameOf, e.node) : ''}  ${displayText(e.text)}`);
+      (h) => {
+        lines = h.entries.length === 0 ? ['no writes remembered'] : historyLines(h);
       },
       (err: unknown) => {
         lines = isRequestError(err) && err.code === 'unknown-op'
-          ? ['This server does not serve history yet (it does not know the "history" op).', 'The contact\'s card (Enter) shows its writes by node.']
+          ? ['This server does not serve history (it predates the "history" op).', 'The contact\'s card (Enter) shows its writes by node.']
           : [`could not read the history: ${errorText(err)}`];
       },
     ).finally(() => app.render());

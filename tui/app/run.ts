@@ -1,10 +1,10 @@
 /**
  * `contacts` with no command: the TUI on this process's terminal.
  *
- * How this works: opens the screen and the App with the feed over a client
- * that is still loading (the first frame does not wait for the client
- * library and its wire codec, the bulk of the start), then waits for the
- * user to quit. The
+ * How this works: opens the screen and the App with a live subscription
+ * feed over a client that is still loading (the first frame does not wait
+ * for the client library and its wire codec, the bulk of the start), then
+ * waits for the user to quit. The
  * terminal is given back (screen.destroy: normal screen, cursor, no mouse
  * reporting, cooked mode) on every way out: q, Ctrl-C, SIGTERM, SIGHUP
  * (the terminal closed), SIGINT from outside, and a crash, which is then
@@ -13,7 +13,8 @@
 import { App } from './app.ts';
 import { DeferredClient } from './remote/deferred-client.ts';
 import { LinkedClient } from './remote/link.ts';
-import { PollingFeed } from './remote/polling-feed.ts';
+import { SubscriptionFeed } from './remote/subscription-feed.ts';
+import type { ContactsClient } from '../client.ts';
 import { chooseTerm, openScreen } from './terminal.ts';
 import { themeFor } from './theme.ts';
 
@@ -33,12 +34,11 @@ export function runTui(opts: TuiOptions): Promise<number> {
     return Promise.resolve(2);
   }
   let linked: LinkedClient | undefined;
-  // The client library (and the wire codec under it) loads while the first frame is drawn.
-  const client = new DeferredClient(async () => {
-    const { ContactsClient } = await import('../client.ts');
-    return new ContactsClient({ servers: opts.servers, cluster: opts.cluster, onFailover: (from, to) => linked?.failover(from, to) });
-  }, opts.servers);
-  linked = new LinkedClient(client);
+  // The client library (and the wire codec under it) loads after the first frame is drawn; writes and the subscription share it.
+  let loading: Promise<ContactsClient> | undefined;
+  const load = (): Promise<ContactsClient> => (loading ??= import('../client.ts').then(({ ContactsClient }) =>
+    new ContactsClient({ servers: opts.servers, cluster: opts.cluster, onFailover: (from, to) => linked?.failover(from, to) })));
+  linked = new LinkedClient(new DeferredClient(load, opts.servers));
   const { term, notice } = chooseTerm(opts.term, opts.env);
   const screen = openScreen({ input: process.stdin, output: process.stdout, term });
   return new Promise((resolve) => {
@@ -65,7 +65,7 @@ export function runTui(opts: TuiOptions): Promise<number> {
     ];
     for (const [sig, h] of handlers) process.on(sig, h);
     const app = new App({
-      screen, theme: themeFor(opts.env), client: linked!, feed: new PollingFeed(linked!),
+      screen, theme: themeFor(opts.env), client: linked!, feed: new SubscriptionFeed(load, linked!),
       onQuit: () => finish(0), notices: notice ? [notice] : [],
     });
     try {

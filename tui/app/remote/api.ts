@@ -8,19 +8,13 @@
 import { isNoServer, isRequestError } from './errors.ts';
 import type { Contact } from '../../../protocol/contacts/model.ts';
 import type { LinkedClient } from './link.ts';
+import type { HistoryAnswer } from '../../format.ts';
 
 /** What a write answers. */
 export interface WriteAnswer {
   outcome: 'applied' | 'duplicate';
   contact?: Contact | null;
   id?: string;
-}
-
-/** One entry of a contact's history, as far as the TUI shows it. */
-export interface HistoryEntry {
-  atMs: number | undefined;
-  node: string;
-  text: string;
 }
 
 export class ContactsApi {
@@ -41,22 +35,8 @@ export class ContactsApi {
     return (await this.client.request(op, args)).result as WriteAnswer;
   }
 
-  /** The contact's history, newest last; RequestError 'unknown-op' from a server that has no history op. */
-  async history(id: string): Promise<HistoryEntry[]> {
-    const r = (await this.client.request('history', { id })).result;
-    return historyEntries(r);
+  /** The contact's history, oldest first (the writes it remembers). */
+  async history(id: string): Promise<HistoryAnswer> {
+    return (await this.client.request('history', { id })).result as HistoryAnswer;
   }
-}
-
-/** Reads a history answer defensively: whatever fields an entry has, it becomes a line. */
-export function historyEntries(result: unknown): HistoryEntry[] {
-  const items = Array.isArray(result) ? result : (result as { entries?: unknown[] } | null)?.entries ?? [];
-  return items.map((x) => {
-    const e = (x ?? {}) as Record<string, unknown>;
-    const hlc = e.hlc as { wallMs?: number } | undefined;
-    const atMs = typeof e.atMs === 'number' ? e.atMs : typeof e.wallMs === 'number' ? e.wallMs : hlc?.wallMs;
-    const node = String(e.origin ?? e.node ?? '');
-    const { atMs: _a, wallMs: _w, hlc: _h, origin: _o, node: _n, ...rest } = e;
-    return { atMs, node, text: JSON.stringify(rest) };
-  });
 }
