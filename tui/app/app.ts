@@ -66,6 +66,8 @@ export class App {
   private indexing = false;
   private ticker: NodeJS.Timeout | undefined;
   private lastClick = { index: -1, atMs: 0 };
+  /** The server of the first attach, logged once the member list can name it. */
+  private attachToLog: string | undefined;
   private quitting = false;
   private readonly frame: Frame;
   private readonly contactsView: ContactsView;
@@ -156,7 +158,10 @@ export class App {
       if (this.contacts.remove(id)) this.afterDataChange();
     },
     members: (members: readonly Member[], atMs) => {
-      for (const e of this.cluster.update(members, atMs)) this.events.add(e);
+      const events = this.cluster.update(members, atMs);
+      if (this.attachToLog !== undefined) this.log('info', `attached to ${this.cluster.describe(this.attachToLog)}`);
+      this.attachToLog = undefined;
+      for (const e of events) this.events.add(e);
       this.renderSoon();
     },
     sync: (state) => {
@@ -201,7 +206,7 @@ export class App {
     const d = (a: string) => this.cluster.describe(a);
     if (link.kind === 'attached') {
       // The first answer comes before the member list that names the server: say it once that is in.
-      if (prev.kind === 'connecting') setImmediate(() => this.log('info', `attached to ${d(link.server)}`));
+      if (prev.kind === 'connecting') this.attachToLog = link.server;
       else if (prev.kind === 'offline') {
         this.log('info', `a server answers again: attached to ${d(link.server)}`);
         this.flash('ok', `back online: attached to ${d(link.server)}`);

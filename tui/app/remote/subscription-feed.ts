@@ -7,8 +7,10 @@
  * How this works: each SubscriptionEvent becomes FeedSink calls (snapshot,
  * changed, removed, members) and, for re-reads and problems, a line in the
  * event log; where the subscription is attached, and when no server
- * answers, is told to the LinkedClient, which the top line reads. The
- * client library is loaded on start (after the first frame). A server
+ * answers, is told to the LinkedClient, which the top line reads. Pushes
+ * carry member *changes*; "last heard" ages without one, so the member
+ * list is also read every `membersEveryMs`. The client library is loaded
+ * on start (after the first frame). A server
  * that predates subscriptions answers `unknown-op`: the feed then polls
  * (PollingFeed) and says so.
  */
@@ -33,14 +35,33 @@ export class SubscriptionFeed implements Feed {
   private polling: PollingFeed | undefined;
   private stopped = false;
   private lastAtMs: number | undefined;
+  private membersTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly load: () => Promise<Subscribable>, private readonly link: LinkedClient, private readonly options: SubscribeOptions = {}) {}
+  constructor(
+    private readonly load: () => Promise<Subscribable>,
+    private readonly link: LinkedClient,
+    private readonly options: SubscribeOptions & { membersEveryMs?: number } = {},
+  ) {}
 
   start(sink: FeedSink): void {
     sink.sync({ kind: 'loading' });
     this.load().then((client) => {
-      if (!this.stopped) this.sub = client.subscribe((e) => this.onEvent(sink, e), this.options);
+      if (this.stopped) return;
+      const { membersEveryMs = 2000, ...subscribeOptions } = this.options;
+      this.sub = client.subscribe((e) => this.onEvent(sink, e), subscribeOptions);
+      this.membersTimer = setInterval(() => void this.readMembers(sink), membersEveryMs);
     }, (err: unknown) => sink.note('error', `the client library did not load: ${(err as Error).message}`));
+  }
+
+  /** The member list again, for its "last heard" ages (a failure here is the subscription's to report). */
+  private async readMembers(sink: FeedSink): Promise<void> {
+    if (this.polling || this.lastAtMs === undefined) return;
+    try {
+      const members = (await this.link.request('members')).result as Member[];
+      if (!this.stopped && !this.polling) sink.members(members, Date.now());
+    } catch {
+      // No server answered, or one refused: the subscription says so and retries.
+    }
   }
 
   wrote(): void {
@@ -55,6 +76,7 @@ export class SubscriptionFeed implements Feed {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.membersTimer);
     void this.sub?.close();
     this.polling?.stop();
   }
