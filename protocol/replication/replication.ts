@@ -15,6 +15,10 @@
  *   batch arrived (counted by distinct contact: a duplicate never stands in
  *   for a loss). While the answers say there is more, the node asks again
  *   at once: a backlog streams one batch per round trip and never floods.
+ *   A request says how many states it wants per batch: a node whose
+ *   batches go incomplete (heavy loss) halves that, and doubles it again
+ *   with every batch that completes, so catch-up still advances at 30%
+ *   loss instead of bringing the same contacts every second.
  *   A node behind the index floor (away while tombstones were collected)
  *   gets a full sync instead, paged by contact id.
  * - Digest repair: every digest interval a node reconciles the versions of
@@ -98,6 +102,8 @@ export interface ReplicationStats {
   statesOut: number;
   badStates: number;
   catchUpBatches: number;
+  /** States sent in catch-up batches and full-sync pages. */
+  catchUpStatesSent: number;
   fullSyncPages: number;
   digestSessions: number;
   digestDiffs: number;
@@ -130,11 +136,22 @@ export interface ReplicationInit {
 
 type Timer = 'sync' | 'digest' | 'stable' | 'digest-retry';
 
+/** A catch-up batch being received: the distinct contacts that arrived, and the claim closing it. */
+interface PendingBatch {
+  received: Set<string>;
+  claim?: RepVv;
+  fromAddr: Address;
+  /** When its first part arrived. */
+  firstMs: TimeMs;
+  /** Already counted as incomplete (once). */
+  judged?: boolean;
+}
+
 export class Replication {
   readonly store: ContactStore;
   readonly stats: ReplicationStats = {
     writes: 0, writesRejected: 0, statesIn: 0, statesApplied: 0, statesOut: 0, badStates: 0, catchUpBatches: 0,
-    fullSyncPages: 0, digestSessions: 0, digestDiffs: 0, forgotten: 0, oversizeStates: 0,
+    catchUpStatesSent: 0, fullSyncPages: 0, digestSessions: 0, digestDiffs: 0, forgotten: 0, oversizeStates: 0,
   };
   private readonly cfg: ReplicationConfig;
   private readonly timers = new TimerTable<Timer>();
@@ -149,11 +166,14 @@ export class Replication {
   private syncLive: MemberView[] | undefined;
   private syncLiveById = new Map<NodeId, MemberView>();
   private batchSeq = 0;
-  /** Catch-up batches from peers: distinct contacts received per (peer, batch), and the claim closing it. */
-  private readonly batches = new Map<string, { received: Set<string>; claim?: RepVv; fromAddr: Address }>();
+  /** Catch-up batches from peers, by (peer, batch). */
+  private readonly batches = new Map<string, PendingBatch>();
+  /** States per catch-up batch we ask for: halved when a batch goes incomplete, doubled when one completes (up to catchUpBatch). */
+  private catchUpWant: number;
 
   constructor(private readonly init: ReplicationInit) {
     this.cfg = { ...DEFAULT_REPLICATION_CONFIG, ...init.config };
+    this.catchUpWant = this.cfg.catchUpBatch;
     this.store = init.store;
     this.digests = new DigestSessions(init.rng, init.outbox);
     this.store.drainChanges(); // what loading produced is already durable
@@ -238,8 +258,8 @@ export class Replication {
 
   handleMessage(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Message): void {
     switch (msg.type) {
-      case 'repState': return this.onState(fromAddr, fromId, msg);
-      case 'repVv': return this.onVv(fromAddr, fromId, msg);
+      case 'repState': return this.onState(now, fromAddr, fromId, msg);
+      case 'repVv': return this.onVv(now, fromAddr, fromId, msg);
       case 'repFetch': return this.onFetch(fromAddr, msg.items);
       default:
         if (msg.type.startsWith('rc')) this.onDigestMessage(now, fromAddr, fromId, msg);
@@ -248,7 +268,7 @@ export class Replication {
 
   // ---------------------------------------------------------------- receiving states
 
-  private onState(fromAddr: Address, fromId: NodeId, msg: RepState): void {
+  private onState(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: RepState): void {
     this.stats.statesIn++;
     const incoming = fromRepState(msg, this.store.get(msg.id as ContactId));
     if (!incoming) {
@@ -261,28 +281,50 @@ export class Replication {
     // Answer a stale sender once (never a reply: no ping-pong).
     const stale = r.senderStale || (msg.full && !(r.state ? sameEntries(r.state, incoming) : incoming.entries.length === 0));
     if (stale && !msg.reply) this.send(fromAddr, toRepState(stateForPeer(this.store, incoming.id, this.stable), { reply: true, full: true, batch: 0 }));
-    if (msg.batch > 0) this.countBatchState(fromId, msg.batch, msg.id);
+    if (msg.batch > 0) this.countBatchState(now, fromId, msg.batch, msg.id);
   }
 
   /** Counts distinct contacts received in a batch; applies the claim once all arrived. */
-  private countBatchState(fromId: NodeId, batch: number, id: string): void {
-    const key = `${fromId}/${batch}`;
+  private countBatchState(now: TimeMs, fromId: NodeId, batch: number, id: string): void {
+    const b = this.batchOf(now, `${fromId}/${batch}`);
+    b.received.add(id);
+    if (b.claim) this.tryClaim(`${fromId}/${batch}`);
+  }
+
+  private batchOf(now: TimeMs, key: string): PendingBatch {
     let b = this.batches.get(key);
     if (!b) {
-      b = { received: new Set(), fromAddr: '' as Address };
+      b = { received: new Set(), fromAddr: '' as Address, firstMs: now };
       this.batches.set(key, b);
-      this.boundBatches();
+      while (this.batches.size > 64) this.batches.delete(this.batches.keys().next().value as string);
     }
-    b.received.add(id);
-    if (b.claim) this.tryClaim(key);
+    return b;
   }
 
   // ---------------------------------------------------------------- catch-up
 
   private onSyncTick(now: TimeMs): void {
     this.timers.set('sync', now + this.cfg.syncIntervalMs);
+    this.judgeBatches(now);
     const peer = this.nextSyncPeer();
     if (peer) this.requestCatchUp(peer.addr, '');
+  }
+
+  /**
+   * A batch still incomplete a sync interval after its first part came
+   * lost a part (a state or its claim), and its claim, which needs every
+   * state, is void: the next request then asks for half as many states.
+   * Under heavy loss a big batch almost never arrives whole, and every
+   * request would bring the same contacts again without moving our vector;
+   * small batches go through, and each complete one doubles the size again.
+   * Its states were joined all the same: only the claim waits.
+   */
+  private judgeBatches(now: TimeMs): void {
+    for (const b of this.batches.values()) {
+      if (b.judged || now - b.firstMs < this.cfg.syncIntervalMs) continue;
+      b.judged = true;
+      this.catchUpWant = Math.max(1, this.catchUpWant >> 1);
+    }
   }
 
   /**
@@ -310,20 +352,20 @@ export class Replication {
   }
 
   private requestCatchUp(to: Address, cursor: string): void {
-    this.send(to, { type: 'repVv', reply: false, batch: 0, count: 0, more: false, cursor, vv: this.vector() });
+    this.send(to, { type: 'repVv', reply: false, batch: 0, count: this.catchUpWant, more: false, cursor, vv: this.vector() });
   }
 
-  private onVv(fromAddr: Address, fromId: NodeId, msg: RepVv): void {
+  private onVv(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: RepVv): void {
     if (msg.reply) {
       const key = `${fromId}/${msg.batch}`;
-      const b = this.batches.get(key) ?? { received: new Set<string>(), fromAddr };
+      const b = this.batchOf(now, key);
       b.claim = msg;
       b.fromAddr = fromAddr;
-      this.batches.set(key, b);
-      this.boundBatches();
       this.tryClaim(key);
       return;
     }
+    // As many states per batch as they asked for (0: our choice), never more than ours.
+    const limit = msg.count > 0 ? Math.min(msg.count, this.cfg.catchUpBatch) : this.cfg.catchUpBatch;
     const theirs: Record<string, number> = {};
     for (const s of msg.vv) theirs[s.origin] = s.seq;
     this.peerVectors.set(fromId, theirs);
@@ -332,7 +374,7 @@ export class Replication {
     const behindFloor = Object.keys(floor).some((o) => vvGet(theirs, o) < vvGet(floor, o));
     if (behindFloor || msg.cursor !== '') {
       this.stats.catchUpBatches++;
-      return this.fullSyncPage(fromAddr, batch, msg.cursor);
+      return this.fullSyncPage(fromAddr, batch, msg.cursor, limit);
     }
     const ours = cloudTop(this.store.applied());
     const ids = new Set<ContactId>();
@@ -342,7 +384,7 @@ export class Replication {
       const top = vvGet(ours, origin);
       const after = vvGet(theirs, origin);
       if (top <= after) continue;
-      const room = this.cfg.catchUpBatch - ids.size;
+      const room = limit - ids.size;
       if (room <= 0) {
         more = true;
         continue;
@@ -357,16 +399,18 @@ export class Replication {
     // Nothing they lack (most requests): an empty claim would tell them nothing.
     if (ids.size === 0 && claim.length === 0 && !more) return;
     this.stats.catchUpBatches++;
+    this.stats.catchUpStatesSent += ids.size;
     for (const id of ids) this.send(fromAddr, toRepState(stateForPeer(this.store, id, this.stable), { reply: false, full: true, batch }));
     this.send(fromAddr, { type: 'repVv', reply: true, batch, count: ids.size, more, cursor: '', vv: claim });
   }
 
   /** One page of a full sync, by contact id; the last page claims everything we hold. */
-  private fullSyncPage(fromAddr: Address, batch: number, cursor: string): void {
+  private fullSyncPage(fromAddr: Address, batch: number, cursor: string, limit: number): void {
     this.stats.fullSyncPages++;
-    const page = this.store.page(cursor === '' ? undefined : (cursor as ContactId), this.cfg.catchUpBatch);
+    const page = this.store.page(cursor === '' ? undefined : (cursor as ContactId), limit);
+    this.stats.catchUpStatesSent += page.length;
     for (const s of page) this.send(fromAddr, toRepState(stateForPeer(this.store, s.id, this.stable), { reply: false, full: true, batch }));
-    const done = page.length < this.cfg.catchUpBatch;
+    const done = page.length < limit;
     const ours = cloudTop(this.store.applied());
     const claim = done ? Object.keys(ours).sort().map((origin) => ({ origin: origin as NodeId, seq: ours[origin]! })) : [];
     const next = done ? '' : page[page.length - 1]!.id;
@@ -379,6 +423,7 @@ export class Replication {
     const claim = b.claim;
     if (!claim || b.received.size < claim.count) return;
     this.batches.delete(key);
+    if (!b.judged) this.catchUpWant = Math.min(this.cfg.catchUpBatch, this.catchUpWant * 2);
     let dots = this.store.applied();
     const before = dots;
     for (const { origin, seq } of claim.vv) dots = cloudAddRange(dots, origin, 1, seq);
@@ -387,10 +432,6 @@ export class Replication {
       this.flushStore(false);
     }
     if (claim.more) this.requestCatchUp(b.fromAddr, claim.cursor);
-  }
-
-  private boundBatches(): void {
-    while (this.batches.size > 64) this.batches.delete(this.batches.keys().next().value as string);
   }
 
   /** Our version vector (the applied cloud's contiguous part), for catch-up requests. */

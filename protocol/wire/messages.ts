@@ -174,7 +174,8 @@ export interface RepState {
  * (contiguous part), "send me what I lack". As a reply it closes a batch:
  * `count` states were sent under `batch`, and once all have arrived the
  * receiver holds every write of each origin up to `vv`; `more` says the
- * sender had more to send.
+ * sender had more to send. In a request, `count` is the most states the
+ * sender wants in one batch (0: the answering node's own limit).
  */
 export interface RepVv {
   type: 'repVv';
