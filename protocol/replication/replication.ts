@@ -136,6 +136,9 @@ export interface ReplicationInit {
 
 type Timer = 'sync' | 'digest' | 'stable' | 'digest-retry';
 
+/** An incomplete catch-up batch is dropped after this many sync intervals. */
+const BATCH_MAX_AGE_SYNCS = 10;
+
 /** A catch-up batch being received: the distinct contacts that arrived, and the claim closing it. */
 interface PendingBatch {
   received: Set<string>;
@@ -165,7 +168,14 @@ export class Replication {
   private syncRound: NodeId[] = [];
   private syncLive: MemberView[] | undefined;
   private syncLiveById = new Map<NodeId, MemberView>();
-  private batchSeq = 0;
+  /**
+   * Our catch-up batch numbers. Each life of the node starts at a random
+   * point: a peer may still hold part of a batch from our previous life, and
+   * a new batch with its number would meet that part (other contacts) and
+   * have its claim applied without its own states, marking writes applied
+   * that the peer never got (found by a seed of the faults scenario).
+   */
+  private batchSeq: number;
   /** Catch-up batches from peers, by (peer, batch). */
   private readonly batches = new Map<string, PendingBatch>();
   /** States per catch-up batch we ask for: halved when a batch goes incomplete, doubled when one completes (up to catchUpBatch). */
@@ -174,6 +184,7 @@ export class Replication {
   constructor(private readonly init: ReplicationInit) {
     this.cfg = { ...DEFAULT_REPLICATION_CONFIG, ...init.config };
     this.catchUpWant = this.cfg.catchUpBatch;
+    this.batchSeq = init.rng.nextU32();
     this.store = init.store;
     this.digests = new DigestSessions(init.rng, init.outbox);
     this.store.drainChanges(); // what loading produced is already durable
@@ -320,7 +331,9 @@ export class Replication {
    * Its states were joined all the same: only the claim waits.
    */
   private judgeBatches(now: TimeMs): void {
-    for (const b of this.batches.values()) {
+    for (const [key, b] of this.batches) {
+      // Long incomplete: what is missing is not coming; drop it, so no later batch can meet it.
+      if (now - b.firstMs > BATCH_MAX_AGE_SYNCS * this.cfg.syncIntervalMs) this.batches.delete(key);
       if (b.judged || now - b.firstMs < this.cfg.syncIntervalMs) continue;
       b.judged = true;
       this.catchUpWant = Math.max(1, this.catchUpWant >> 1);
