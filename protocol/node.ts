@@ -71,7 +71,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.id = init.id;
     this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
     const header = { cluster: this.config.clusterName, from: init.id };
-    this.outbox = new Outbox(header, this.config.datagramBudgetBytes);
+    // Packet ids a thousand apart per millisecond of start time: each life of the node uses its own (outbox.ts).
+    this.outbox = new Outbox(header, this.config.datagramBudgetBytes, undefined, (init.now * 1000) % 2 ** 32);
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,

@@ -22,7 +22,7 @@ export class Outbox {
   /** Bytes of the header plus the largest array prefix, so a fill never overshoots. */
   private readonly overheadBytes: number;
   datagramsSent = 0;
-  private xid = 0;
+  private xid: number;
   bytesSent = 0;
 
   constructor(
@@ -30,8 +30,17 @@ export class Outbox {
     readonly budgetBytes: number,
     /** Bound on datagrams waiting for the driver; past it new ones are dropped. */
     private readonly maxQueued = 65_536,
+    /**
+     * Where this life's packet ids (xid, of fragmented packets) start. A
+     * peer keeps pieces of an incomplete packet for seconds; a node that
+     * restarts and counts from the same point would have its new pieces
+     * joined to old ones of the same xid. ClusterNode derives it from its
+     * start time, so each life counts from elsewhere.
+     */
+    firstXid = 0,
   ) {
     this.overheadBytes = packetOverhead(header, 255);
+    this.xid = firstXid >>> 0;
   }
 
   droppedFull = 0;

@@ -1,9 +1,12 @@
 /**
- * Catch-up batches between two nodes, message by message. A claim ("with
- * these states you hold every write of origin X up to s") may be applied
- * only with the states of its own batch: a node that restarts must not
- * number a new batch like one of its previous life, of which the asker
- * may still hold a part (here: the claim of the old batch was lost).
+ * A node that restarts must not be confused, by its peers, with its
+ * previous life, message by message:
+ * - a catch-up claim ("with these states you hold every write of origin X
+ *   up to s") may be applied only with the states of its own batch: a new
+ *   batch must not be numbered like one of the previous life, of which the
+ *   asker may still hold a part (here: the old batch's claim was lost);
+ * - the pieces of a fragmented packet must not be joined with pieces of a
+ *   packet of the previous life that a peer still holds.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -72,6 +75,32 @@ test('a claim from a restarted node is not applied with a part of a batch from i
   const mState = second.find((m) => m.type === 'repState')!;
   a.replication.handleMessage(4_002, ADDR_B, B, mState);
   for (const d of mDots) assert.ok(cloudHas(a.replication.store.applied(), d));
+});
+
+test('a restarted node\'s fragmented packets are never joined with pieces from its previous life', () => {
+  const store = new MemoryStore({ journal: true });
+  const photo = (c: string) => ({ mediaType: 'image/png' as const, base64: `iVBORw0KGgo${c.repeat(20_000 - 11)}` });
+  const P1 = contactId('01J000000000000000000000P1');
+  const P2 = contactId('01J000000000000000000000P2');
+  const b1 = node(B, ADDR_B, 1, store);
+  assert.is(b1.replication.write(2_000, { opId: opId('p1'), patch: { kind: 'create', contact: { id: P1, formattedName: 'P1', photo: photo('A') } } }).kind, 'applied');
+  sent(b1, ADDR_A);
+  const a = node(A, ADDR_A, 2);
+  // B's first life sends P1 in pieces; only the first piece arrives.
+  b1.replication.handleMessage(3_000, ADDR_A, A, { type: 'repVv', reply: false, batch: 0, count: 1, more: false, cursor: '', vv: [] });
+  const pieces1: Uint8Array[] = [];
+  for (let t = b1.pollTransmit(); t; t = b1.pollTransmit()) pieces1.push(t.bytes);
+  assert.ok(pieces1.length > 2, 'P1 did not go in pieces');
+  a.handleDatagram(3_001, ADDR_B, pieces1[0]!);
+  // B restarts two seconds later, writes P2 (as large), and sends it whole.
+  const b2 = new ClusterNode({ id: B, addr: ADDR_B, rng: new SeededRng(3), now: 5_000, restored: { store } });
+  assert.is(b2.replication.write(5_000, { opId: opId('p2'), patch: { kind: 'create', contact: { id: P2, formattedName: 'P2', photo: photo('B') } } }).kind, 'applied');
+  const top = Math.max(...store.get(P1)!.entries.map((e) => e.dot.seq));
+  b2.replication.handleMessage(5_001, ADDR_A, A, { type: 'repVv', reply: false, batch: 0, count: 1, more: false, cursor: '', vv: [{ origin: B, seq: top }] });
+  for (let t = b2.pollTransmit(); t; t = b2.pollTransmit()) if (t.to === ADDR_A) a.handleDatagram(5_002, ADDR_B, t.bytes);
+  const got = a.replication.store.get(P2);
+  assert.ok(got, 'P2 did not arrive whole');
+  assert.equal(got.entries.find((e) => e.key === 'photo')!.value, photo('B'));
 });
 
 test.run();
