@@ -63,6 +63,14 @@ export interface ReplicationConfig {
   digestRepairMax: number;
   /** How often stability is recomputed and tombstones collected. */
   stableIntervalMs: number;
+  /**
+   * A node that knows no other member may have lost track of them (it
+   * restarted after every other member looked dead to it, and remembers no
+   * one to rejoin through): it collects no tombstones until it hears of a
+   * member, or for this long after it started. Like reapDeadAfterMs, the
+   * grace a member that is down has.
+   */
+  aloneGraceMs: number;
 }
 
 /** Largest encoded contact state a write may produce (a packet is at most 65,507 bytes with its header). */
@@ -74,6 +82,7 @@ export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
   digestIntervalMs: 10_000,
   digestRepairMax: 512,
   stableIntervalMs: 5_000,
+  aloneGraceMs: 24 * 3600_000,
 };
 
 /** Where a store change is kept: the simulator's durable map key (the daemon commits `change` itself). */
@@ -505,7 +514,7 @@ export class Replication {
     // A node still trying to reach its seeds knows no other member, so every
     // dot it holds would look seen by all, and it would collect tombstones
     // nobody else has (simulation seed 6 lost the writes under one this way).
-    if (!this.init.peers.joined()) return;
+    if (!this.init.peers.joined() || this.lostTrackOfMembers(now)) return;
     const ours = cloudTop(this.store.applied());
     const vectors: VersionVector[] = [ours];
     for (const m of this.init.peers.all()) {
@@ -520,6 +529,20 @@ export class Replication {
     this.stats.forgotten += forgotten.length;
     this.store.pruneIndex(this.stable);
     this.flushStore(false);
+  }
+
+  /**
+   * True while we know no other member, within aloneGraceMs of our start.
+   * Counting only ourselves, every dot we hold would look seen by all, and
+   * we would collect the tombstone of a delete nobody else has: when their
+   * copies come back, the contact lives again (simulation seed 30 lost a
+   * delete so: a node that had seen every other member as dead restarted
+   * with no one to rejoin through). A node alone from its start does not
+   * know whether it ever had peers, so it waits as for a member that is
+   * down; as soon as it hears of one, their vectors decide.
+   */
+  private lostTrackOfMembers(now: TimeMs): boolean {
+    return now - this.init.now < this.cfg.aloneGraceMs && !this.init.peers.all().some((m) => m.id !== this.init.id);
   }
 
   // ---------------------------------------------------------------- helpers

@@ -8,7 +8,9 @@
  * holds collection back, and when it returns with its old copy the
  * contact stays deleted. A member reaped while down no longer counts: the
  * others collect without it, and its old copy is refused when it returns
- * (every entry of it is at or below their stable vector).
+ * (every entry of it is at or below their stable vector). A node that
+ * restarts remembering no member (all looked dead to it when it last saved
+ * its member list) must not take itself for the whole cluster.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -83,6 +85,28 @@ simTest(test, 'a member reaped while down no longer counts: the others collect t
   // And it stays that way.
   runWithoutResurrection(sim, 30_000);
   for (const i of range(N)) assert.is(held(sim, i), 'nothing');
+});
+
+simTest(test, 'a node that restarts remembering no member does not collect, alone, the tombstone of a delete only it has', [1, 2], (seed) => {
+  const sim = newCluster({ seed, name: 'tombstones' });
+  addStaggered(sim, 3, 500);
+  assert.ok(sim.runUntilCondition(() => allSee(sim, range(3), range(3), 'alive'), 10_000), 'cluster did not form');
+  write(sim, 0, { kind: 'create', contact: { id: ID, formattedName: 'Rosa Parks' } }, 'create');
+  assert.ok(sim.runUntilCondition(() => range(3).every((i) => held(sim, i) === 'live'), 10_000), 'create did not replicate');
+  // Node 0 (the one that started the cluster: no seeds) is cut off until the others look dead to it, deletes, and restarts.
+  sim.network.partition([[0], [1, 2]]);
+  assert.ok(sim.runUntilCondition(() => allSee(sim, [0], [1, 2], 'dead'), 120_000), 'node 0 did not declare the others dead');
+  write(sim, 0, { kind: 'delete', id: ID }, 'delete');
+  sim.runFor(10_000); // its member list, saved with only itself in it
+  sim.crash(0);
+  sim.restart(0);
+  sim.runFor(60_000); // many stability rounds, still cut off
+  assert.is(held(sim, 0), 'tombstone', 'node 0 collected, alone, a delete no other node has');
+  sim.network.heal();
+  assert.ok(sim.runUntilCondition(() => {
+    assert.is.not(held(sim, 0), 'live', `node 0 shows the deleted contact again (t=${sim.now})`);
+    return range(3).every((i) => held(sim, i) !== 'live');
+  }, 60_000, 250), 'the delete did not reach the others');
 });
 
 test.run();
