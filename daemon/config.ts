@@ -39,6 +39,8 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   metrics: HostPort | undefined;
+  /** Listen beyond loopback without a cluster key (--allow-unencrypted). */
+  allowUnencrypted: boolean;
   configFile: string | undefined;
 }
 
@@ -88,7 +90,7 @@ function readFlags(argv: readonly string[]): { help: boolean; config: string | u
     help: { type: 'boolean', short: 'h' },
     config: { type: 'string' },
   };
-  for (const o of OPTIONS) spec[o.name] = o.multiple ? { type: 'string', multiple: true } : { type: 'string' };
+  for (const o of OPTIONS) spec[o.name] = o.multiple ? { type: 'string', multiple: true } : o.boolean ? { type: 'boolean' } : { type: 'string' };
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }));
@@ -98,7 +100,7 @@ function readFlags(argv: readonly string[]): { help: boolean; config: string | u
   const options: RawOptions = {};
   for (const o of OPTIONS) {
     const v = values[o.name];
-    if (v !== undefined) options[o.name] = { value: v as string | string[], source: `--${o.name}` };
+    if (v !== undefined) options[o.name] = { value: typeof v === 'boolean' ? String(v) : (v as string | string[]), source: `--${o.name}` };
   }
   return { help: values.help === true, config: values.config as string | undefined, options };
 }
@@ -146,6 +148,7 @@ function readConfigFile(path: string, readFile: (path: string) => string): RawOp
 }
 
 function fileValue(v: unknown, multiple: boolean, source: string): string | string[] {
+  if (typeof v === 'boolean' && !multiple) return String(v);
   if (typeof v === 'string') return multiple ? [v] : v;
   if (typeof v === 'number' && !multiple) return String(v);
   if (multiple && Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
@@ -159,6 +162,11 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
   const bind = one('bind') ? hostPort(one('bind')!, { ip: true }) : { host: '127.0.0.1', port: 7700 };
   const name = one('name') ? text(one('name')!, LIMITS.maxNodeNameLength) : defaultName(inputs.hostname ?? osHostname, bind.port);
   const journald = Boolean(inputs.env.JOURNAL_STREAM);
+  const allowUnencrypted = one('allow-unencrypted') ? yesNo(one('allow-unencrypted')!) : false;
+  if (!isLoopback(bind.host) && !allowUnencrypted) {
+    const where = formatAddress(bind.host, bind.port);
+    throw new ConfigError(`${one('bind')?.source ?? '--bind'} ${where}: without a cluster key, contactd listens on loopback only, because anyone who can reach ${where} could read, forge and replay cluster traffic. Bind a loopback address (the default 127.0.0.1:7700), or pass --allow-unencrypted on a network you trust entirely.`);
+  }
   return {
     name,
     bind,
@@ -170,6 +178,7 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
     logLevel: one('log-level') ? choice(one('log-level')!, LOG_LEVELS) : 'info',
     logFormat: one('log-format') ? choice(one('log-format')!, LOG_FORMATS) : (inputs.stderrIsTTY && !journald ? 'text' : 'json'),
     metrics: one('metrics') ? hostPort(one('metrics')!, { ip: false }) : undefined,
+    allowUnencrypted,
     configFile,
   };
 }
@@ -184,6 +193,19 @@ function hostPort(r: Raw, opts: { ip: boolean }): HostPort {
   if (!hp) throw new ConfigError(`${r.source}: ${JSON.stringify(v)} is not HOST:PORT with a port in 1..65535. Write it as 127.0.0.1:7700 (or [::1]:7700 for IPv6).`);
   if (opts.ip && isIP(hp.host) === 0) throw new ConfigError(`${r.source}: ${JSON.stringify(hp.host)} is not an IP address. Use an address of this host, e.g. 127.0.0.1:${hp.port}, or 0.0.0.0:${hp.port} for every interface.`);
   return hp;
+}
+
+/** True for an address only this host can send to: 127.0.0.0/8, ::1 and IPv4-mapped 127.x. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+}
+
+function yesNo(r: Raw): boolean {
+  const v = str(r).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigError(`${r.source}: ${JSON.stringify(str(r))} is not true or false.`);
 }
 
 const UNSPECIFIED = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0']);

@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import { ClusterNode, type NodeEvent } from '../protocol/node.ts';
 import { SeededRng } from '../protocol/rng.ts';
 import type { PersistedMembership } from '../protocol/membership/membership.ts';
-import type { DaemonConfig } from './config.ts';
+import { isLoopback, type DaemonConfig } from './config.ts';
 import { Driver, monotonicNowMs } from './driver.ts';
 import { NodeEventHandler } from './node-events.ts';
 import { createRegistry, registerMembershipMetrics, registerShellMetrics, registerSubscriptionMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
@@ -117,6 +117,7 @@ export class Daemon {
         cluster: config.cluster, incarnation: core.membership.incarnation, seeds, knownMembers: restored?.members.length ?? 0,
         metrics: metrics?.address,
       }, `contactd ${config.name} (${id}) listening on ${udp.address}${metrics ? `, metrics at http://${metrics.address}/metrics` : ''}`);
+      warnUnencrypted(config, udp.address, log);
       driver.start();
       driver.input((now) => core.join(now, seeds));
       const watchdogMs = notifier.startWatchdog(env);
@@ -174,12 +175,21 @@ export class Daemon {
       // A new incarnation carries the new name/address to every member.
       this.driver.input(() => this.core.membership.announce({ name: next.name, addr: next.advertise }));
     }
-    const needRestart = (['bind', 'dataDir', 'join', 'cluster', 'datagramBudgetBytes', 'logFormat', 'metrics'] as const)
+    const needRestart = (['bind', 'dataDir', 'join', 'cluster', 'datagramBudgetBytes', 'logFormat', 'metrics', 'allowUnencrypted'] as const)
       .filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
     this.config = { ...prev, logLevel: next.logLevel, name: next.name, advertise: next.advertise };
     this.log.info({ event: 'reloaded', logLevel: next.logLevel, name: next.name, advertise: next.advertise, needRestart },
       needRestart.length > 0 ? `configuration reloaded; restart to apply: ${needRestart.join(', ')}` : 'configuration reloaded');
   }
+}
+
+/** Says, at every start, that this node runs without a cluster key and what that means. */
+function warnUnencrypted(config: DaemonConfig, bound: string, log: Logger): void {
+  const where = isLoopback(config.bind.host)
+    ? `listening on loopback only (${bound}), so only this host can reach it`
+    : `listening on ${bound} beyond loopback because of --allow-unencrypted: anyone who can reach it can read, forge and replay cluster traffic`;
+  log.warn({ event: 'unencrypted', bind: bound, allowUnencrypted: config.allowUnencrypted },
+    `no cluster key: gossip and client requests are neither encrypted nor authenticated; ${where}`);
 }
 
 function restoreMembership(state: StateDir, log: Logger): PersistedMembership | undefined {

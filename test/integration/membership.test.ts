@@ -155,6 +155,8 @@ test('five nodes join through one seed, and each logs every other alive', async 
   await waitForLog(nodes[0]!, 'joined', (r) => r.event === 'joined');
   for (let i = 1; i < N; i++) nodes.push(startNode({ name: `n${i}`, port: ports[i]!, dataDir: join(base, `n${i}`), join: [nodes[0]!.addr] }));
   for (const n of nodes) ids.push(String((await waitForLog(n, 'started', (r) => r.event === 'started')).id));
+  // No key given: each says it runs unencrypted, on loopback only.
+  for (const n of nodes) assert.match(String((await waitForLog(n, 'unencrypted', (r) => r.event === 'unencrypted')).msg), 'loopback only');
   await Promise.all(nodes.map((n) => waitForLog(n, 'joined', (r) => r.event === 'joined')));
   await Promise.all(nodes.flatMap((n, i) => others(i).map((o) =>
     waitForLog(n, `${o.name} alive`, memberRecord(ids[nodes.indexOf(o)]!, 'alive')))));

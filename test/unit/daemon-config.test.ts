@@ -76,7 +76,11 @@ test('validation: each bad value names its option and source, and what to do', (
   const table: [Partial<ConfigInputs> & { file?: Record<string, unknown> }, string[]][] = [
     [{ argv: ['--bind', '127.0.0.1:99999'] }, ['--bind', 'HOST:PORT', '127.0.0.1:7700']],
     [{ argv: ['--bind', 'example.com:7700'] }, ['--bind', 'not an IP address']],
-    [{ argv: ['--bind', '0.0.0.0:7700'] }, ['--advertise is required', '0.0.0.0:7700']],
+    [{ argv: ['--bind', '0.0.0.0:7700', '--allow-unencrypted'] }, ['--advertise is required', '0.0.0.0:7700']],
+    [{ argv: ['--bind', '0.0.0.0:7700', '--advertise', '192.0.2.10:7700'] }, ['--bind 0.0.0.0:7700', 'loopback only', '--allow-unencrypted']],
+    [{ argv: ['--bind', '192.0.2.10:7700'] }, ['--bind 192.0.2.10:7700', 'loopback only']],
+    [{ env: { CONTACTD_BIND: '[::]:7700', CONTACTD_ADVERTISE: '[2001:db8::1]:7700' } }, ['CONTACTD_BIND', 'loopback only']],
+    [{ env: { CONTACTD_ALLOW_UNENCRYPTED: 'maybe' } }, ['CONTACTD_ALLOW_UNENCRYPTED', 'not true or false']],
     [{ argv: ['--advertise', '0.0.0.0:7700'] }, ['--advertise', 'any address', "this host's own IP"]],
     [{ argv: ['--advertise', '[::1]:7700'] }, ['--advertise', 'IPv6', 'IPv4', 'same family']],
     [{ env: { CONTACTD_ADVERTISE: '0.0.0.0:1' } }, ['CONTACTD_ADVERTISE', 'any address']],
@@ -105,12 +109,19 @@ test('validation: each bad value names its option and source, and what to do', (
 });
 
 test('valid edge cases: 0.0.0.0 with an advertise address, IPv6, DNS seeds, metrics', () => {
-  const c = load({ argv: ['--bind', '0.0.0.0:7701', '--advertise', '192.0.2.10:7701', '--join', 'seeds.example.net:7700', '--metrics', 'localhost:9100'] });
+  const c = load({ argv: ['--bind', '0.0.0.0:7701', '--advertise', '192.0.2.10:7701', '--join', 'seeds.example.net:7700', '--metrics', 'localhost:9100', '--allow-unencrypted'] });
+  assert.is(c.allowUnencrypted, true);
   assert.equal(c.bind, { host: '0.0.0.0', port: 7701 });
   assert.is(c.advertise, '192.0.2.10:7701');
   assert.equal(c.join, ['seeds.example.net:7700']);
   assert.equal(c.metrics, { host: 'localhost', port: 9100 });
   assert.is(load({ argv: ['--bind', '[::1]:7700'] }).advertise, '[::1]:7700');
+  assert.is(load({ argv: ['--bind', '127.0.0.9:7700'] }).allowUnencrypted, false, 'all of 127/8 is loopback');
+  for (const [src, value] of [['env', 'yes'], ['file', true]] as const) {
+    const c2 = src === 'env' ? load({ argv: ['--bind', '10.0.0.1:7700'], env: { CONTACTD_ALLOW_UNENCRYPTED: value } })
+      : load({ argv: ['--bind', '10.0.0.1:7700', '--config', '/etc/c.json'], file: { 'allow-unencrypted': value } });
+    assert.is(c2.allowUnencrypted, true, src);
+  }
   assert.is(load({ argv: ['--name', 'a/b c'] }).dataDir, '/srv/data/a_b_c', 'the name is made safe as a path component');
 });
 
@@ -125,12 +136,13 @@ test('--help documents every option with its environment variable and default', 
   assert.is(r.kind, 'help');
   if (r.kind !== 'help') return;
   for (const o of OPTIONS) {
-    assert.ok(r.text.includes(`--${o.name} ${o.value}`), `--${o.name}`);
+    assert.ok(r.text.includes(`--${o.name}${o.value ? ` ${o.value}` : ''}`), `--${o.name}`);
     assert.ok(r.text.includes(envName(o.name)), envName(o.name));
     assert.ok(r.text.includes(`default: ${o.defaultText}`), `default of --${o.name}`);
   }
   assert.ok(r.text.includes('CONTACTD_CONFIG'));
   assert.ok(r.text.includes('SIGHUP'));
+  assert.ok(r.text.includes('without a cluster key a node listens on loopback only'));
 });
 
 test('seeds: IP literals pass, names resolve to all their addresses of the socket family, failures reported', async () => {
