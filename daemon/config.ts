@@ -17,12 +17,14 @@ import { resolve } from 'node:path';
 import { LIMITS } from '../protocol/wire/messages.ts';
 import { formatAddress, parseAddress, type Address } from '../protocol/types.ts';
 import {
-  LOG_FORMATS, LOG_LEVELS, MAX_DATAGRAM_BUDGET_BYTES, MIN_DATAGRAM_BUDGET_BYTES, OPTIONS,
+  GOSSIP_MODES, LOG_FORMATS, LOG_LEVELS, MAX_DATAGRAM_BUDGET_BYTES, MIN_DATAGRAM_BUDGET_BYTES, OPTIONS,
   envName, helpText, type LogFormat, type LogLevel, type OptionName,
 } from './options.ts';
 import { OperatorError } from './errors.ts';
 
 export interface HostPort { host: string; port: number }
+
+export type GossipMode = (typeof GOSSIP_MODES)[number];
 
 /** Everything the daemon needs to start, validated. */
 export interface DaemonConfig {
@@ -39,6 +41,9 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   metrics: HostPort | undefined;
+  /** The cluster key file (absolute), or undefined: no encryption. */
+  keyFile: string | undefined;
+  gossipEncryption: GossipMode;
   /** Listen beyond loopback without a cluster key (--allow-unencrypted). */
   allowUnencrypted: boolean;
   configFile: string | undefined;
@@ -163,9 +168,11 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
   const name = one('name') ? text(one('name')!, LIMITS.maxNodeNameLength) : defaultName(inputs.hostname ?? osHostname, bind.port);
   const journald = Boolean(inputs.env.JOURNAL_STREAM);
   const allowUnencrypted = one('allow-unencrypted') ? yesNo(one('allow-unencrypted')!) : false;
-  if (!isLoopback(bind.host) && !allowUnencrypted) {
+  const keyFile = one('key-file') ? path(one('key-file')!, inputs) : undefined;
+  if (one('gossip-encryption') && !keyFile) throw new ConfigError(`${one('gossip-encryption')!.source}: needs a cluster key; give --key-file FILE (make one with contactd keygen), or drop the option.`);
+  if (!keyFile && !isLoopback(bind.host) && !allowUnencrypted) {
     const where = formatAddress(bind.host, bind.port);
-    throw new ConfigError(`${one('bind')?.source ?? '--bind'} ${where}: without a cluster key, contactd listens on loopback only, because anyone who can reach ${where} could read, forge and replay cluster traffic. Bind a loopback address (the default 127.0.0.1:7700), or pass --allow-unencrypted on a network you trust entirely.`);
+    throw new ConfigError(`${one('bind')?.source ?? '--bind'} ${where}: without a cluster key, contactd listens on loopback only, because anyone who can reach ${where} could read, forge and replay cluster traffic. Give every node a cluster key (contactd keygen > cluster.key; --key-file cluster.key), or bind a loopback address (the default 127.0.0.1:7700), or pass --allow-unencrypted on a network you trust entirely.`);
   }
   return {
     name,
@@ -178,6 +185,8 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
     logLevel: one('log-level') ? choice(one('log-level')!, LOG_LEVELS) : 'info',
     logFormat: one('log-format') ? choice(one('log-format')!, LOG_FORMATS) : (inputs.stderrIsTTY && !journald ? 'text' : 'json'),
     metrics: one('metrics') ? hostPort(one('metrics')!, { ip: false }) : undefined,
+    keyFile,
+    gossipEncryption: one('gossip-encryption') ? choice(one('gossip-encryption')!, GOSSIP_MODES) : 'require',
     allowUnencrypted,
     configFile,
   };
@@ -266,6 +275,12 @@ function choice<T extends string>(r: Raw, allowed: readonly T[]): T {
 function defaultName(hostname: () => string, port: number): string {
   const host = hostname().replace(/[\p{Cc}\p{Cs}]/gu, '') || 'contactd';
   return `${[...host].slice(0, LIMITS.maxNodeNameLength - 6).join('')}-${port}`;
+}
+
+function path(r: Raw, inputs: ConfigInputs): string {
+  const v = str(r);
+  if (v === '') throw new ConfigError(`${r.source}: empty. Give a file, e.g. --key-file /etc/contactd/cluster.key.`);
+  return resolve(inputs.cwd ?? process.cwd(), v);
 }
 
 function dataDir(r: Raw | undefined, name: string, inputs: ConfigInputs): string {

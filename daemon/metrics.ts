@@ -72,6 +72,16 @@ export function registerSubscriptionMetrics(registry: Registry, node: ClusterNod
   ]);
 }
 
+/** A keyed node: datagrams sealed and opened, senders with replay state, keys installed. */
+export function registerSecurityMetrics(registry: Registry, node: ClusterNode): void {
+  const security = node.security;
+  if (!security) return;
+  mirrorCounter(registry, 'contactd_datagrams_sealed_total', 'Datagrams sealed with the cluster key.', () => [[{}, security.packets.stats.sealed]]);
+  mirrorCounter(registry, 'contactd_datagrams_opened_total', 'Sealed datagrams that verified and were taken.', () => [[{}, security.packets.stats.opened]]);
+  gauge(registry, 'contactd_replay_senders', 'Senders with replay state (bounded).', () => security.packets.peerCount);
+  gauge(registry, 'contactd_keyring_keys', 'Cluster keys installed in the keyring.', () => security.keyring.size);
+}
+
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'] as const;
 
 /** SWIM membership: members by state, protocol counters, broadcast queue, local health. */

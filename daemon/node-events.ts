@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { NodeEvent } from '../protocol/node.ts';
 import type { MemberView } from '../protocol/membership/member-table.ts';
 import type { SystemdNotifier } from './systemd.ts';
+import { keyIdText } from '../protocol/security/envelope.ts';
 
 export interface EventContext {
   log: Logger;
@@ -87,6 +88,10 @@ export class NodeEventHandler {
           log.debug({ event: 'contact', id: e.id, version: version(e.state).toString(16), live: isLive(e.state), local: e.local },
             `contact ${e.id} ${e.local ? 'written here' : 'received'}`);
         }
+        return;
+      case 'key-file-retired':
+        log.warn({ event: 'key-file-retired', keyId: keyIdText(e.keyId) },
+          `the key file holds key ${keyIdText(e.keyId)}, which a rotation removed from the cluster's keyring; it is ignored (the keyring in the data dir is current). Put the cluster's current key in the key file, so that this node could join again with an empty data dir`);
         return;
       case 'persist':
         // Contact store changes go to SQLite as one transaction per drain (see commitBarrier);

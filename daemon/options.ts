@@ -13,7 +13,7 @@
 /** The options a user can set, by their flag name. */
 export type OptionName =
   | 'name' | 'bind' | 'advertise' | 'data' | 'join' | 'cluster'
-  | 'datagram-budget' | 'log-level' | 'log-format' | 'metrics' | 'allow-unencrypted';
+  | 'datagram-budget' | 'log-level' | 'log-format' | 'metrics' | 'key-file' | 'gossip-encryption' | 'allow-unencrypted';
 
 export interface OptionSpec {
   readonly name: OptionName;
@@ -34,6 +34,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export const GOSSIP_MODES = ['accept', 'send', 'require'] as const;
+const GOSSIP_MODES_HELP = 'require (take only sealed datagrams), or, to move a running cluster to encryption without downtime, accept (take sealed and plain, send plain) then send (take both, send sealed) on every node in turn before require.';
 
 /** Smallest datagram budget: IPv6's minimum MTU (1280) less its headers, rounded down, so one member entry with the longest name always fits. */
 export const MIN_DATAGRAM_BUDGET_BYTES = 1200;
@@ -61,6 +64,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'text or json. Logs go to stderr; under systemd each line starts with its journald priority.' },
   { name: 'metrics', value: 'HOST:PORT', defaultText: 'off',
     help: 'Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics.' },
+  { name: 'key-file', value: 'FILE', defaultText: 'none: no encryption, loopback only',
+    help: 'File holding the cluster key (base64 of 32 bytes; make one with `contactd keygen`). Every datagram between members is then sealed with AES-256-GCM. The key is added to the keyring kept in the data dir, which `contacts keys` rotates; a key a rotation removed is ignored.' },
+  { name: 'gossip-encryption', value: 'MODE', defaultText: 'require', reloadable: true,
+    help: `With --key-file: ${GOSSIP_MODES_HELP}` },
   { name: 'allow-unencrypted', value: '', boolean: true, defaultText: 'off: without a key, --bind must be a loopback address',
     help: 'Listen on a non-loopback --bind without a cluster key. Then anyone who can reach the port can read, forge and replay cluster traffic and client requests: only on a network you trust entirely.' },
 ];
@@ -73,7 +80,8 @@ export function envName(option: string): string {
 /** The text `contactd --help` prints. */
 export function helpText(): string {
   const lines = [
-    'Usage: contactd [options]',
+    'Usage: contactd [options]        run a node',
+    '       contactd keygen           print a new cluster key',
     '',
     'Runs one node of a "contacts" cluster in the foreground: SWIM membership over UDP,',
     'logs on stderr, stops cleanly (leaving the cluster) on SIGTERM or SIGINT.',
@@ -100,6 +108,10 @@ export function helpText(): string {
     'Security: without a cluster key a node listens on loopback only (127.0.0.1 by default)',
     'and says so in its log: its gossip and client requests are neither encrypted nor',
     'authenticated. --allow-unencrypted lifts the restriction, for a network you trust.',
+    'With a key (contactd keygen > cluster.key; --key-file cluster.key on every node)',
+    'members seal every datagram; `contacts keys` rotates keys without downtime.',
+    '',
+    'Commands: `contactd keygen` prints a new random cluster key and exits.',
     '',
     'Signals: SIGTERM/SIGINT leave the cluster gracefully and exit 0 (a second one exits at',
     `once); SIGHUP re-reads the config and applies ${OPTIONS.filter((o) => o.reloadable).map((o) => `--${o.name}`).join(', ')};`,

@@ -26,11 +26,13 @@ import { MemoryStore } from './contacts/memory-store.ts';
 import { ClientService } from './client/client-service.ts';
 import { DEFAULT_SUBSCRIPTION_CONFIG, memberInfo, PUSH_OVERHEAD_BYTES, Subscriptions, type PushSource, type SubscriptionConfig } from './client/subscriptions.ts';
 import { view } from './contacts/view.ts';
+import { SecurityService, type NodeSecurityInit, type SecurityDrop, type SecurityEvent } from './security/security-service.ts';
+import { SEAL_OVERHEAD_BYTES, SEALED_V1 } from './security/envelope.ts';
 
 export type NodeConfig = MembershipConfig & ReplicationConfig & SubscriptionConfig;
 export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG, ...DEFAULT_SUBSCRIPTION_CONFIG };
 
-export type NodeEvent = MembershipEvent | ReplicationEvent;
+export type NodeEvent = MembershipEvent | ReplicationEvent | SecurityEvent;
 
 export interface NodeInit {
   id: NodeId;
@@ -45,14 +47,30 @@ export interface NodeInit {
     /** The contact store as persisted (journaling on); a fresh empty one when absent. */
     store?: ContactStore | undefined;
   };
+  /** Cluster keys and the cryptography to use them; absent: a plain node (no key, loopback only in the daemon). */
+  security?: NodeSecurityInit | undefined;
 }
 
 /** Datagram counters, by outcome. */
 export interface NodeStats {
   datagramsIn: number;
   bytesIn: number;
-  dropped: Partial<Record<DecodeFailure | 'from-self' | 'unknown-message' | 'stray-client-message', number>>;
+  dropped: Partial<Record<NodeDropReason, number>>;
 }
+
+/** Why the node dropped an inbound datagram (or, for unknown-message, a message in one). */
+export type NodeDropReason =
+  | DecodeFailure | SecurityDrop | 'from-self' | 'unknown-message' | 'stray-client-message'
+  /** A sealed datagram whose packet names another sender than its seal. */
+  | 'sender-mismatch'
+  /** A sealed datagram at a node without a key. */
+  | 'no-key';
+
+/** Every inbound drop reason, for metrics that pre-register labels. */
+export const NODE_DROP_REASONS: readonly NodeDropReason[] = [
+  ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver',
+  'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key',
+];
 
 export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly id: NodeId;
@@ -62,16 +80,22 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly client: ClientService;
   readonly subscriptions: Subscriptions;
   readonly outbox: Outbox;
+  /** Keys, sealing and opening; undefined on a plain node. */
+  readonly security: SecurityService | undefined;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
   private readonly events: NodeEvent[] = [];
   private readonly pushSource: PushSource;
+  /** Fragments that arrived sealed are joined apart from plain ones: a plain piece must never complete a sealed packet. */
+  private readonly sealedReassembler = new Reassembler();
 
   constructor(init: NodeInit) {
     this.id = init.id;
     this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
     const header = { cluster: this.config.clusterName, from: init.id };
-    this.outbox = new Outbox(header, this.config.datagramBudgetBytes);
+    this.security = init.security && new SecurityService({ id: init.id, cluster: this.config.clusterName, security: init.security });
+    // A keyed node's datagrams grow by the seal: the packets inside stay within the budget with it.
+    this.outbox = new Outbox(header, this.config.datagramBudgetBytes - (this.security ? SEAL_OVERHEAD_BYTES : 0));
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,
@@ -118,9 +142,9 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
    */
   badInput(): { total: number; byReason: Record<string, number> } {
     const byReason: Record<string, number> = {};
-    for (const r of [...DECODE_FAILURES, 'from-self', 'unknown-message', 'stray-client-message'] as const) byReason[r] = this.stats.dropped[r] ?? 0;
+    for (const r of NODE_DROP_REASONS) byReason[r] = this.stats.dropped[r] ?? 0;
     byReason['bad-state'] = this.replication.stats.badStates;
-    byReason['fragments-incomplete'] = this.reassembler.dropped;
+    byReason['fragments-incomplete'] = this.reassembler.dropped + this.sealedReassembler.dropped;
     byReason['client-bad-request'] = this.client.stats.errorsByCode['bad-request'] ?? 0;
     byReason['client-unknown-op'] = this.client.stats.errorsByCode['unknown-op'] ?? 0;
     let total = 0;
@@ -143,24 +167,37 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   handleDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
     this.stats.datagramsIn++;
     this.stats.bytesIn += bytes.length;
-    this.handlePacketBytes(now, from, bytes, false);
+    this.receive(now, from, bytes);
     this.settle(now);
   }
 
-  private handlePacketBytes(now: TimeMs, from: Address, bytes: Uint8Array, reassembled: boolean): void {
+  private receive(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    if (!this.security) {
+      if (bytes[0] === SEALED_V1) return this.drop('no-key');
+      return this.handlePacketBytes(now, from, bytes, false, undefined);
+    }
+    // Nothing is decoded before security has admitted it.
+    const admitted = this.security.admit(from, bytes);
+    if (!admitted.ok) return this.drop(admitted.reason);
+    this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
+  }
+
+  /** Handles one plain packet; `sealedBy` is the sender its seal proved (undefined: it came plain). */
+  private handlePacketBytes(now: TimeMs, from: Address, bytes: Uint8Array, reassembled: boolean, sealedBy: NodeId | undefined): void {
     const result = decodePacket(bytes, this.config.clusterName);
     if (!result.ok) return this.drop(result.reason);
     const packet = result.packet;
     // Skipped unknown message types are a newer peer's additions, not an attack: count, keep the rest.
     if (result.unknownMessages > 0) this.stats.dropped['unknown-message'] = (this.stats.dropped['unknown-message'] ?? 0) + result.unknownMessages;
     if (packet.from === this.id) return this.drop('from-self');
+    if (sealedBy !== undefined && packet.from !== sealedBy) return this.drop('sender-mismatch');
     this.membership.heardFrom(now, packet.from);
     for (const msg of packet.messages) {
       if (msg.type === 'frag') {
         // A reassembled packet made of pieces again is nobody's honest traffic.
         if (reassembled) return this.drop('bad-schema');
-        const whole = this.reassembler.add(now, packet.from, msg);
-        if (whole) this.handlePacketBytes(now, from, whole, true);
+        const whole = (sealedBy ? this.sealedReassembler : this.reassembler).add(now, packet.from, msg);
+        if (whole) this.handlePacketBytes(now, from, whole, true, sealedBy);
       } else if (msg.type === 'clientReq') this.client.handleRequest(now, from, packet.from, msg, bytes.length);
       // Servers never ask anything of clients: a response or a push here is misdirected.
       else if (msg.type === 'clientRes' || msg.type === 'clientPush') this.drop('stray-client-message');
@@ -177,7 +214,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   pollTransmit(): Transmit | undefined {
-    return this.outbox.poll();
+    const t = this.outbox.poll();
+    return t && this.security ? this.security.seal(t) : t;
   }
 
   pollEvent(): NodeEvent | undefined {
@@ -199,7 +237,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
 
   /** One component event, noted for subscribers. */
   private collectOne(): NodeEvent | undefined {
-    const e = this.membership.pollEvent() ?? this.replication.pollEvent();
+    const e = this.security?.pollEvent() ?? this.membership.pollEvent() ?? this.replication.pollEvent();
     if (e === undefined) return undefined;
     if (e.type === 'contact-changed') this.subscriptions.noteContact(e.id);
     else if (e.type === 'member') this.subscriptions.noteMember(e.member, e.previous);
@@ -211,7 +249,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     return e;
   }
 
-  private drop(reason: keyof NodeStats['dropped']): void {
+  private drop(reason: NodeDropReason): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
   }
 }

@@ -53,6 +53,8 @@ export function formatAddress(host: string, port: number): Address {
 export interface Transmit {
   readonly to: Address;
   readonly bytes: Uint8Array;
+  /** Seal it even when the node's security mode sends plain datagrams (it carries keyring secrets). */
+  readonly sealed?: boolean;
 }
 
 /** A seeded source of randomness; the core's only one. */

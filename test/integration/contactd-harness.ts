@@ -213,6 +213,26 @@ export function cli(...args: string[]): Promise<CliRun> {
   });
 }
 
+/** The value of metric `name` (with its labels, e.g. `x_total{reason="replay"}`) at a node's --metrics port; NaN when absent. */
+export async function metric(metricsPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line ? Number(line.slice(name.length + 1)) : NaN;
+}
+
+/**
+ * Reads metric `name` until `done(value)` holds (each read is a real scrape;
+ * 50 ms apart, at most `timeoutMs`); returns the last value read.
+ */
+export async function waitForMetric(metricsPort: number, name: string, done: (v: number) => boolean, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await metric(metricsPort, name);
+    if (done(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** SIGKILLs every node still running and removes the temporary directories. */
 export async function killAll(): Promise<void> {
   const waits = [...running].map((n) => { n.child.kill('SIGKILL'); return n.exited; });

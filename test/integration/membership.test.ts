@@ -22,7 +22,7 @@ import { newContactId, sampleContact } from '../../daemon/store/sample.ts';
 import { SqliteContactStore } from '../../daemon/store/sqlite-store.ts';
 import { ContactsClient } from '../../tui/client.ts';
 import {
-  cli, contactRecord, freeTcpPort, freeUdpPort, killAll, loggedAfter, loggedSince, memberRecord, startNode, tail, tempDir, waitForLog,
+  cli, contactRecord, freeTcpPort, freeUdpPort, killAll, loggedAfter, loggedSince, memberRecord, metric as metricAt, startNode, tail, tempDir, waitForLog,
   type LogRecord, type NodeProc,
 } from './contactd-harness.ts';
 
@@ -132,11 +132,7 @@ async function writeUntilKilled(victim: NodeProc, acks: number): Promise<string[
 
 const others = (i: number) => nodes.filter((_, j) => j !== i && nodes[j]!.exitStatus === undefined);
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
-  return line ? Number(line.slice(name.length + 1)) : NaN;
-}
+const metric = (name: string): Promise<number> => metricAt(metricsPort, name);
 
 test('five nodes join through one seed, and each logs every other alive', async () => {
   const base = tempDir();
