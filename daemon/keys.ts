@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isNodeId } from '../protocol/types.ts';
 import { KEY_BYTES } from '../protocol/security/crypto.ts';
-import { keyringFromJson, type KeyringState } from '../protocol/security/keyring.ts';
+import { securityFromJson, type SecurityState } from '../protocol/security/security-state.ts';
 import type { NodeSecurityInit } from '../protocol/security/security-service.ts';
 import type { DaemonConfig } from './config.ts';
 import { nodeCrypto } from './node-crypto.ts';
@@ -54,9 +54,9 @@ function readKeyFile(path: string): Uint8Array {
 
 /** What the core needs to run keyed, or undefined for a plain node; raises and saves the boot epoch. */
 export function securityForStart(config: DaemonConfig, state: StateDir, log: Logger, nowMs: number): NodeSecurityInit | undefined {
-  const keyring = restoreKeyring(state);
+  const saved = restoreSecurity(state);
   if (!config.keyFile) {
-    if (keyring) throw new KeyError(`${state.dir} holds a cluster keyring (this node ran with --key-file before): give --key-file again (any key of the cluster: the ring in the data dir is newer), or delete ${state.dir}/keyring.json to run this node unencrypted.`);
+    if (saved) throw new KeyError(`${state.dir} holds a cluster keyring (this node ran with --key-file before): give --key-file again (any key of the cluster: the ring in the data dir is newer), or delete ${state.dir}/security.json to run this node unencrypted.`);
     return undefined;
   }
   const keyFileKey = readKeyFile(config.keyFile);
@@ -65,16 +65,16 @@ export function securityForStart(config: DaemonConfig, state: StateDir, log: Log
     epoch: state.raiseBootEpoch(nowMs),
     mode: config.gossipEncryption,
     keyFileKey,
-    restored: { keyring, peerEpochs: restorePeerEpochs(state, log) },
+    restored: { state: saved, peerEpochs: restorePeerEpochs(state, log) },
   };
 }
 
-function restoreKeyring(state: StateDir): KeyringState | undefined {
-  const value = state.load('keyring');
+function restoreSecurity(state: StateDir): SecurityState | undefined {
+  const value = state.load('security');
   if (value === undefined) return undefined;
-  const ring = keyringFromJson(value);
-  if (typeof ring === 'string') throw new KeyError(`${state.dir}/keyring.json is damaged (${ring}); restore it from a backup, or delete it and start with the cluster's current key in --key-file.`);
-  return ring;
+  const saved = securityFromJson(value);
+  if (typeof saved === 'string') throw new KeyError(`${state.dir}/security.json is damaged (${saved}); restore it from a backup, or delete it and start with the cluster's current key in --key-file (client credentials then come back from the other members).`);
+  return saved;
 }
 
 /** The highest epoch seen per sender; an unreadable file only weakens replay refusal across this restart, so it is logged, not fatal. */

@@ -93,14 +93,17 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.id = init.id;
     this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
     const header = { cluster: this.config.clusterName, from: init.id };
-    this.security = init.security && new SecurityService({ id: init.id, cluster: this.config.clusterName, security: init.security });
     // A keyed node's datagrams grow by the seal: the packets inside stay within the budget with it.
-    this.outbox = new Outbox(header, this.config.datagramBudgetBytes - (this.security ? SEAL_OVERHEAD_BYTES : 0));
+    this.outbox = new Outbox(header, this.config.datagramBudgetBytes - (init.security ? SEAL_OVERHEAD_BYTES : 0));
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,
     });
     const membership = this.membership;
+    this.security = init.security && new SecurityService({
+      id: init.id, cluster: this.config.clusterName, security: init.security, outbox: this.outbox, rng: init.rng, now: init.now,
+      members: () => membership.memberViews(), broadcast: (key, encoded) => membership.enqueueBroadcast(key, encoded),
+    });
     this.replication = new Replication({
       id: init.id, rng: init.rng, outbox: this.outbox, now: init.now, config: this.config,
       peers: {
@@ -177,7 +180,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       return this.handlePacketBytes(now, from, bytes, false, undefined);
     }
     // Nothing is decoded before security has admitted it.
-    const admitted = this.security.admit(from, bytes);
+    const admitted = this.security.admit(now, from, bytes);
     if (!admitted.ok) return this.drop(admitted.reason);
     this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
   }
@@ -202,6 +205,12 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       // Servers never ask anything of clients: a response or a push here is misdirected.
       else if (msg.type === 'clientRes' || msg.type === 'clientPush') this.drop('stray-client-message');
       else if (msg.type.startsWith('rep') || msg.type.startsWith('rc')) this.replication.handleMessage(now, from, packet.from, msg);
+      else if (msg.type === 'secState' || msg.type === 'secDigest' || msg.type === 'keyStatus') {
+        // Keyring news only counts from a member that proved it holds a key.
+        if (!this.security) this.drop('no-key');
+        else if (!sealedBy) this.drop('unauthenticated');
+        else this.security.handleMessage(from, msg);
+      }
       else this.membership.handleMessage(now, from, packet.from, msg);
     }
   }
@@ -209,6 +218,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   handleTimeout(now: TimeMs): void {
     this.membership.handleTimeout(now);
     this.replication.handleTimeout(now);
+    this.security?.handleTimeout(now);
     this.subscriptions.handleTimeout(now);
     this.settle(now);
   }
@@ -224,7 +234,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   pollTimeout(): TimeMs | undefined {
-    return earliest(earliest(this.membership.pollTimeout(), this.replication.pollTimeout()), this.subscriptions.pollTimeout());
+    const components = earliest(earliest(this.membership.pollTimeout(), this.replication.pollTimeout()), this.subscriptions.pollTimeout());
+    return earliest(components, this.security?.pollTimeout());
   }
 
   /** Collects the components' events and sends subscribers what they report. */

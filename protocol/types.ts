@@ -53,8 +53,12 @@ export function formatAddress(host: string, port: number): Address {
 export interface Transmit {
   readonly to: Address;
   readonly bytes: Uint8Array;
-  /** Seal it even when the node's security mode sends plain datagrams (it carries keyring secrets). */
-  readonly sealed?: boolean;
+  /**
+   * Seal it even when the node's security mode sends plain datagrams (it
+   * carries keyring secrets), under key `keyId` when given and held (to
+   * answer a member that seals with a key other than our primary).
+   */
+  readonly seal?: { readonly keyId?: number };
 }
 
 /** A seeded source of randomness; the core's only one. */

@@ -21,7 +21,10 @@
  *   before our restart names an old epoch and is refused. A sender that has
  *   not heard from us yet writes 0 ("first contact"); that form is taken
  *   only from a sender in a new epoch, or from one already heard in this
- *   life of ours, never replayed into a new life.
+ *   life of ours, never replayed into a new life. A datagram refused this
+ *   way whose tag verifies is reported as authentic: its sender does not
+ *   know our new epoch yet (it may have no reason to hear from us), so the
+ *   node introduces itself to it; nothing else comes of it.
  * - Order. Header checks and window lookups come first (cheap, and they
  *   change nothing); then the tag; only a datagram whose tag verified can
  *   move a window, raise an epoch or teach us an address's epoch.
@@ -51,7 +54,7 @@ export type OpenFailure =
 /** The outcome of `open`. */
 export type OpenResult =
   | { ok: true; sender: NodeId; epoch: number; keyId: KeyId; packet: Uint8Array }
-  | { ok: false; reason: OpenFailure; keyId?: KeyId; sender?: NodeId };
+  | { ok: false; reason: OpenFailure; keyId?: KeyId; sender?: NodeId; authentic?: true };
 
 export interface PacketSecurityInit {
   crypto: SecurityCrypto;
@@ -90,7 +93,8 @@ export class PacketSecurity {
   private readonly peers = new Map<NodeId, Peer>();
   /** The last key that verified per sender: the next datagram almost always needs the same one. */
   private readonly derived = new Map<NodeId, DerivedKey>();
-  private own: DerivedKey | undefined;
+  /** Our own keys in this epoch, per cluster key (a ring holds at most MAX_KEYS). */
+  private readonly own = new Map<KeyId, Aead>();
   private readonly hints = new Map<Address, number>();
   /** Scratch for nonces: the AEAD reads it before returning. */
   private readonly nonce = new Uint8Array(NONCE_BYTES);
@@ -107,17 +111,22 @@ export class PacketSecurity {
     for (const [id, epoch] of Object.entries(init.peerEpochs ?? {})) this.remember(id as NodeId, { epoch, window: undefined });
   }
 
-  /** `packet` sealed for `to` under the primary key; throws when there is none (our misuse). */
-  seal(to: Address, packet: Uint8Array): Uint8Array {
-    const key = this.init.keys.primary();
+  /** `packet` sealed for `to` under key `keyId` if held, else the primary; throws when there is none (our misuse). */
+  seal(to: Address, packet: Uint8Array, keyId?: KeyId): Uint8Array {
+    const key = (keyId !== undefined ? this.init.keys.key(keyId) : undefined) ?? this.init.keys.primary();
     invariant(key !== undefined, 'a keyed node has a primary key');
     // 2^48 datagrams: 89 years at 100,000 a second. Past it the epoch must move; a restart does that.
     invariant(this.counter < MAX_COUNTER, 'the datagram counter of this epoch is not exhausted');
     const header: SealedHeader = { keyId: key.id, sender: this.init.self, epoch: this.epoch, counter: ++this.counter, toEpoch: this.hints.get(to) ?? 0 };
-    if (this.own?.keyId !== key.id) this.own = { keyId: key.id, epoch: this.epoch, aead: this.derive(key.secret, this.selfBytes, this.epoch) };
+    let own = this.own.get(key.id);
+    if (!own) {
+      own = this.derive(key.secret, this.selfBytes, this.epoch);
+      if (this.own.size >= 16) this.own.clear(); // keys retired by rotations
+      this.own.set(key.id, own);
+    }
     const head = new Uint8Array(SEALED_HEADER_BYTES);
     writeSealedHeader(head, header, this.selfBytes);
-    const body = this.own.aead.seal(writeCounterNonce(this.nonce, header.counter), head, packet);
+    const body = own.seal(writeCounterNonce(this.nonce, header.counter), head, packet);
     const out = new Uint8Array(SEALED_HEADER_BYTES + body.length);
     out.set(head, 0);
     out.set(body, SEALED_HEADER_BYTES);
@@ -133,13 +142,16 @@ export class PacketSecurity {
     const key = this.init.keys.key(h.keyId);
     if (!key) return { ok: false, reason: 'unknown-key', keyId: h.keyId, sender: h.sender };
     const stale = this.freshness(h);
-    if (stale) return { ok: false, reason: stale, sender: h.sender };
+    // Only a datagram addressed to our earlier life is worth its tag: an authentic one means its
+    // sender has not heard our new epoch yet, and the node should tell it (security-service.ts).
+    if (stale && stale !== 'stale-receiver') return { ok: false, reason: stale, sender: h.sender };
     const aad = bytes.subarray(0, SEALED_HEADER_BYTES);
     const cached = this.derived.get(h.sender);
     const hit = cached !== undefined && cached.keyId === h.keyId && cached.epoch === h.epoch;
     const aead = hit ? cached.aead : this.derive(key.secret, bytes.subarray(5, 13), h.epoch);
     const packet = aead.open(writeCounterNonce(this.nonce, h.counter), aad, bytes.subarray(SEALED_HEADER_BYTES));
     if (!packet) return { ok: false, reason: 'bad-seal', keyId: h.keyId, sender: h.sender };
+    if (stale) return { ok: false, reason: stale, sender: h.sender, keyId: h.keyId, authentic: true };
     // Cached only once it verified: a stranger cannot make us keep keys for made-up senders.
     if (!hit) this.derived.set(h.sender, { keyId: h.keyId, epoch: h.epoch, aead });
     this.accept(from, h);

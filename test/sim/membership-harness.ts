@@ -20,8 +20,8 @@ import type { Address, NodeId } from '../../protocol/types.ts';
 import type { LinkConfig } from './link-model.ts';
 import type { NodeContext, NodeFactory } from './node-slot.ts';
 import type { SecurityCrypto } from '../../protocol/security/crypto.ts';
-import type { NodeSecurityInit, SecurityMode } from '../../protocol/security/security-service.ts';
-import { keyringFromJson } from '../../protocol/security/keyring.ts';
+import type { NodeSecurityInit, SecurityConfig, SecurityMode } from '../../protocol/security/security-service.ts';
+import { securityFromJson } from '../../protocol/security/security-state.ts';
 import { Simulation } from './sim.ts';
 
 /** Node i's id: stable, distinct, 16 hex digits. */
@@ -51,16 +51,17 @@ export interface SimSecurity {
   mode?: SecurityMode;
   /** As if given by --key-file. */
   keyFileKey?: Uint8Array;
+  config?: Partial<SecurityConfig>;
 }
 
 /** A keyed node's security init: epoch = starts + 1 (the slot keeps `starts` across crashes), ring and epochs from storage. */
 export function restoreSecurity(ctx: NodeContext, s: SimSecurity): NodeSecurityInit {
-  const ring = ctx.storage.get('keyring');
-  const keyring = ring === undefined ? undefined : keyringFromJson(ring);
-  if (typeof keyring === 'string') throw new Error(`node ${ctx.index}: persisted keyring unreadable: ${keyring}`);
+  const saved = ctx.storage.get('security');
+  const state = saved === undefined ? undefined : securityFromJson(saved);
+  if (typeof state === 'string') throw new Error(`node ${ctx.index}: persisted security state unreadable: ${state}`);
   return {
-    crypto: s.crypto, epoch: ctx.starts + 1, mode: s.mode, keyFileKey: s.keyFileKey,
-    restored: { keyring, peerEpochs: ctx.storage.get('peer-epochs') as Record<string, number> | undefined },
+    crypto: s.crypto, epoch: ctx.starts + 1, mode: s.mode, keyFileKey: s.keyFileKey, config: s.config,
+    restored: { state, peerEpochs: ctx.storage.get('peer-epochs') as Record<string, number> | undefined },
   };
 }
 
@@ -196,6 +197,8 @@ function describeNodeEvent(e: ClusterNode extends { pollEvent(): infer E } ? Non
     case 'member-removed': return `removed ${e.member.id}`;
     case 'persist': return `persist ${e.key}`;
     case 'key-file-retired': return `key-file-retired ${e.keyId}`;
+    case 'key-alert': return `key-alert ${e.keyId} from ${e.from}`;
+    case 'keyring-changed': return `keyring ${e.keys.join(',')} primary ${e.primary}`;
     case 'contact-changed': return `contact ${e.id} ${e.state.entries.length}`;
     default: return JSON.stringify(e);
   }

@@ -14,6 +14,7 @@ import { forEachSeed, seeds } from './seeds.ts';
 import { addStaggered, allSee, newCluster, nodeIdOf, range, type SimSecurity } from './membership-harness.ts';
 import { contactIdOf, sameEverywhere } from './replication-scenarios.ts';
 import { simCrypto } from './sim-crypto.ts';
+import { rotationUnderFaults } from './security-scenarios.ts';
 import type { Simulation } from './sim.ts';
 import type { SecurityMode } from '../../protocol/security/security-service.ts';
 
@@ -122,6 +123,20 @@ test('rolling upgrade, plain → accept → send → require, one node at a time
     sim.runFor(5_000);
     assert.ok(dropped(sim, 'unauthenticated') > before, 'node 0 sends plain: the others refuse it');
   });
+});
+
+test('key rotation while nodes are partitioned and crashing: every member ends on the new key, no write lost', async () => {
+  let locked = 0;
+  let slowest = 0;
+  await forEachSeed('rotation under faults', seeds(range(Number(process.env['ROTATION_SEEDS'] ?? 4), 1)), (seed) => {
+    const r = rotationUnderFaults(seed);
+    assert.equal(r.failures, [], `seed ${seed}: checks failed`);
+    assert.ok(r.convergedAfterHealMs !== undefined, `seed ${seed}: did not converge`);
+    locked += r.lockedOut.length;
+    slowest = Math.max(slowest, r.rotationMs ?? 0);
+    console.log(`rotation seed ${seed}: ${r.writes} writes, install→remove ${r.rotationMs} ms, ${r.refusals} refusals, locked out and re-keyed: [${r.lockedOut}]`);
+  });
+  console.log(`rotation under faults: slowest install→remove ${slowest} ms; ${locked} locked-out members told why and re-keyed`);
 });
 
 test.run();

@@ -120,6 +120,11 @@ test('after the receiver restarts, nothing recorded before is taken: first-conta
   // B restarts (epoch 10) with what it persisted; the recordings are replayed at it.
   const b2 = party(B, 10, ring(K1), { peerEpochs: persisted });
   assert.is(reason(b2.open(ADDR_A, firstContact)), 'stale-receiver');
+  // Authentic but stale: reported so, so the node can introduce itself; a forged one is just bad.
+  assert.equal(b2.open(ADDR_A, addressed), { ok: false, reason: 'stale-receiver', sender: A, keyId: K1.id, authentic: true });
+  const forgedStale = Uint8Array.from(addressed);
+  forgedStale[forgedStale.length - 1]! ^= 1;
+  assert.is(reason(b2.open(ADDR_A, forgedStale)), 'bad-seal');
   assert.is(reason(b2.open(ADDR_A, addressed)), 'stale-receiver');
   // A's live traffic resumes as soon as A hears B's new epoch.
   const lateButLive = a.seal(ADDR_B, PACKET); // sent before A heard B's new epoch: addressed to B's earlier life
