@@ -12,7 +12,7 @@
  * datagram, only after the write it reports is durable: the driver holds
  * transmits behind its commit barrier).
  */
-import { DECODE_FAILURES, decodePacket, type DecodeFailure } from './wire/codec.ts';
+import { DECODE_FAILURES, decodePacket, encodeMessage, packetOverhead, type DecodeFailure } from './wire/codec.ts';
 import { Outbox } from './outbox.ts';
 import { Reassembler } from './fragments.ts';
 import type { SansIoCore } from './sans-io.ts';
@@ -28,6 +28,12 @@ import { DEFAULT_SUBSCRIPTION_CONFIG, memberInfo, PUSH_OVERHEAD_BYTES, Subscript
 import { view } from './contacts/view.ts';
 import { SecurityService, type NodeSecurityInit, type SecurityDrop, type SecurityEvent } from './security/security-service.ts';
 import { SEAL_OVERHEAD_BYTES, SEALED_V1 } from './security/envelope.ts';
+import { ClientGate, roleNeeded, type ClientDrop, type ClientIdentity } from './security/client-auth.ts';
+import { ANONYMOUS, ANSWER_OVERHEAD_BYTES, CLIENT_REQUEST_V1, PLAIN_ANSWER_OVERHEAD_BYTES } from './security/client-envelope.ts';
+import { roleAllows } from './security/credentials.ts';
+import { isAdminOp, runAdminOp, type AdminResult } from './security/admin-ops.ts';
+import { parseJson, toAsciiJson } from './client/json.ts';
+import type { ClientReq, ClientRes } from './wire/messages.ts';
 
 export type NodeConfig = MembershipConfig & ReplicationConfig & SubscriptionConfig;
 export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG, ...DEFAULT_SUBSCRIPTION_CONFIG };
@@ -55,12 +61,16 @@ export interface NodeInit {
 export interface NodeStats {
   datagramsIn: number;
   bytesIn: number;
+  /** Datagrams for a client whose credential was revoked meanwhile: not sent. */
+  withheld: number;
   dropped: Partial<Record<NodeDropReason, number>>;
 }
 
 /** Why the node dropped an inbound datagram (or, for unknown-message, a message in one). */
 export type NodeDropReason =
-  | DecodeFailure | SecurityDrop | 'from-self' | 'unknown-message' | 'stray-client-message'
+  | DecodeFailure | SecurityDrop | ClientDrop | 'from-self' | 'unknown-message' | 'stray-client-message'
+  /** A client request its credential's role does not allow (answered with `forbidden`). */
+  | 'forbidden'
   /** A sealed datagram whose packet names another sender than its seal. */
   | 'sender-mismatch'
   /** A sealed datagram at a node without a key. */
@@ -69,8 +79,14 @@ export type NodeDropReason =
 /** Every inbound drop reason, for metrics that pre-register labels. */
 export const NODE_DROP_REASONS: readonly NodeDropReason[] = [
   ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver',
+  'client-malformed', 'auth-required', 'client-replay', 'forbidden',
   'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key',
 ];
+
+/** A member asking in a sealed datagram: it holds the cluster key. */
+const MEMBER: ClientIdentity = { credential: 'member', role: 'admin' };
+/** An anonymous client in a plain packet (a node without a key, or a rolling upgrade). */
+const ANONYMOUS_WRITER: ClientIdentity = { credential: ANONYMOUS, role: 'write' };
 
 export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly id: NodeId;
@@ -82,10 +98,13 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly outbox: Outbox;
   /** Keys, sealing and opening; undefined on a plain node. */
   readonly security: SecurityService | undefined;
-  readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, dropped: {} };
+  /** Who a client is and how to answer it (client-auth.ts). */
+  readonly clientGate: ClientGate;
+  readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, withheld: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
   private readonly events: NodeEvent[] = [];
   private readonly pushSource: PushSource;
+  private readonly clientReassembler = new Reassembler();
   /** Fragments that arrived sealed are joined apart from plain ones: a plain piece must never complete a sealed packet. */
   private readonly sealedReassembler = new Reassembler();
 
@@ -93,8 +112,10 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.id = init.id;
     this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
     const header = { cluster: this.config.clusterName, from: init.id };
-    // A keyed node's datagrams grow by the seal: the packets inside stay within the budget with it.
-    this.outbox = new Outbox(header, this.config.datagramBudgetBytes - (init.security ? SEAL_OVERHEAD_BYTES : 0));
+    // A keyed node's datagrams grow by the seal (or a client answer's envelope): the packets inside stay within the
+    // budget with it. A plain node keeps its budget (and its gossip exactly as before); only its answers to anonymous
+    // clients grow, by PLAIN_ANSWER_OVERHEAD_BYTES (14: 1,414 bytes at the default, well within Ethernet's 1,472).
+    this.outbox = new Outbox(header, this.config.datagramBudgetBytes - (init.security ? Math.max(SEAL_OVERHEAD_BYTES, ANSWER_OVERHEAD_BYTES) : 0));
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,
@@ -123,6 +144,12 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         subscriptions: { ...this.subscriptions.stats, active: this.subscriptions.size },
         outbox: { datagramsSent: this.outbox.datagramsSent, bytesSent: this.outbox.bytesSent, droppedFull: this.outbox.droppedFull },
       }),
+    });
+    const security = this.security;
+    this.clientGate = new ClientGate({
+      crypto: init.security?.crypto, self: init.id, epoch: security?.packets.epoch ?? 0,
+      access: () => (!security ? 'open' : security.mode === 'require' ? 'required' : 'optional'),
+      credentials: () => security?.credentials,
     });
     this.pushSource = {
       contact: (id) => {
@@ -175,6 +202,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   private receive(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    if (bytes[0] === CLIENT_REQUEST_V1) return this.handleClientDatagram(now, from, bytes);
     if (!this.security) {
       if (bytes[0] === SEALED_V1) return this.drop('no-key');
       return this.handlePacketBytes(now, from, bytes, false, undefined);
@@ -201,7 +229,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         if (reassembled) return this.drop('bad-schema');
         const whole = (sealedBy ? this.sealedReassembler : this.reassembler).add(now, packet.from, msg);
         if (whole) this.handlePacketBytes(now, from, whole, true, sealedBy);
-      } else if (msg.type === 'clientReq') this.client.handleRequest(now, from, packet.from, msg, bytes.length);
+        // A member (it proved the cluster key) may ask anything; a plain packet is an anonymous client's.
+      } else if (msg.type === 'clientReq') this.handleClientRequest(now, from, packet.from, msg, bytes.length, sealedBy ? MEMBER : ANONYMOUS_WRITER);
       // Servers never ask anything of clients: a response or a push here is misdirected.
       else if (msg.type === 'clientRes' || msg.type === 'clientPush') this.drop('stray-client-message');
       else if (msg.type.startsWith('rep') || msg.type.startsWith('rc')) this.replication.handleMessage(now, from, packet.from, msg);
@@ -215,6 +244,61 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     }
   }
 
+  /** A client request envelope: the gate decides who it is; only client requests (and their pieces) are taken from it. */
+  private handleClientDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    const r = this.clientGate.admit(now, from, bytes);
+    if (!r.ok) {
+      this.drop(r.reason);
+      if (r.answer) this.outbox.pushRaw(from, r.answer);
+      return;
+    }
+    this.handleClientPacket(now, from, r.packet, r.who, bytes.length, false);
+  }
+
+  private handleClientPacket(now: TimeMs, from: Address, bytes: Uint8Array, who: ClientIdentity, requestBytes: number, reassembled: boolean): void {
+    const result = decodePacket(bytes, this.config.clusterName);
+    if (!result.ok) return this.drop(result.reason);
+    for (const msg of result.packet.messages) {
+      if (msg.type === 'clientReq') this.handleClientRequest(now, from, result.packet.from, msg, requestBytes, who);
+      else if (msg.type === 'frag' && !reassembled) {
+        const whole = this.clientReassembler.add(now, result.packet.from, msg);
+        if (whole) this.handleClientPacket(now, from, whole, who, requestBytes, true);
+      } else this.drop('client-malformed'); // a client has nothing else to say
+    }
+  }
+
+  /** Runs one client request if `who` may: admin ops here, the rest in the client service. */
+  private handleClientRequest(now: TimeMs, from: Address, fromId: NodeId, msg: ClientReq, requestBytes: number, who: ClientIdentity): void {
+    // An op nobody serves is answered unknown-op by the client service, whoever asks.
+    const needed = isAdminOp(msg.op) || this.client.knows(msg.op) ? roleNeeded(msg.op) : 'read';
+    const allowed = who.role === 'bootstrap' ? msg.op === 'credentials.bootstrap' : roleAllows(who.role, needed);
+    if (!allowed) {
+      this.drop('forbidden');
+      const message = who.role === 'bootstrap'
+        ? `this cluster has no client credentials yet: make the first admin with \`contacts credentials bootstrap\` on a member's host, then use it (--credential-file or CONTACTS_CREDENTIAL)`
+        : who.credential === ANONYMOUS
+        ? `${msg.op} needs a credential with role ${needed}: give one (CONTACTS_CREDENTIAL or --credential-file; an admin makes it with contacts credentials create --role ${needed})`
+        : `credential ${who.credential} has role ${who.role}; ${msg.op} needs ${needed}: ask an admin for a ${needed} credential (contacts credentials create --role ${needed})`;
+      return this.answerClient(from, msg.reqId, { ok: false, code: 'forbidden', message }, who.credential === ANONYMOUS ? requestBytes : undefined);
+    }
+    if (!isAdminOp(msg.op)) return this.client.handleRequest(now, from, fromId, msg, requestBytes);
+    const args = parseJson(msg.args);
+    const obj = args.ok && typeof args.value === 'object' && args.value !== null && !Array.isArray(args.value) ? (args.value as Record<string, unknown>) : undefined;
+    this.answerClient(from, msg.reqId, obj ? runAdminOp(this.security, now, msg.op, obj) : { ok: false, code: 'bad-request', message: `args of ${msg.op} must be a JSON object` });
+  }
+
+  /** Answers a client; to an anonymous one (`maxBytes` given), an error never larger than its request: cut to its code, or not sent. */
+  private answerClient(to: Address, reqId: number, r: AdminResult, maxBytes?: number): void {
+    const res = (result: unknown): ClientRes => ({ type: 'clientRes', reqId, ok: r.ok, result: toAsciiJson(result), cursor: '', more: false });
+    let answer = res(r.ok ? r.result : { code: r.code, message: r.message });
+    if (maxBytes !== undefined && !r.ok) {
+      const size = (m: ClientRes) => packetOverhead(this.outbox.header, 1) + encodeMessage(m).length + PLAIN_ANSWER_OVERHEAD_BYTES;
+      if (size(answer) > maxBytes) answer = res({ code: r.code, message: '' });
+      if (size(answer) > maxBytes) return;
+    }
+    this.outbox.send(to, [answer]);
+  }
+
   handleTimeout(now: TimeMs): void {
     this.membership.handleTimeout(now);
     this.replication.handleTimeout(now);
@@ -224,8 +308,18 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   pollTransmit(): Transmit | undefined {
-    const t = this.outbox.poll();
-    return t && this.security ? this.security.seal(t) : t;
+    for (let t = this.outbox.poll(); t; t = this.outbox.poll()) {
+      if (t.raw) return t;
+      // To a client: in its own envelope, under its credential's key.
+      const channel = this.clientGate.channel(t.to);
+      if (channel === 'revoked') {
+        this.stats.withheld++; // never in the clear, never under the cluster key
+        continue;
+      }
+      if (channel) return { to: t.to, bytes: this.clientGate.wrap(channel, t.bytes) };
+      return this.security ? this.security.seal(t) : t;
+    }
+    return undefined;
   }
 
   pollEvent(): NodeEvent | undefined {

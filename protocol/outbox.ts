@@ -26,7 +26,7 @@ export class Outbox {
   bytesSent = 0;
 
   constructor(
-    private readonly header: PacketHeader,
+    readonly header: PacketHeader,
     readonly budgetBytes: number,
     /** Bound on datagrams waiting for the driver; past it new ones are dropped. */
     private readonly maxQueued = 65_536,
@@ -68,6 +68,11 @@ export class Outbox {
     return true;
   }
 
+  /** Queues `bytes` as they are (no packet, no seal): a client auth-required answer. */
+  pushRaw(to: Address, bytes: Uint8Array): void {
+    this.enqueue({ to, bytes, raw: true });
+  }
+
   /** Room for messages in one datagram, bytes. */
   get payloadBudgetBytes(): number {
     return this.budgetBytes - this.overheadBytes;
@@ -84,12 +89,16 @@ export class Outbox {
   }
 
   private push(to: Address, bytes: Uint8Array, seal?: Transmit['seal']): void {
+    this.enqueue(seal ? { to, bytes, seal } : { to, bytes });
+  }
+
+  private enqueue(t: Transmit): void {
     if (this.queue.length - this.head >= this.maxQueued) {
       this.droppedFull++;
       return;
     }
-    this.queue.push(seal ? { to, bytes, seal } : { to, bytes });
+    this.queue.push(t);
     this.datagramsSent++;
-    this.bytesSent += bytes.length;
+    this.bytesSent += t.bytes.length;
   }
 }

@@ -59,6 +59,8 @@ export interface Transmit {
    * answer a member that seals with a key other than our primary).
    */
   readonly seal?: { readonly keyId?: number };
+  /** Already in its final form (a client auth-required answer): sent as is. */
+  readonly raw?: boolean;
 }
 
 /** A seeded source of randomness; the core's only one. */

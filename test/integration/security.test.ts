@@ -9,20 +9,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodePacket } from '../../protocol/wire/codec.ts';
 import { nodeId } from '../../protocol/types.ts';
 import {
-  freeTcpPort, freeUdpPort, killAll, loggedAfter, memberRecord, metric, startNode, tail, tempDir, waitForLog, waitForMetric,
+  freeTcpPort, freeUdpPort, killAll, loggedAfter, memberRecord, metric, runScript, startNode, tail, tempDir, waitForLog, waitForMetric,
   type NodeProc, type StartOptions,
 } from './contactd-harness.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(root, 'daemon', 'bin.js');
 const dropped = (reason: string) => `contactd_datagrams_dropped_total{direction="in",reason="${reason}"}`;
 
 let base = '';
@@ -42,16 +38,7 @@ test.after(async () => {
   await killAll();
 });
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runScript('daemon/bin.js', args);
 
 /** Sends `datagrams` to A from a fresh socket. */
 async function sendToA(datagrams: Uint8Array[]): Promise<void> {
