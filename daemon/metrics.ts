@@ -60,6 +60,14 @@ export function registerTransportMetrics(registry: Registry, node: ClusterNode, 
       [{ direction: 'out', reason: 'queue-full' }, node.outbox.droppedFull],
       [{ direction: 'out', reason: 'send-error' }, udp.sendErrors],
     ]);
+  gauge(registry, 'contactd_rate_limited_sources', 'Source addresses with rate-limit state (bounded).', () => node.guard.sources);
+  mirrorCounter(registry, 'contactd_client_auth_total', 'Client requests by what the credential check made of them.', () => [
+    [{ outcome: 'admitted' }, node.clientGate.stats.admitted],
+    [{ outcome: 'anonymous' }, node.clientGate.stats.anonymous],
+    [{ outcome: 'auth-required' }, node.clientGate.stats.authRequired],
+    [{ outcome: 'auth-answer-withheld' }, node.clientGate.stats.authAnswersLimited],
+    [{ outcome: 'replay' }, node.clientGate.stats.replays],
+  ]);
   mirrorCounter(registry, 'contactd_socket_errors_total', 'Errors the UDP socket reported (the node keeps running).', () => [[{}, udp.socketErrors]]);
 }
 

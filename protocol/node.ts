@@ -31,6 +31,7 @@ import { SEAL_OVERHEAD_BYTES, SEALED_V1 } from './security/envelope.ts';
 import { ClientGate, roleNeeded, type ClientDrop, type ClientIdentity } from './security/client-auth.ts';
 import { ANONYMOUS, ANSWER_OVERHEAD_BYTES, CLIENT_REQUEST_V1, PLAIN_ANSWER_OVERHEAD_BYTES } from './security/client-envelope.ts';
 import { roleAllows } from './security/credentials.ts';
+import { DEFAULT_INBOUND_LIMITS, InboundGuard, type InboundLimits } from './security/inbound-guard.ts';
 import { isAdminOp, runAdminOp, type AdminResult } from './security/admin-ops.ts';
 import { parseJson, toAsciiJson } from './client/json.ts';
 import type { ClientReq, ClientRes } from './wire/messages.ts';
@@ -55,6 +56,8 @@ export interface NodeInit {
   };
   /** Cluster keys and the cryptography to use them; absent: a plain node (no key, loopback only in the daemon). */
   security?: NodeSecurityInit | undefined;
+  /** Rate limits on inbound datagrams (inbound-guard.ts). */
+  inboundLimits?: Partial<InboundLimits> | undefined;
 }
 
 /** Datagram counters, by outcome. */
@@ -71,6 +74,8 @@ export type NodeDropReason =
   | DecodeFailure | SecurityDrop | ClientDrop | 'from-self' | 'unknown-message' | 'stray-client-message'
   /** A client request its credential's role does not allow (answered with `forbidden`). */
   | 'forbidden'
+  /** Over a rate limit (inbound-guard.ts): dropped before anything looked at it. */
+  | 'rate-limited'
   /** A sealed datagram whose packet names another sender than its seal. */
   | 'sender-mismatch'
   /** A sealed datagram at a node without a key. */
@@ -79,7 +84,7 @@ export type NodeDropReason =
 /** Every inbound drop reason, for metrics that pre-register labels. */
 export const NODE_DROP_REASONS: readonly NodeDropReason[] = [
   ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver',
-  'client-malformed', 'auth-required', 'client-replay', 'forbidden',
+  'client-malformed', 'auth-required', 'client-replay', 'forbidden', 'rate-limited',
   'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key',
 ];
 
@@ -100,6 +105,10 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly security: SecurityService | undefined;
   /** Who a client is and how to answer it (client-auth.ts). */
   readonly clientGate: ClientGate;
+  /** Rate limits in front of everything (inbound-guard.ts). */
+  readonly guard: InboundGuard;
+  private memberAddrs = new Set<Address>();
+  private memberAddrsVersion = -1;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, withheld: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
   private readonly events: NodeEvent[] = [];
@@ -145,6 +154,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         outbox: { datagramsSent: this.outbox.datagramsSent, bytesSent: this.outbox.bytesSent, droppedFull: this.outbox.droppedFull },
       }),
     });
+    this.guard = new InboundGuard({ ...DEFAULT_INBOUND_LIMITS, ...init.inboundLimits });
     const security = this.security;
     this.clientGate = new ClientGate({
       crypto: init.security?.crypto, self: init.id, epoch: security?.packets.epoch ?? 0,
@@ -202,6 +212,10 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   private receive(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    // Rate limits come first: a flood costs a lookup per datagram, nothing more.
+    // While plain datagrams count (no key, or a rolling upgrade), a member's address is as good as a proof.
+    const plainMember = (!this.security || this.security.mode !== 'require') && this.isMemberAddress(from);
+    if (!this.guard.admit(now, from, plainMember)) return this.drop('rate-limited');
     if (bytes[0] === CLIENT_REQUEST_V1) return this.handleClientDatagram(now, from, bytes);
     if (!this.security) {
       if (bytes[0] === SEALED_V1) return this.drop('no-key');
@@ -210,7 +224,18 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     // Nothing is decoded before security has admitted it.
     const admitted = this.security.admit(now, from, bytes);
     if (!admitted.ok) return this.drop(admitted.reason);
+    if (admitted.sealedBy) this.guard.authenticated(from);
     this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
+  }
+
+  /** Whether `a` is the address of a member we know (cached per membership change). */
+  private isMemberAddress(a: Address): boolean {
+    if (this.memberAddrsVersion !== this.membership.membersVersion) {
+      this.memberAddrs = new Set();
+      for (const m of this.membership.memberViews()) this.memberAddrs.add(m.addr);
+      this.memberAddrsVersion = this.membership.membersVersion;
+    }
+    return this.memberAddrs.has(a);
   }
 
   /** Handles one plain packet; `sealedBy` is the sender its seal proved (undefined: it came plain). */
@@ -252,6 +277,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       if (r.answer) this.outbox.pushRaw(from, r.answer);
       return;
     }
+    if (r.who.credential !== ANONYMOUS) this.guard.authenticated(from);
     this.handleClientPacket(now, from, r.packet, r.who, bytes.length, false);
   }
 
@@ -359,6 +385,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 }
 
+/** The earlier of two optional deadlines. */
 function earliest(a: TimeMs | undefined, b: TimeMs | undefined): TimeMs | undefined {
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }

@@ -3,11 +3,12 @@
  *
  * How this works: each key has a bucket of `burst` tokens refilled at
  * `perSecond`; `take(now, key)` spends one if there is one. Buckets live in
- * a Map in least-recently-used order; past `maxKeys` the least recently
- * used is forgotten (it comes back full, which is the safe direction for a
- * quiet source and costs a flooder one burst). A bucket that has refilled
- * completely holds no information and is the first to go. Time is the
- * driver's `now`; nothing here reads a clock.
+ * a Map in the order they were made; past `maxKeys` the oldest is forgotten
+ * (it comes back full: the safe direction for a real source, and a flooder
+ * gains one burst per eviction, which the global bucket bounds). Not
+ * least-recently-used on purpose: refreshing the order costs a delete and
+ * an insert on every datagram. Time is the driver's `now`; nothing here
+ * reads a clock.
  */
 import type { TimeMs } from '../types.ts';
 
@@ -36,7 +37,6 @@ export class TokenBuckets<K> {
   take(now: TimeMs, key: K): boolean {
     let b = this.buckets.get(key);
     if (b) {
-      this.buckets.delete(key);
       b.tokens = Math.min(this.cfg.burst, b.tokens + ((now - b.at) * this.cfg.perSecond) / 1000);
       b.at = now;
     } else {
@@ -45,8 +45,8 @@ export class TokenBuckets<K> {
         this.buckets.delete(this.buckets.keys().next().value as K);
         this.evicted++;
       }
+      this.buckets.set(key, b);
     }
-    this.buckets.set(key, b);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;

@@ -162,6 +162,7 @@ export class SecurityService {
   private ownStatus: KeyStatus;
   private readonly lastAlert = new Map<KeyId, TimeMs>();
   private readonly lastCatchUp = new Map<Address, TimeMs>();
+  private digestCache: Uint8Array | undefined;
 
   constructor(private readonly init: SecurityServiceInit) {
     const s = init.security;
@@ -330,6 +331,7 @@ export class SecurityService {
 
   /** The state changed here: persist it, gossip our new status, and (for a command) send it to every live member. */
   private changed(command: boolean): void {
+    this.digestCache = undefined;
     this.persistState();
     const status = this.makeStatus();
     if (status.primary !== this.ownStatus.primary || status.holds.join() !== this.ownStatus.holds.join()) {
@@ -437,8 +439,10 @@ export class SecurityService {
     this.init.outbox.sendSealed(to, [toSecState(this.keyring, this.credentials, reply)]);
   }
 
+  /** Our state's digest, computed again only after the state changed. */
   private digest(): Uint8Array {
-    return securityDigest(this.crypto, this.keyring, this.credentials);
+    this.digestCache ??= securityDigest(this.crypto, this.keyring, this.credentials);
+    return this.digestCache;
   }
 
   private makeStatus(): KeyStatus {

@@ -20,14 +20,20 @@
 import { TAG_BYTES, type Aead, type SecurityCrypto } from '../../protocol/security/crypto.ts';
 
 function hashInto(h1: number, h2: number, parts: readonly Uint8Array[]): [number, number] {
-  for (const p of parts) {
-    for (let i = 0; i < p.length; i++) {
-      h1 = Math.imul(h1 ^ p[i]!, 0x01000193);
-      h2 = Math.imul(h2 ^ p[i]!, 0x5bd1e995) ^ (h2 >>> 15);
-    }
-    h1 = Math.imul(h1 ^ p.length, 0x85ebca6b);
-    h2 = Math.imul(h2 ^ p.length, 0xc2b2ae35);
+  for (const p of parts) [h1, h2] = hashRange(h1, h2, p, 0, p.length);
+  return finish(h1, h2);
+}
+
+/** Folds bytes from..to of `p` (and their count) into the two lanes. */
+function hashRange(h1: number, h2: number, p: Uint8Array, from: number, to: number): [number, number] {
+  for (let i = from; i < to; i++) {
+    h1 = Math.imul(h1 ^ p[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ p[i]!, 0x5bd1e995) ^ (h2 >>> 15);
   }
+  return [Math.imul(h1 ^ (to - from), 0x85ebca6b), Math.imul(h2 ^ (to - from), 0xc2b2ae35)];
+}
+
+function finish(h1: number, h2: number): [number, number] {
   h1 ^= h1 >>> 13;
   h2 ^= h2 >>> 16;
   return [h1 >>> 0, Math.imul(h2, 0x27d4eb2f) >>> 0];
@@ -52,8 +58,11 @@ class ChecksumAead implements Aead {
   }
 
   private tag(nonce: Uint8Array, aad: Uint8Array, body: Uint8Array): Uint8Array {
-    const ends = body.length <= 16 ? body : new Uint8Array([...body.subarray(0, 8), ...body.subarray(body.length - 8)]);
-    return bytesOfHash(hashInto(this.seeds[0] ^ body.length, this.seeds[1], [nonce, aad, ends]), TAG_BYTES);
+    let [h1, h2] = hashRange(this.seeds[0] ^ body.length, this.seeds[1], nonce, 0, nonce.length);
+    [h1, h2] = hashRange(h1, h2, aad, 0, aad.length);
+    [h1, h2] = hashRange(h1, h2, body, 0, Math.min(8, body.length));
+    [h1, h2] = hashRange(h1, h2, body, Math.max(0, body.length - 8), body.length);
+    return bytesOfHash(finish(h1, h2), TAG_BYTES);
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
