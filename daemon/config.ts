@@ -17,12 +17,14 @@ import { resolve } from 'node:path';
 import { LIMITS } from '../protocol/wire/messages.ts';
 import { formatAddress, parseAddress, type Address } from '../protocol/types.ts';
 import {
-  LOG_FORMATS, LOG_LEVELS, MAX_DATAGRAM_BUDGET_BYTES, MIN_DATAGRAM_BUDGET_BYTES, OPTIONS,
+  GOSSIP_MODES, LOG_FORMATS, LOG_LEVELS, MAX_DATAGRAM_BUDGET_BYTES, MIN_DATAGRAM_BUDGET_BYTES, OPTIONS,
   envName, helpText, type LogFormat, type LogLevel, type OptionName,
 } from './options.ts';
 import { OperatorError } from './errors.ts';
 
 export interface HostPort { host: string; port: number }
+
+export type GossipMode = (typeof GOSSIP_MODES)[number];
 
 /** Everything the daemon needs to start, validated. */
 export interface DaemonConfig {
@@ -39,6 +41,11 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   metrics: HostPort | undefined;
+  /** The cluster key file (absolute), or undefined: no encryption. */
+  keyFile: string | undefined;
+  gossipEncryption: GossipMode;
+  /** Listen beyond loopback without a cluster key (--allow-unencrypted). */
+  allowUnencrypted: boolean;
   configFile: string | undefined;
 }
 
@@ -88,7 +95,7 @@ function readFlags(argv: readonly string[]): { help: boolean; config: string | u
     help: { type: 'boolean', short: 'h' },
     config: { type: 'string' },
   };
-  for (const o of OPTIONS) spec[o.name] = o.multiple ? { type: 'string', multiple: true } : { type: 'string' };
+  for (const o of OPTIONS) spec[o.name] = o.multiple ? { type: 'string', multiple: true } : o.boolean ? { type: 'boolean' } : { type: 'string' };
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }));
@@ -98,7 +105,7 @@ function readFlags(argv: readonly string[]): { help: boolean; config: string | u
   const options: RawOptions = {};
   for (const o of OPTIONS) {
     const v = values[o.name];
-    if (v !== undefined) options[o.name] = { value: v as string | string[], source: `--${o.name}` };
+    if (v !== undefined) options[o.name] = { value: typeof v === 'boolean' ? String(v) : (v as string | string[]), source: `--${o.name}` };
   }
   return { help: values.help === true, config: values.config as string | undefined, options };
 }
@@ -146,6 +153,7 @@ function readConfigFile(path: string, readFile: (path: string) => string): RawOp
 }
 
 function fileValue(v: unknown, multiple: boolean, source: string): string | string[] {
+  if (typeof v === 'boolean' && !multiple) return String(v);
   if (typeof v === 'string') return multiple ? [v] : v;
   if (typeof v === 'number' && !multiple) return String(v);
   if (multiple && Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
@@ -159,6 +167,13 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
   const bind = one('bind') ? hostPort(one('bind')!, { ip: true }) : { host: '127.0.0.1', port: 7700 };
   const name = one('name') ? text(one('name')!, LIMITS.maxNodeNameLength) : defaultName(inputs.hostname ?? osHostname, bind.port);
   const journald = Boolean(inputs.env.JOURNAL_STREAM);
+  const allowUnencrypted = one('allow-unencrypted') ? yesNo(one('allow-unencrypted')!) : false;
+  const keyFile = one('key-file') ? path(one('key-file')!, inputs) : undefined;
+  if (one('gossip-encryption') && !keyFile) throw new ConfigError(`${one('gossip-encryption')!.source}: needs a cluster key; give --key-file FILE (make one with contactd keygen), or drop the option.`);
+  if (!keyFile && !isLoopback(bind.host) && !allowUnencrypted) {
+    const where = formatAddress(bind.host, bind.port);
+    throw new ConfigError(`${one('bind')?.source ?? '--bind'} ${where}: without a cluster key, contactd listens on loopback only, because anyone who can reach ${where} could read, forge and replay cluster traffic. Give every node a cluster key (contactd keygen > cluster.key; --key-file cluster.key), or bind a loopback address (the default 127.0.0.1:7700), or pass --allow-unencrypted on a network you trust entirely.`);
+  }
   return {
     name,
     bind,
@@ -170,6 +185,9 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
     logLevel: one('log-level') ? choice(one('log-level')!, LOG_LEVELS) : 'info',
     logFormat: one('log-format') ? choice(one('log-format')!, LOG_FORMATS) : (inputs.stderrIsTTY && !journald ? 'text' : 'json'),
     metrics: one('metrics') ? hostPort(one('metrics')!, { ip: false }) : undefined,
+    keyFile,
+    gossipEncryption: one('gossip-encryption') ? choice(one('gossip-encryption')!, GOSSIP_MODES) : 'require',
+    allowUnencrypted,
     configFile,
   };
 }
@@ -184,6 +202,19 @@ function hostPort(r: Raw, opts: { ip: boolean }): HostPort {
   if (!hp) throw new ConfigError(`${r.source}: ${JSON.stringify(v)} is not HOST:PORT with a port in 1..65535. Write it as 127.0.0.1:7700 (or [::1]:7700 for IPv6).`);
   if (opts.ip && isIP(hp.host) === 0) throw new ConfigError(`${r.source}: ${JSON.stringify(hp.host)} is not an IP address. Use an address of this host, e.g. 127.0.0.1:${hp.port}, or 0.0.0.0:${hp.port} for every interface.`);
   return hp;
+}
+
+/** True for an address only this host can send to: 127.0.0.0/8, ::1 and IPv4-mapped 127.x. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+}
+
+function yesNo(r: Raw): boolean {
+  const v = str(r).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigError(`${r.source}: ${JSON.stringify(str(r))} is not true or false.`);
 }
 
 const UNSPECIFIED = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0']);
@@ -244,6 +275,12 @@ function choice<T extends string>(r: Raw, allowed: readonly T[]): T {
 function defaultName(hostname: () => string, port: number): string {
   const host = hostname().replace(/[\p{Cc}\p{Cs}]/gu, '') || 'contactd';
   return `${[...host].slice(0, LIMITS.maxNodeNameLength - 6).join('')}-${port}`;
+}
+
+function path(r: Raw, inputs: ConfigInputs): string {
+  const v = str(r);
+  if (v === '') throw new ConfigError(`${r.source}: empty. Give a file, e.g. --key-file /etc/contactd/cluster.key.`);
+  return resolve(inputs.cwd ?? process.cwd(), v);
 }
 
 function dataDir(r: Raw | undefined, name: string, inputs: ConfigInputs): string {

@@ -24,15 +24,17 @@ import type { Logger } from 'pino';
 import { ClusterNode, type NodeEvent } from '../protocol/node.ts';
 import { SeededRng } from '../protocol/rng.ts';
 import type { PersistedMembership } from '../protocol/membership/membership.ts';
-import type { DaemonConfig } from './config.ts';
+import { isLoopback, type DaemonConfig } from './config.ts';
 import { Driver, monotonicNowMs } from './driver.ts';
 import { NodeEventHandler } from './node-events.ts';
-import { createRegistry, registerMembershipMetrics, registerShellMetrics, registerSubscriptionMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
+import { createRegistry, registerMembershipMetrics, registerSecurityMetrics, registerShellMetrics, registerSubscriptionMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
 import { resolveSeeds } from './seeds.ts';
 import { StateDir, asPersistedMembership } from './state.ts';
 import { SystemdNotifier } from './systemd.ts';
 import { SqliteContactStore } from './store/sqlite-store.ts';
 import { UdpTransport } from './udp.ts';
+import { securityForStart } from './keys.ts';
+import { keyIdText } from '../protocol/security/envelope.ts';
 import { OperatorError } from './errors.ts';
 
 /** Startup failed for a reason the operator can fix; the message says how. */
@@ -66,6 +68,7 @@ export class Daemon {
       undo.push(() => state.close());
       const id = state.nodeId();
       const restored = restoreMembership(state, log);
+      const security = securityForStart(config, state, log, Date.now());
       const sqlite = await SqliteContactStore.open(config.dataDir);
       undo.push(() => sqlite.close());
       const store = await sqlite.load({ journal: true });
@@ -82,6 +85,7 @@ export class Daemon {
         config: { clusterName: config.cluster, nodeName: config.name, datagramBudgetBytes: config.datagramBudgetBytes },
         rng: new SeededRng(entropy.readUInt32LE(0), entropy.readUInt32LE(4), entropy.readUInt32LE(8), entropy.readUInt32LE(12)),
         restored: { membership: restored, store },
+        security,
       });
       const notifier = SystemdNotifier.fromEnv(env, log);
       undo.push(() => notifier.close());
@@ -108,6 +112,7 @@ export class Daemon {
       const registry = createRegistry();
       registerTransportMetrics(registry, core, udp.stats);
       registerMembershipMetrics(registry, core.membership);
+      registerSecurityMetrics(registry, core);
       registerShellMetrics(registry, shell);
       registerSubscriptionMetrics(registry, core);
       const metrics = config.metrics ? await serveMetrics(registry, config.metrics, log) : undefined;
@@ -117,6 +122,8 @@ export class Daemon {
         cluster: config.cluster, incarnation: core.membership.incarnation, seeds, knownMembers: restored?.members.length ?? 0,
         metrics: metrics?.address,
       }, `contactd ${config.name} (${id}) listening on ${udp.address}${metrics ? `, metrics at http://${metrics.address}/metrics` : ''}`);
+      if (core.security) logSecurity(core, config, log);
+      else warnUnencrypted(config, udp.address, log);
       driver.start();
       driver.input((now) => core.join(now, seeds));
       const watchdogMs = notifier.startWatchdog(env);
@@ -170,16 +177,43 @@ export class Daemon {
   reload(next: DaemonConfig): void {
     const prev = this.config;
     if (next.logLevel !== prev.logLevel) this.log.level = next.logLevel;
+    if (next.gossipEncryption !== prev.gossipEncryption && this.core.security) {
+      this.driver.input(() => this.core.security!.setMode(next.gossipEncryption));
+      logSecurity(this.core, next, this.log);
+    }
     if (next.name !== prev.name || next.advertise !== prev.advertise) {
       // A new incarnation carries the new name/address to every member.
       this.driver.input(() => this.core.membership.announce({ name: next.name, addr: next.advertise }));
     }
-    const needRestart = (['bind', 'dataDir', 'join', 'cluster', 'datagramBudgetBytes', 'logFormat', 'metrics'] as const)
+    const needRestart = (['bind', 'dataDir', 'join', 'cluster', 'datagramBudgetBytes', 'logFormat', 'metrics', 'keyFile', 'allowUnencrypted'] as const)
       .filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
-    this.config = { ...prev, logLevel: next.logLevel, name: next.name, advertise: next.advertise };
-    this.log.info({ event: 'reloaded', logLevel: next.logLevel, name: next.name, advertise: next.advertise, needRestart },
+    this.config = { ...prev, logLevel: next.logLevel, name: next.name, advertise: next.advertise, gossipEncryption: next.gossipEncryption };
+    this.log.info({ event: 'reloaded', logLevel: next.logLevel, name: next.name, advertise: next.advertise, gossipEncryption: next.gossipEncryption, needRestart },
       needRestart.length > 0 ? `configuration reloaded; restart to apply: ${needRestart.join(', ')}` : 'configuration reloaded');
   }
+}
+
+/** Says how a keyed node treats datagrams, and what an upgrade mode still allows. */
+function logSecurity(core: ClusterNode, config: DaemonConfig, log: Logger): void {
+  const security = core.security!;
+  const keys = security.keyring.ids().map(keyIdText);
+  const primary = keyIdText(security.keyring.primary()!.id);
+  const mode = security.mode;
+  const what = mode === 'require' ? 'only sealed datagrams are taken'
+    : mode === 'send' ? 'sending sealed datagrams but still taking plain ones (rolling upgrade): set --gossip-encryption require on every node once all send sealed'
+    : 'taking sealed and plain datagrams and sending plain (rolling upgrade): once every node has the key, set --gossip-encryption send on each, then require';
+  const level = mode === 'require' ? 'info' : 'warn';
+  log[level]({ event: 'encryption', mode, keys, primary, epoch: security.packets.epoch, keyFile: config.keyFile },
+    `cluster traffic sealed with AES-256-GCM under key ${primary} (keyring: ${keys.join(', ')}); ${what}`);
+}
+
+/** Says, at every start, that this node runs without a cluster key and what that means. */
+function warnUnencrypted(config: DaemonConfig, bound: string, log: Logger): void {
+  const where = isLoopback(config.bind.host)
+    ? `listening on loopback only (${bound}), so only this host can reach it`
+    : `listening on ${bound} beyond loopback because of --allow-unencrypted: anyone who can reach it can read, forge and replay cluster traffic`;
+  log.warn({ event: 'unencrypted', bind: bound, allowUnencrypted: config.allowUnencrypted },
+    `no cluster key: gossip and client requests are neither encrypted nor authenticated; ${where}`);
 }
 
 function restoreMembership(state: StateDir, log: Logger): PersistedMembership | undefined {

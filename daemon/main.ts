@@ -22,6 +22,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { Daemon } from './daemon.ts';
 import { OperatorError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
+import { generateKeyText } from './keys.ts';
 
 /** How long a graceful leave may take before we stop anyway (the core needs ~1.5 s to spread it). */
 const LEAVE_TIMEOUT_MS = 5_000;
@@ -33,6 +34,14 @@ function readConfig(argv: readonly string[]): ReturnType<typeof loadConfig> {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === 'keygen') {
+    if (argv.length > 1) {
+      process.stderr.write('contactd keygen takes no options; it prints a new cluster key (save it to a file for --key-file).\n');
+      process.exit(2);
+    }
+    process.stdout.write(generateKeyText());
+    return;
+  }
   let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = readConfig(argv);

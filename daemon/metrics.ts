@@ -60,6 +60,14 @@ export function registerTransportMetrics(registry: Registry, node: ClusterNode, 
       [{ direction: 'out', reason: 'queue-full' }, node.outbox.droppedFull],
       [{ direction: 'out', reason: 'send-error' }, udp.sendErrors],
     ]);
+  gauge(registry, 'contactd_rate_limited_sources', 'Source addresses with rate-limit state (bounded).', () => node.guard.sources);
+  mirrorCounter(registry, 'contactd_client_auth_total', 'Client requests by what the credential check made of them.', () => [
+    [{ outcome: 'admitted' }, node.clientGate.stats.admitted],
+    [{ outcome: 'anonymous' }, node.clientGate.stats.anonymous],
+    [{ outcome: 'auth-required' }, node.clientGate.stats.authRequired],
+    [{ outcome: 'auth-answer-withheld' }, node.clientGate.stats.authAnswersLimited],
+    [{ outcome: 'replay' }, node.clientGate.stats.replays],
+  ]);
   mirrorCounter(registry, 'contactd_socket_errors_total', 'Errors the UDP socket reported (the node keeps running).', () => [[{}, udp.socketErrors]]);
 }
 
@@ -70,6 +78,16 @@ export function registerSubscriptionMetrics(registry: Registry, node: ClusterNod
     [{ outcome: 'sent' }, node.subscriptions.stats.pushes],
     [{ outcome: 'withheld' }, node.subscriptions.stats.pushesWithheld],
   ]);
+}
+
+/** A keyed node: datagrams sealed and opened, senders with replay state, keys installed. */
+export function registerSecurityMetrics(registry: Registry, node: ClusterNode): void {
+  const security = node.security;
+  if (!security) return;
+  mirrorCounter(registry, 'contactd_datagrams_sealed_total', 'Datagrams sealed with the cluster key.', () => [[{}, security.packets.stats.sealed]]);
+  mirrorCounter(registry, 'contactd_datagrams_opened_total', 'Sealed datagrams that verified and were taken.', () => [[{}, security.packets.stats.opened]]);
+  gauge(registry, 'contactd_replay_senders', 'Senders with replay state (bounded).', () => security.packets.peerCount);
+  gauge(registry, 'contactd_keyring_keys', 'Cluster keys installed in the keyring.', () => security.keyring.size);
 }
 
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'] as const;

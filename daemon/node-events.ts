@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { NodeEvent } from '../protocol/node.ts';
 import type { MemberView } from '../protocol/membership/member-table.ts';
 import type { SystemdNotifier } from './systemd.ts';
+import { keyIdText } from '../protocol/security/envelope.ts';
 
 export interface EventContext {
   log: Logger;
@@ -88,6 +89,15 @@ export class NodeEventHandler {
             `contact ${e.id} ${e.local ? 'written here' : 'received'}`);
         }
         return;
+      case 'key-file-retired':
+        log.warn({ event: 'key-file-retired', keyId: keyIdText(e.keyId) },
+          `the key file holds key ${keyIdText(e.keyId)}, which a rotation removed from the cluster's keyring; it is ignored (the keyring in the data dir is current). Put the cluster's current key in the key file, so that this node could join again with an empty data dir`);
+        return;
+      case 'key-alert': return this.keyAlert(e);
+      case 'keyring-changed':
+        log.info({ event: 'keyring-changed', keys: e.keys.map(keyIdText), primary: keyIdText(e.primary), removed: e.removed.map(keyIdText) },
+          `keyring now ${e.keys.map(keyIdText).join(', ')}; sealing with ${keyIdText(e.primary)}`);
+        return;
       case 'persist':
         // Contact store changes go to SQLite as one transaction per drain (see commitBarrier);
         // the membership snapshot is a small file of its own.
@@ -97,6 +107,16 @@ export class NodeEventHandler {
         }
         return this.persist(e.key, e.value);
     }
+  }
+
+  /** A datagram sealed with a key this node does not hold: say plainly who cannot talk to whom, and what to do. */
+  private keyAlert(e: Extract<NodeEvent, { type: 'key-alert' }>): void {
+    const who = e.senderName ? `member ${e.senderName} (${e.from})` : `${e.from}${e.sender ? ` (node ${e.sender})` : ''}`;
+    const held = e.held.map(keyIdText).join(', ');
+    const msg = e.removedByRotation
+      ? `${who} seals with key ${keyIdText(e.keyId)}, which a rotation removed from the cluster: it missed the rotation and cannot rejoin until it has the current key ${keyIdText(e.primary)}. Put that key in its --key-file and restart it.`
+      : `datagrams from ${who} are sealed with key ${keyIdText(e.keyId)}, which this node does not hold (it holds ${held}). If the cluster's key was rotated while this node was away, this node cannot rejoin: put the cluster's current key in --key-file and restart it (\`contacts keys list\` on a member shows the key ids). If ${who} is the one behind, give it the current key instead.`;
+    this.ctx.log.error({ event: 'key-alert', from: e.from, sender: e.sender, keyId: keyIdText(e.keyId), removedByRotation: e.removedByRotation, held: e.held.map(keyIdText) }, msg);
   }
 
   /** Store changes since the last commit, in order. */

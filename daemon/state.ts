@@ -74,6 +74,21 @@ export class StateDir {
     return id;
   }
 
+  /**
+   * This start's boot epoch, saved before it is returned: one above the last
+   * start's, and never below the wall clock in seconds, so a data dir
+   * restored from an old backup still moves forward (packet-security.ts:
+   * a sender's (epoch, counter) must never repeat).
+   */
+  raiseBootEpoch(nowMs: number): number {
+    const last = this.load('boot-epoch');
+    const previous = Number.isSafeInteger(last) && (last as number) > 0 ? (last as number) : 0;
+    const epoch = Math.max(previous + 1, Math.floor(nowMs / 1000));
+    if (epoch > 0xffff_ffff) throw new StateError(`the boot epoch in ${this.keyPath('boot-epoch')} is exhausted (${previous}); delete the file and the data dir's peer-epochs.json to start counting again.`);
+    this.save('boot-epoch', epoch);
+    return epoch;
+  }
+
   /** The value last saved under `key`, or undefined. Throws StateError when the file is unreadable JSON. */
   load(key: string): unknown {
     const path = this.keyPath(key);

@@ -20,6 +20,9 @@ import type { DatagramSink } from './driver.ts';
 import type { HostPort } from './config.ts';
 import { OperatorError } from './errors.ts';
 
+/** Receive buffer asked for: 4 MiB holds ~4,000 full datagrams, about a second of a flood being dropped. */
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Socket-level counters, for metrics. */
 export interface UdpStats {
   sendErrors: number;
@@ -62,6 +65,12 @@ export class UdpTransport implements DatagramSink {
         : code === 'EACCES' ? 'this user may not bind that port: use a port above 1023'
         : 'check --bind';
       throw new BindError(`cannot bind UDP ${where}: ${code ?? (err as Error).message}; ${hint}`);
+    }
+    try {
+      // Room for bursts (a catch-up, a flood being dropped): the kernel caps it at net.core.rmem_max.
+      sock.socket.setRecvBufferSize(RECV_BUFFER_BYTES);
+    } catch (err) {
+      log.debug({ event: 'recv-buffer', err }, `cannot raise the socket's receive buffer: ${(err as Error).message}`);
     }
     return new UdpTransport(sock, log, family, errorLogIntervalMs);
   }

@@ -12,7 +12,7 @@
  * datagram, only after the write it reports is durable: the driver holds
  * transmits behind its commit barrier).
  */
-import { DECODE_FAILURES, decodePacket, type DecodeFailure } from './wire/codec.ts';
+import { DECODE_FAILURES, decodePacket, encodeMessage, packetOverhead, type DecodeFailure } from './wire/codec.ts';
 import { Outbox } from './outbox.ts';
 import { Reassembler } from './fragments.ts';
 import type { SansIoCore } from './sans-io.ts';
@@ -26,11 +26,20 @@ import { MemoryStore } from './contacts/memory-store.ts';
 import { ClientService } from './client/client-service.ts';
 import { DEFAULT_SUBSCRIPTION_CONFIG, memberInfo, PUSH_OVERHEAD_BYTES, Subscriptions, type PushSource, type SubscriptionConfig } from './client/subscriptions.ts';
 import { view } from './contacts/view.ts';
+import { SecurityService, type NodeSecurityInit, type SecurityDrop, type SecurityEvent } from './security/security-service.ts';
+import { SEAL_OVERHEAD_BYTES, SEALED_V1 } from './security/envelope.ts';
+import { ClientGate, roleNeeded, type ClientDrop, type ClientIdentity } from './security/client-auth.ts';
+import { ANONYMOUS, ANSWER_OVERHEAD_BYTES, CLIENT_REQUEST_V1, PLAIN_ANSWER_OVERHEAD_BYTES } from './security/client-envelope.ts';
+import { roleAllows } from './security/credentials.ts';
+import { DEFAULT_INBOUND_LIMITS, InboundGuard, type InboundLimits } from './security/inbound-guard.ts';
+import { isAdminOp, runAdminOp, type AdminResult } from './security/admin-ops.ts';
+import { parseJson, toAsciiJson } from './client/json.ts';
+import type { ClientReq, ClientRes } from './wire/messages.ts';
 
 export type NodeConfig = MembershipConfig & ReplicationConfig & SubscriptionConfig;
 export const DEFAULT_NODE_CONFIG: NodeConfig = { ...DEFAULT_MEMBERSHIP_CONFIG, ...DEFAULT_REPLICATION_CONFIG, ...DEFAULT_SUBSCRIPTION_CONFIG };
 
-export type NodeEvent = MembershipEvent | ReplicationEvent;
+export type NodeEvent = MembershipEvent | ReplicationEvent | SecurityEvent;
 
 export interface NodeInit {
   id: NodeId;
@@ -45,14 +54,44 @@ export interface NodeInit {
     /** The contact store as persisted (journaling on); a fresh empty one when absent. */
     store?: ContactStore | undefined;
   };
+  /** Cluster keys and the cryptography to use them; absent: a plain node (no key, loopback only in the daemon). */
+  security?: NodeSecurityInit | undefined;
+  /** Rate limits on inbound datagrams (inbound-guard.ts). */
+  inboundLimits?: Partial<InboundLimits> | undefined;
 }
 
 /** Datagram counters, by outcome. */
 export interface NodeStats {
   datagramsIn: number;
   bytesIn: number;
-  dropped: Partial<Record<DecodeFailure | 'from-self' | 'unknown-message' | 'stray-client-message', number>>;
+  /** Datagrams for a client whose credential was revoked meanwhile: not sent. */
+  withheld: number;
+  dropped: Partial<Record<NodeDropReason, number>>;
 }
+
+/** Why the node dropped an inbound datagram (or, for unknown-message, a message in one). */
+export type NodeDropReason =
+  | DecodeFailure | SecurityDrop | ClientDrop | 'from-self' | 'unknown-message' | 'stray-client-message'
+  /** A client request its credential's role does not allow (answered with `forbidden`). */
+  | 'forbidden'
+  /** Over a rate limit (inbound-guard.ts): dropped before anything looked at it. */
+  | 'rate-limited'
+  /** A sealed datagram whose packet names another sender than its seal. */
+  | 'sender-mismatch'
+  /** A sealed datagram at a node without a key. */
+  | 'no-key';
+
+/** Every inbound drop reason, for metrics that pre-register labels. */
+export const NODE_DROP_REASONS: readonly NodeDropReason[] = [
+  ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver',
+  'client-malformed', 'auth-required', 'client-replay', 'forbidden', 'rate-limited',
+  'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key',
+];
+
+/** A member asking in a sealed datagram: it holds the cluster key. */
+const MEMBER: ClientIdentity = { credential: 'member', role: 'admin' };
+/** An anonymous client in a plain packet (a node without a key, or a rolling upgrade). */
+const ANONYMOUS_WRITER: ClientIdentity = { credential: ANONYMOUS, role: 'write' };
 
 export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly id: NodeId;
@@ -62,22 +101,45 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly client: ClientService;
   readonly subscriptions: Subscriptions;
   readonly outbox: Outbox;
-  readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, dropped: {} };
+  /** Keys, sealing and opening; undefined on a plain node. */
+  readonly security: SecurityService | undefined;
+  /** Who a client is and how to answer it (client-auth.ts). */
+  readonly clientGate: ClientGate;
+  /** Rate limits in front of everything (inbound-guard.ts). */
+  readonly guard: InboundGuard;
+  private memberAddrs = new Set<Address>();
+  private memberAddrsVersion = -1;
+  readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, withheld: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
   private readonly events: NodeEvent[] = [];
   private readonly pushSource: PushSource;
+  private readonly clientReassembler = new Reassembler();
+  /** Fragments that arrived sealed are joined apart from plain ones: a plain piece must never complete a sealed packet. */
+  private readonly sealedReassembler = new Reassembler();
 
   constructor(init: NodeInit) {
     this.id = init.id;
     this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
     const header = { cluster: this.config.clusterName, from: init.id };
+    // A keyed node's datagrams grow by the seal (or a client answer's envelope): the packets inside stay within the
+    // budget with it. A plain node keeps its budget (and its gossip exactly as before); only its answers to anonymous
+    // clients grow, by PLAIN_ANSWER_OVERHEAD_BYTES (14: 1,414 bytes at the default, well within Ethernet's 1,472).
     // Packet ids a thousand apart per millisecond of start time: each life of the node uses its own (outbox.ts).
-    this.outbox = new Outbox(header, this.config.datagramBudgetBytes, undefined, (init.now * 1000) % 2 ** 32);
+    this.outbox = new Outbox(
+      header,
+      this.config.datagramBudgetBytes - (init.security ? Math.max(SEAL_OVERHEAD_BYTES, ANSWER_OVERHEAD_BYTES) : 0),
+      undefined,
+      (init.now * 1000) % 2 ** 32,
+    );
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,
     });
     const membership = this.membership;
+    this.security = init.security && new SecurityService({
+      id: init.id, cluster: this.config.clusterName, security: init.security, outbox: this.outbox, rng: init.rng, now: init.now,
+      members: () => membership.memberViews(), broadcast: (key, encoded) => membership.enqueueBroadcast(key, encoded),
+    });
     this.replication = new Replication({
       id: init.id, rng: init.rng, outbox: this.outbox, now: init.now, config: this.config,
       peers: {
@@ -97,6 +159,13 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         subscriptions: { ...this.subscriptions.stats, active: this.subscriptions.size },
         outbox: { datagramsSent: this.outbox.datagramsSent, bytesSent: this.outbox.bytesSent, droppedFull: this.outbox.droppedFull },
       }),
+    });
+    this.guard = new InboundGuard({ ...DEFAULT_INBOUND_LIMITS, ...init.inboundLimits });
+    const security = this.security;
+    this.clientGate = new ClientGate({
+      crypto: init.security?.crypto, self: init.id, epoch: security?.packets.epoch ?? 0,
+      access: () => (!security ? 'open' : security.mode === 'require' ? 'required' : 'optional'),
+      credentials: () => security?.credentials,
     });
     this.pushSource = {
       contact: (id) => {
@@ -119,9 +188,9 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
    */
   badInput(): { total: number; byReason: Record<string, number> } {
     const byReason: Record<string, number> = {};
-    for (const r of [...DECODE_FAILURES, 'from-self', 'unknown-message', 'stray-client-message'] as const) byReason[r] = this.stats.dropped[r] ?? 0;
+    for (const r of NODE_DROP_REASONS) byReason[r] = this.stats.dropped[r] ?? 0;
     byReason['bad-state'] = this.replication.stats.badStates;
-    byReason['fragments-incomplete'] = this.reassembler.dropped;
+    byReason['fragments-incomplete'] = this.reassembler.dropped + this.sealedReassembler.dropped;
     byReason['client-bad-request'] = this.client.stats.errorsByCode['bad-request'] ?? 0;
     byReason['client-unknown-op'] = this.client.stats.errorsByCode['unknown-op'] ?? 0;
     let total = 0;
@@ -144,41 +213,145 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   handleDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
     this.stats.datagramsIn++;
     this.stats.bytesIn += bytes.length;
-    this.handlePacketBytes(now, from, bytes, false);
+    this.receive(now, from, bytes);
     this.settle(now);
   }
 
-  private handlePacketBytes(now: TimeMs, from: Address, bytes: Uint8Array, reassembled: boolean): void {
+  private receive(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    // Rate limits come first: a flood costs a lookup per datagram, nothing more.
+    // While plain datagrams count (no key, or a rolling upgrade), a member's address is as good as a proof.
+    const plainMember = (!this.security || this.security.mode !== 'require') && this.isMemberAddress(from);
+    if (!this.guard.admit(now, from, plainMember)) return this.drop('rate-limited');
+    if (bytes[0] === CLIENT_REQUEST_V1) return this.handleClientDatagram(now, from, bytes);
+    if (!this.security) {
+      if (bytes[0] === SEALED_V1) return this.drop('no-key');
+      return this.handlePacketBytes(now, from, bytes, false, undefined);
+    }
+    // Nothing is decoded before security has admitted it.
+    const admitted = this.security.admit(now, from, bytes);
+    if (!admitted.ok) return this.drop(admitted.reason);
+    if (admitted.sealedBy) this.guard.authenticated(from);
+    this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
+  }
+
+  /** Whether `a` is the address of a member we know (cached per membership change). */
+  private isMemberAddress(a: Address): boolean {
+    if (this.memberAddrsVersion !== this.membership.membersVersion) {
+      this.memberAddrs = new Set();
+      for (const m of this.membership.memberViews()) this.memberAddrs.add(m.addr);
+      this.memberAddrsVersion = this.membership.membersVersion;
+    }
+    return this.memberAddrs.has(a);
+  }
+
+  /** Handles one plain packet; `sealedBy` is the sender its seal proved (undefined: it came plain). */
+  private handlePacketBytes(now: TimeMs, from: Address, bytes: Uint8Array, reassembled: boolean, sealedBy: NodeId | undefined): void {
     const result = decodePacket(bytes, this.config.clusterName);
     if (!result.ok) return this.drop(result.reason);
     const packet = result.packet;
     // Skipped unknown message types are a newer peer's additions, not an attack: count, keep the rest.
     if (result.unknownMessages > 0) this.stats.dropped['unknown-message'] = (this.stats.dropped['unknown-message'] ?? 0) + result.unknownMessages;
     if (packet.from === this.id) return this.drop('from-self');
+    if (sealedBy !== undefined && packet.from !== sealedBy) return this.drop('sender-mismatch');
     this.membership.heardFrom(now, packet.from);
     for (const msg of packet.messages) {
       if (msg.type === 'frag') {
         // A reassembled packet made of pieces again is nobody's honest traffic.
         if (reassembled) return this.drop('bad-schema');
-        const whole = this.reassembler.add(now, packet.from, msg);
-        if (whole) this.handlePacketBytes(now, from, whole, true);
-      } else if (msg.type === 'clientReq') this.client.handleRequest(now, from, packet.from, msg, bytes.length);
+        const whole = (sealedBy ? this.sealedReassembler : this.reassembler).add(now, packet.from, msg);
+        if (whole) this.handlePacketBytes(now, from, whole, true, sealedBy);
+        // A member (it proved the cluster key) may ask anything; a plain packet is an anonymous client's.
+      } else if (msg.type === 'clientReq') this.handleClientRequest(now, from, packet.from, msg, bytes.length, sealedBy ? MEMBER : ANONYMOUS_WRITER);
       // Servers never ask anything of clients: a response or a push here is misdirected.
       else if (msg.type === 'clientRes' || msg.type === 'clientPush') this.drop('stray-client-message');
       else if (msg.type.startsWith('rep') || msg.type.startsWith('rc')) this.replication.handleMessage(now, from, packet.from, msg);
+      else if (msg.type === 'secState' || msg.type === 'secDigest' || msg.type === 'keyStatus') {
+        // Keyring news only counts from a member that proved it holds a key.
+        if (!this.security) this.drop('no-key');
+        else if (!sealedBy) this.drop('unauthenticated');
+        else this.security.handleMessage(from, msg);
+      }
       else this.membership.handleMessage(now, from, packet.from, msg);
     }
+  }
+
+  /** A client request envelope: the gate decides who it is; only client requests (and their pieces) are taken from it. */
+  private handleClientDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    const r = this.clientGate.admit(now, from, bytes);
+    if (!r.ok) {
+      this.drop(r.reason);
+      if (r.answer) this.outbox.pushRaw(from, r.answer);
+      return;
+    }
+    if (r.who.credential !== ANONYMOUS) this.guard.authenticated(from);
+    this.handleClientPacket(now, from, r.packet, r.who, bytes.length, false);
+  }
+
+  private handleClientPacket(now: TimeMs, from: Address, bytes: Uint8Array, who: ClientIdentity, requestBytes: number, reassembled: boolean): void {
+    const result = decodePacket(bytes, this.config.clusterName);
+    if (!result.ok) return this.drop(result.reason);
+    for (const msg of result.packet.messages) {
+      if (msg.type === 'clientReq') this.handleClientRequest(now, from, result.packet.from, msg, requestBytes, who);
+      else if (msg.type === 'frag' && !reassembled) {
+        const whole = this.clientReassembler.add(now, result.packet.from, msg);
+        if (whole) this.handleClientPacket(now, from, whole, who, requestBytes, true);
+      } else this.drop('client-malformed'); // a client has nothing else to say
+    }
+  }
+
+  /** Runs one client request if `who` may: admin ops here, the rest in the client service. */
+  private handleClientRequest(now: TimeMs, from: Address, fromId: NodeId, msg: ClientReq, requestBytes: number, who: ClientIdentity): void {
+    // An op nobody serves is answered unknown-op by the client service, whoever asks.
+    const needed = isAdminOp(msg.op) || this.client.knows(msg.op) ? roleNeeded(msg.op) : 'read';
+    const allowed = who.role === 'bootstrap' ? msg.op === 'credentials.bootstrap' : roleAllows(who.role, needed);
+    if (!allowed) {
+      this.drop('forbidden');
+      const message = who.role === 'bootstrap'
+        ? `this cluster has no client credentials yet: make the first admin with \`contacts credentials bootstrap\` on a member's host, then use it (--credential-file or CONTACTS_CREDENTIAL)`
+        : who.credential === ANONYMOUS
+        ? `${msg.op} needs a credential with role ${needed}: give one (CONTACTS_CREDENTIAL or --credential-file; an admin makes it with contacts credentials create --role ${needed})`
+        : `credential ${who.credential} has role ${who.role}; ${msg.op} needs ${needed}: ask an admin for a ${needed} credential (contacts credentials create --role ${needed})`;
+      return this.answerClient(from, msg.reqId, { ok: false, code: 'forbidden', message }, who.credential === ANONYMOUS ? requestBytes : undefined);
+    }
+    if (!isAdminOp(msg.op)) return this.client.handleRequest(now, from, fromId, msg, requestBytes);
+    const args = parseJson(msg.args);
+    const obj = args.ok && typeof args.value === 'object' && args.value !== null && !Array.isArray(args.value) ? (args.value as Record<string, unknown>) : undefined;
+    this.answerClient(from, msg.reqId, obj ? runAdminOp(this.security, now, msg.op, obj) : { ok: false, code: 'bad-request', message: `args of ${msg.op} must be a JSON object` });
+  }
+
+  /** Answers a client; to an anonymous one (`maxBytes` given), an error never larger than its request: cut to its code, or not sent. */
+  private answerClient(to: Address, reqId: number, r: AdminResult, maxBytes?: number): void {
+    const res = (result: unknown): ClientRes => ({ type: 'clientRes', reqId, ok: r.ok, result: toAsciiJson(result), cursor: '', more: false });
+    let answer = res(r.ok ? r.result : { code: r.code, message: r.message });
+    if (maxBytes !== undefined && !r.ok) {
+      const size = (m: ClientRes) => packetOverhead(this.outbox.header, 1) + encodeMessage(m).length + PLAIN_ANSWER_OVERHEAD_BYTES;
+      if (size(answer) > maxBytes) answer = res({ code: r.code, message: '' });
+      if (size(answer) > maxBytes) return;
+    }
+    this.outbox.send(to, [answer]);
   }
 
   handleTimeout(now: TimeMs): void {
     this.membership.handleTimeout(now);
     this.replication.handleTimeout(now);
+    this.security?.handleTimeout(now);
     this.subscriptions.handleTimeout(now);
     this.settle(now);
   }
 
   pollTransmit(): Transmit | undefined {
-    return this.outbox.poll();
+    for (let t = this.outbox.poll(); t; t = this.outbox.poll()) {
+      if (t.raw) return t;
+      // To a client: in its own envelope, under its credential's key.
+      const channel = this.clientGate.channel(t.to);
+      if (channel === 'revoked') {
+        this.stats.withheld++; // never in the clear, never under the cluster key
+        continue;
+      }
+      if (channel) return { to: t.to, bytes: this.clientGate.wrap(channel, t.bytes) };
+      return this.security ? this.security.seal(t) : t;
+    }
+    return undefined;
   }
 
   pollEvent(): NodeEvent | undefined {
@@ -187,7 +360,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   pollTimeout(): TimeMs | undefined {
-    return earliest(earliest(this.membership.pollTimeout(), this.replication.pollTimeout()), this.subscriptions.pollTimeout());
+    const components = earliest(earliest(this.membership.pollTimeout(), this.replication.pollTimeout()), this.subscriptions.pollTimeout());
+    return earliest(components, this.security?.pollTimeout());
   }
 
   /** Collects the components' events and sends subscribers what they report. */
@@ -200,7 +374,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
 
   /** One component event, noted for subscribers. */
   private collectOne(): NodeEvent | undefined {
-    const e = this.membership.pollEvent() ?? this.replication.pollEvent();
+    const e = this.security?.pollEvent() ?? this.membership.pollEvent() ?? this.replication.pollEvent();
     if (e === undefined) return undefined;
     if (e.type === 'contact-changed') this.subscriptions.noteContact(e.id);
     else if (e.type === 'member') this.subscriptions.noteMember(e.member, e.previous);
@@ -212,11 +386,12 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     return e;
   }
 
-  private drop(reason: keyof NodeStats['dropped']): void {
+  private drop(reason: NodeDropReason): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
   }
 }
 
+/** The earlier of two optional deadlines. */
 function earliest(a: TimeMs | undefined, b: TimeMs | undefined): TimeMs | undefined {
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }

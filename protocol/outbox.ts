@@ -26,7 +26,7 @@ export class Outbox {
   bytesSent = 0;
 
   constructor(
-    private readonly header: PacketHeader,
+    readonly header: PacketHeader,
     readonly budgetBytes: number,
     /** Bound on datagrams waiting for the driver; past it new ones are dropped. */
     private readonly maxQueued = 65_536,
@@ -50,18 +50,23 @@ export class Outbox {
     this.sendEncoded(to, messages.map(encodeMessage), piggyback);
   }
 
+  /** Sends `messages` to `to` sealed in every security mode (they carry secrets), never with piggybacked broadcasts. */
+  sendSealed(to: Address, messages: Message[], seal: Transmit['seal'] & object = {}): void {
+    this.sendEncoded(to, messages.map(encodeMessage), undefined, seal);
+  }
+
   /** As `send`, for messages already encoded. */
-  sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback): void {
+  sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback, seal?: Transmit['seal']): void {
     let room = this.budgetBytes - this.overheadBytes;
     for (const m of encoded) room -= m.length;
     if (room < 0) {
       // Too large for one datagram: send it in pieces (no piggyback on those).
       this.xid = (this.xid + 1) >>> 0;
-      for (const piece of fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes)) this.push(to, piece);
+      for (const piece of fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes)) this.push(to, piece, seal);
       return;
     }
     const parts = piggyback && room > 0 ? encoded.concat(piggyback.queue.take(room, piggyback.limit, 255 - encoded.length)) : encoded;
-    this.push(to, assemblePacket(this.header, parts));
+    this.push(to, assemblePacket(this.header, parts), seal);
   }
 
   /** Sends only broadcasts (a gossip datagram); false when there was nothing to send. */
@@ -70,6 +75,11 @@ export class Outbox {
     if (parts.length === 0) return false;
     this.push(to, assemblePacket(this.header, parts));
     return true;
+  }
+
+  /** Queues `bytes` as they are (no packet, no seal): a client auth-required answer. */
+  pushRaw(to: Address, bytes: Uint8Array): void {
+    this.enqueue({ to, bytes, raw: true });
   }
 
   /** Room for messages in one datagram, bytes. */
@@ -87,13 +97,17 @@ export class Outbox {
     return t;
   }
 
-  private push(to: Address, bytes: Uint8Array): void {
+  private push(to: Address, bytes: Uint8Array, seal?: Transmit['seal']): void {
+    this.enqueue(seal ? { to, bytes, seal } : { to, bytes });
+  }
+
+  private enqueue(t: Transmit): void {
     if (this.queue.length - this.head >= this.maxQueued) {
       this.droppedFull++;
       return;
     }
-    this.queue.push({ to, bytes });
+    this.queue.push(t);
     this.datagramsSent++;
-    this.bytesSent += bytes.length;
+    this.bytesSent += t.bytes.length;
   }
 }

@@ -53,6 +53,14 @@ export function formatAddress(host: string, port: number): Address {
 export interface Transmit {
   readonly to: Address;
   readonly bytes: Uint8Array;
+  /**
+   * Seal it even when the node's security mode sends plain datagrams (it
+   * carries keyring secrets), under key `keyId` when given and held (to
+   * answer a member that seals with a key other than our primary).
+   */
+  readonly seal?: { readonly keyId?: number };
+  /** Already in its final form (a client auth-required answer): sent as is. */
+  readonly raw?: boolean;
 }
 
 /** A seeded source of randomness; the core's only one. */

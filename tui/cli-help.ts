@@ -110,6 +110,27 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     options: [],
     examples: ['contacts stats', 'contacts stats --json | jq .badInput'],
   },
+  keys: {
+    details: [
+      'The cluster keys every member seals its datagrams with (AES-256-GCM). Rotation, as Serf does it, with an admin credential:',
+      '`keys install NEWKEY` at any member; `keys list` until every member holds it; `keys use NEWID`; `keys list` until every',
+      'member seals with it; `keys remove OLDID`. `use` and `remove` refuse, naming who is not there yet, until that holds: no',
+      'live member is ever cut off, and a member that is dead or left through a rotation is locked out by it (its log says why).',
+      '`keys generate` prints a new key without asking any server (as `contactd keygen` does).',
+    ],
+    options: [['--key-file F', 'with install: read the key from file F instead of the command line']],
+    examples: ['contacts keys generate > new.key', 'contacts keys install --key-file new.key', 'contacts keys list', 'contacts keys use 9f3a1c22', 'contacts keys remove 1a2b3c4d'],
+  },
+  credentials: {
+    details: [
+      'Client credentials: each client has its own (an id and a secret, never the cluster key) with a role: read, write or admin.',
+      '`create` makes one here and prints it once (ID.SECRET: keep it in a file only you can read, use it with --credential-file);',
+      'the server only ever gets a key derived from the secret. `revoke ID` stops it at every member as soon as the news arrives.',
+      '`bootstrap` makes the first admin credential, once, from a member\'s own host, while the cluster has none. Needs admin.',
+    ],
+    options: [['--role R', 'with create: read, write or admin'], ['--name N', 'a label to tell credentials apart (printable ASCII)']],
+    examples: ['contacts credentials bootstrap --name ops > admin.cred', 'contacts --credential-file admin.cred credentials create --role read --name alice > alice.cred', 'contacts --credential-file admin.cred credentials list', 'contacts --credential-file admin.cred credentials revoke 89ec95c752f63308'],
+  },
 };
 
 /** The full help of one command: usage, summary, details, its options, the common options, examples. */

@@ -9,16 +9,20 @@
  * elsewhere becomes a conflict to resolve instead of being overwritten.
  * Ids (contact, list entry, op) are ULIDs made here: a retried request
  * names the same things. Exit codes: 0 ok, 1 not found or refused,
- * 2 usage, 3 no server reachable.
+ * 2 usage, 3 no server reachable, 4 credential missing, refused or not
+ * allowed to do that. `keys` and `credentials` (admin-commands.ts) are the
+ * admin commands: key rotation and client credentials.
  */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import type { Contact } from '../protocol/contacts/model.ts';
-import type { ContactsClient } from './client.ts';
+import type { ClientCredential, ContactsClient } from './client.ts';
 import { commandHelpText, errorHint } from './cli-help.ts';
 import { ago, clean, conflictLines, contactBlock, contactLine, historyLines, statsLines, table, type HistoryAnswer } from './format.ts';
 import { newId, resolveOp } from './writes.ts';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, auth: 4 } as const;
+const EXIT_CODES_TEXT = 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable, 4 credential missing, refused or not allowed';
 
 const DEFAULT_SERVER = '127.0.0.1:7700';
 
@@ -35,6 +39,8 @@ export const COMMANDS: Record<string, { args: string; help: string; options: str
   history: { args: 'ID', help: 'the writes that made a contact, oldest first: when, which node, what kind, which fields, op id (the last 50)', options: [] },
   members: { args: '', help: 'the cluster members a server knows: name, address, state, incarnation, last heard', options: [] },
   stats: { args: '', help: "a server's counters", options: [] },
+  keys: { args: 'generate | list | install KEY | install --key-file F | use KEYID | remove KEYID', help: 'cluster keys: make one, list who holds which, rotate (admin)', options: ['key-file'] },
+  credentials: { args: 'create --role read|write|admin [--name N] | list | revoke ID | bootstrap [--name N]', help: 'client credentials: make, list, revoke (admin); bootstrap makes the first admin, from a member\'s host', options: ['role', 'name'] },
 };
 
 const OPTIONS = {
@@ -44,17 +50,20 @@ const OPTIONS = {
   'add-phone': { type: 'string', multiple: true }, 'rm-phone': { type: 'string', multiple: true },
   'add-email': { type: 'string', multiple: true }, 'rm-email': { type: 'string', multiple: true },
   field: { type: 'string' }, uid: { type: 'string' }, pick: { type: 'string' },
+  'credential-file': { type: 'string' }, 'key-file': { type: 'string' }, role: { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 /** A mistake on the command line: exit 2 with the message and a pointer to the help. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 /** The options every command takes, as help lists them. */
 const COMMON_OPTIONS = [
   `  --server HOST:PORT  a contactd to ask; repeat for failover (default: $CONTACTS_SERVER, else ${DEFAULT_SERVER})`,
   '  --cluster NAME      the cluster name the servers run with (default: $CONTACTS_CLUSTER, else contacts)',
+  '  --credential-file F a file holding this client\'s credential (default: $CONTACTS_CREDENTIAL, the credential',
+  '                      itself, else $CONTACTS_CREDENTIAL_FILE; none: anonymous, which a keyed cluster refuses)',
   '  --json              print JSON instead of text',
   '  --help              this help, or a command\'s with `contacts <command> --help`',
 ];
@@ -62,7 +71,7 @@ const COMMON_OPTIONS = [
 export function helpText(command?: string): string {
   if (command && COMMANDS[command]) {
     const c = COMMANDS[command]!;
-    return commandHelpText(command, c.args, c.help, [...COMMON_OPTIONS, '', 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable']);
+    return commandHelpText(command, c.args, c.help, [...COMMON_OPTIONS, '', EXIT_CODES_TEXT]);
   }
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.help}`);
   return [
@@ -71,7 +80,7 @@ export function helpText(command?: string): string {
     'options for every command:',
     ...COMMON_OPTIONS,
     '  --term NAME         (TUI only) the terminfo entry to draw with (default: $TERM); NO_COLOR=1 turns colour off',
-    '', 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable', '',
+    '', EXIT_CODES_TEXT, '',
   ].join('\n');
 }
 
@@ -97,7 +106,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (values.help) return io.out(helpText()), EXIT.ok;
     // Loaded only here: the commands do not pay for blessed.
     const { runTui } = await import('./app/run.ts');
-    return runTui({ servers: serversOf(values, io), cluster: clusterOf(values, io), term: values.term, env: io.env, err: io.err });
+    let credential: ClientCredential | undefined;
+    try {
+      credential = await readCredential(values['credential-file'], io.env);
+    } catch (err) {
+      io.err(`contacts: ${(err as Error).message}\n`);
+      return EXIT.usage;
+    }
+    return runTui({ servers: serversOf(values, io), cluster: clusterOf(values, io), credential, term: values.term, env: io.env, err: io.err });
   }
   const spec = COMMANDS[command];
   if (!spec) {
@@ -105,7 +121,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return EXIT.usage;
   }
   if (values.help) return io.out(helpText(command)), EXIT.ok;
-  const common = ['server', 'json', 'help', 'cluster'];
+  const common = ['server', 'json', 'help', 'cluster', 'credential-file'];
   if (values.term !== undefined) {
     io.err(`contacts ${command}: --term is an option of the TUI (contacts with no command)\n`);
     return EXIT.usage;
@@ -115,13 +131,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.err(`contacts ${command}: --${stray} is not an option of ${command}\n${helpText(command)}`);
     return EXIT.usage;
   }
+  if (command === 'keys' && rest[0] === 'generate') return io.out((await import('../daemon/keys.ts')).generateKeyText()), EXIT.ok;
   // Loaded here, not at the top: the TUI path above draws before the client and its codec load.
-  const { ContactsClient, NoServerError, RequestError } = await import('./client.ts');
+  const { AuthRequiredError, ContactsClient, NoServerError, RequestError } = await import('./client.ts');
   const servers = serversOf(values, io);
   let client: ContactsClient;
   try {
     client = new ContactsClient({
-      servers, cluster: clusterOf(values, io),
+      servers, cluster: clusterOf(values, io), credential: await readCredential(values['credential-file'], io.env),
       onFailover: (from, to) => io.err(`contacts: ${from} did not answer; trying ${to}\n`),
     });
   } catch (err) {
@@ -139,6 +156,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (err instanceof NoServerError) {
       io.err(`contacts: ${err.message}\n`);
       return EXIT.noServer;
+    }
+    if (err instanceof AuthRequiredError || (err instanceof RequestError && err.code === 'forbidden')) {
+      io.err(`contacts ${command}: ${clean(err.message)}\n`);
+      return EXIT.auth;
     }
     if (err instanceof RequestError) {
       const issues = err.issues.map((i) => `\n  ${i.path || '(request)'}: ${i.reason}`).join('');
@@ -162,11 +183,26 @@ function serversOf(values: Values, io: Io): string[] {
   return values.server ?? (io.env.CONTACTS_SERVER ? io.env.CONTACTS_SERVER.split(/[\s,]+/).filter(Boolean) : [DEFAULT_SERVER]);
 }
 
+/** The credential from --credential-file, $CONTACTS_CREDENTIAL or $CONTACTS_CREDENTIAL_FILE; undefined: anonymous. Throws TypeError (a usage error). */
+async function readCredential(file: string | undefined, env: Io['env']): Promise<ClientCredential | undefined> {
+  const path = file ?? (env.CONTACTS_CREDENTIAL ? undefined : env.CONTACTS_CREDENTIAL_FILE);
+  if (path === undefined && !env.CONTACTS_CREDENTIAL) return undefined;
+  const { parseCredential } = await import('./client.ts');
+  if (path === undefined) return parseCredential(env.CONTACTS_CREDENTIAL!);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TypeError(`cannot read the credential file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return parseCredential(text);
+}
+
 function clusterOf(values: Values, io: Io): string {
   return values.cluster ?? io.env.CONTACTS_CLUSTER ?? 'contacts';
 }
 
-interface Ctx {
+export interface Ctx {
   client: ContactsClient;
   values: Values;
   rest: string[];
@@ -183,8 +219,8 @@ function noPositionals(ctx: Ctx): void {
   if (ctx.rest.length > 0) throw new UsageError(`unexpected argument "${clean(ctx.rest[0])}"`);
 }
 
-const print = (ctx: Ctx, lines: string[]): void => ctx.io.out(lines.map((l) => l + '\n').join(''));
-const printJson = (ctx: Ctx, value: unknown): void => ctx.io.out(JSON.stringify(value, null, 2) + '\n');
+export const print = (ctx: Ctx, lines: string[]): void => ctx.io.out(lines.map((l) => l + '\n').join(''));
+export const printJson = (ctx: Ctx, value: unknown): void => ctx.io.out(JSON.stringify(value, null, 2) + '\n');
 
 /**
  * A contact as scripts read it: `id` and `name` (the display name) first;
@@ -209,6 +245,9 @@ async function write(ctx: Ctx, op: 'put' | 'delete' | 'resolve', args: Record<st
 }
 
 const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
+  // The admin commands load only when used.
+  keys: async (ctx) => (await import('./admin-commands.ts')).ADMIN_RUNNERS.keys!(ctx),
+  credentials: async (ctx) => (await import('./admin-commands.ts')).ADMIN_RUNNERS.credentials!(ctx),
   async add(ctx) {
     noPositionals(ctx);
     const v = ctx.values;

@@ -22,6 +22,15 @@
  * answers a stranger's error in no more bytes than the request (no
  * amplification), and the padding leaves room for a useful message.
  * IPv4 only for now (one udp4 socket); host names are resolved by dgram.
+ *
+ * Credentials: every datagram travels in the client envelope
+ * (protocol/security/client-envelope.ts), sealed under a key derived from
+ * the client's credential (anonymous without one), with a fresh nonce and
+ * timestamp on every attempt, so a retry is never mistaken for a replay
+ * (the packet inside, op id included, is the same). A server that refuses
+ * the credential answers `auth-required`: that fails the request at once
+ * with AuthRequiredError (other servers would not help: credentials are the
+ * same cluster-wide).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +39,10 @@ import { fragmentPacket, Reassembler } from '../protocol/fragments.ts';
 import type { ClientPush, ClientRes, PacketHeader } from '../protocol/wire/messages.ts';
 import { nodeId, parseAddress } from '../protocol/types.ts';
 import { parseJson, toAsciiJson } from '../protocol/client/json.ts';
+import { ANONYMOUS, REQUEST_HEADER_BYTES, credentialKey, openAnswer, sealRequest } from '../protocol/security/client-envelope.ts';
+import { hexOf } from '../protocol/security/envelope.ts';
+import { TAG_BYTES, type Aead } from '../protocol/security/crypto.ts';
+import { nodeCrypto } from '../daemon/node-crypto.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionEvent } from './subscription.ts';
 
 /** Servers a client keeps in its failover list at most (given and learnt). */
@@ -49,6 +62,8 @@ export interface ClientOptions {
   padToBytes?: number;
   /** Told when a server did not answer and the next one is tried. */
   onFailover?: (from: string, to: string) => void;
+  /** The client's credential (credentials.ts); anonymous without one. */
+  credential?: ClientCredential | undefined;
 }
 
 /** The answer to one request. */
@@ -84,8 +99,36 @@ export class RequestError extends Error {
   }
 }
 
+/** A client credential: its id (16 hex digits) and secret (32 bytes). */
+export interface ClientCredential {
+  id: string;
+  secret: Uint8Array;
+}
+
+/** Parses a credential token `ID.SECRET` (secret in base64url), as `contacts credentials create` prints it; throws TypeError saying what is wrong. */
+export function parseCredential(token: string): ClientCredential {
+  const m = /^([0-9a-f]{16})\.([A-Za-z0-9_-]{43})=?$/.exec(token.trim());
+  if (!m) throw new TypeError('a credential is ID.SECRET as `contacts credentials create` prints it (16 hex digits, a dot, 43 base64url characters)');
+  return { id: m[1]!, secret: new Uint8Array(Buffer.from(m[2]!, 'base64url')) };
+}
+
+/** A credential token for `c`. */
+export function credentialToken(c: ClientCredential): string {
+  return `${c.id}.${Buffer.from(c.secret).toString('base64url')}`;
+}
+
+/** The server refused our credential (or its absence): a problem of configuration, not of the cluster. */
+export class AuthRequiredError extends Error {
+  override name = 'AuthRequiredError';
+  constructor(readonly server: string, readonly reason: string, readonly anonymous: boolean) {
+    super(anonymous
+      ? `${server} requires a credential (${reason}): set CONTACTS_CREDENTIAL to one, or give --credential-file FILE; an admin makes one with \`contacts credentials create --role read|write|admin\``
+      : `${server} refused this credential (${reason}): it may have been revoked, or belong to another cluster; ask an admin for a new one (contacts credentials create), or check the clocks if the reason is clock-skew`);
+  }
+}
+
 interface Pending {
-  resolve: (res: ClientRes | undefined) => void;
+  resolve: (res: ClientRes | AuthRequiredError | undefined) => void;
 }
 
 /** A client of a contactd cluster; `close()` it when done. */
@@ -102,7 +145,13 @@ export class ContactsClient {
   private pushListener: ((push: ClientPush, from: string) => void) | undefined;
   private subscription: Subscription | undefined;
   private closed = false;
-  private readonly opts: Required<Omit<ClientOptions, 'onFailover' | 'servers'>> & Pick<ClientOptions, 'onFailover'>;
+  private readonly opts: Required<Omit<ClientOptions, 'onFailover' | 'servers' | 'credential'>> & Pick<ClientOptions, 'onFailover'>;
+  private readonly credential: string;
+  /** K_c: the key requests are sealed under (undefined: anonymous). */
+  private readonly kc: Uint8Array | undefined;
+  private readonly answerKeys = new Map<string, Aead>();
+  /** Which request each envelope nonce belongs to (to match an auth-required answer). */
+  private readonly byNonce = new Map<string, number>();
 
   constructor(options: ClientOptions) {
     if (options.servers.length === 0) throw new TypeError('ContactsClient needs at least one server');
@@ -114,6 +163,16 @@ export class ContactsClient {
     };
     // A random client id: the packet header needs a sender id, and servers never add it to their member table.
     this.header = { cluster: this.opts.cluster, from: nodeId(randomBytes(8).toString('hex')) };
+    this.credential = options.credential?.id ?? ANONYMOUS;
+    this.kc = options.credential && credentialKey(nodeCrypto, options.credential.id, options.credential.secret);
+  }
+
+  /** `packet` in a request envelope, with a fresh nonce (every attempt gets its own: a server refuses a nonce twice). */
+  private envelope(reqId: number, packet: Uint8Array): Uint8Array {
+    const nonce = new Uint8Array(randomBytes(12));
+    this.byNonce.set(hexOf(nonce), reqId);
+    if (this.byNonce.size > 4096) this.byNonce.delete(this.byNonce.keys().next().value as string);
+    return sealRequest(nodeCrypto, { credential: this.credential, timeMs: Date.now(), nonce }, this.kc, packet);
   }
 
   /** The servers tried, in order (given ones first, then learnt ones). */
@@ -167,7 +226,7 @@ export class ContactsClient {
     if (!a || this.closed) return;
     const reqId = this.nextReqId = (this.nextReqId + 1) >>> 0;
     const bytes = encodePacket(this.header, [{ type: 'clientReq', reqId, op, args: this.pad(toAsciiJson(args)) }]);
-    this.open().send(bytes, a.port, a.host, () => undefined);
+    this.open().send(this.envelope(reqId, bytes), a.port, a.host, () => undefined);
   }
 
   /** The failover order: the server that answered last, the rest in list order, members known down last. */
@@ -187,13 +246,16 @@ export class ContactsClient {
     if (this.closed) throw new ClientClosedError();
     const reqId = this.nextReqId = (this.nextReqId + 1) >>> 0;
     const bytes = encodePacket(this.header, [{ type: 'clientReq', reqId, op, args: this.pad(toAsciiJson(args)) }]);
-    const datagrams = bytes.length > this.opts.budgetBytes ? fragmentPacket(this.header, bytes, reqId, this.opts.budgetBytes) : [bytes];
+    // Each datagram grows by its envelope: the pieces leave room for it.
+    const budget = this.opts.budgetBytes - REQUEST_HEADER_BYTES - TAG_BYTES;
+    const datagrams = bytes.length > budget ? fragmentPacket(this.header, bytes, reqId, budget) : [bytes];
     const tried: string[] = [];
     for (const server of this.order()) {
       if (tried.length > 0) this.opts.onFailover?.(tried[tried.length - 1]!, server);
       tried.push(server);
       const res = await this.tryServer(server, reqId, datagrams);
       if (this.closed) throw new ClientClosedError();
+      if (res instanceof AuthRequiredError) throw res;
       if (!res) continue;
       this.preferred = this.servers.indexOf(server);
       const answer = this.unwrap(res, server);
@@ -247,13 +309,13 @@ export class ContactsClient {
   }
 
   /** Sends to one server with retries; the answer, or undefined after the last attempt's timeout (or on close). */
-  private tryServer(server: string, reqId: number, datagrams: Uint8Array[]): Promise<ClientRes | undefined> {
+  private tryServer(server: string, reqId: number, datagrams: Uint8Array[]): Promise<ClientRes | AuthRequiredError | undefined> {
     const { host, port } = parseAddress(server)!;
     const socket = this.open();
     return new Promise((resolve) => {
       let attempt = 0;
       let timer: NodeJS.Timeout | undefined;
-      const finish = (value: ClientRes | undefined): void => {
+      const finish = (value: ClientRes | AuthRequiredError | undefined): void => {
         clearTimeout(timer);
         this.pending.delete(reqId);
         resolve(value);
@@ -265,7 +327,7 @@ export class ContactsClient {
         const waitMs = Math.min(this.opts.attemptTimeoutMs * 2 ** attempt, this.opts.maxAttemptTimeoutMs);
         attempt++;
         // Errors (unreachable port, DNS) show as no answer: the timeout moves on.
-        for (const d of datagrams) socket.send(d, port, host, () => undefined);
+        for (const d of datagrams) socket.send(this.envelope(reqId, d), port, host, () => undefined);
         timer = setTimeout(send, waitMs);
       };
       send();
@@ -283,6 +345,16 @@ export class ContactsClient {
   }
 
   private onDatagram(bytes: Uint8Array, from: string, reassembled = false): void {
+    if (!reassembled) {
+      const opened = openAnswer(nodeCrypto, this.kc, bytes, this.answerKeys);
+      if (opened.kind === 'invalid') return;
+      if (opened.kind === 'auth-required') {
+        const reqId = this.byNonce.get(hexOf(opened.nonce));
+        if (reqId !== undefined) this.pending.get(reqId)?.resolve(new AuthRequiredError(from, opened.reason, this.kc === undefined));
+        return;
+      }
+      bytes = opened.packet;
+    }
     const r = decodePacket(bytes, this.opts.cluster);
     if (!r.ok) return;
     for (const m of r.packet.messages) {

@@ -125,6 +125,11 @@ export class ClientService {
 
   constructor(private readonly init: ClientServiceInit) {}
 
+  /** Whether `op` is one of ours (security/client-auth.ts gives each a role). */
+  knows(op: string): boolean {
+    return Object.hasOwn(this.ops, op);
+  }
+
   /** Answers one request that arrived in a datagram (or reassembled packet) of `requestBytes` bytes. Never throws on bad input. */
   handleRequest(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: ClientReq, requestBytes: number): void {
     this.stats.requests++;

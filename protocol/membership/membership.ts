@@ -177,6 +177,11 @@ export class Membership {
     this.raiseIncarnation(this.self.incarnation);
   }
 
+  /** Queues a broadcast of another component (key statuses) on our gossip; a newer one under `key` replaces the older. */
+  enqueueBroadcast(key: string, encoded: Uint8Array): void {
+    this.broadcasts.push(key, encoded);
+  }
+
   /** Every member we know, ourselves included. */
   members(): MemberView[] {
     return [...this.table.all()].map((m) => ({ ...m }));

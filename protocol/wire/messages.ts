@@ -42,6 +42,9 @@ export const WIRE_TYPE = {
   clientReq: 22,
   clientRes: 23,
   clientPush: 24,
+  secState: 25,
+  secDigest: 26,
+  keyStatus: 27,
 } as const;
 
 export type WireTypeName = keyof typeof WIRE_TYPE;
@@ -258,8 +261,66 @@ export interface ClientPush {
 
 export type ClientMessage = ClientReq | ClientRes | ClientPush;
 
+/** Client roles, numeric on the wire; APPEND ONLY. */
+export const CLIENT_ROLE = { read: 0, write: 1, admin: 2 } as const;
+export type ClientRoleName = keyof typeof CLIENT_ROLE;
+
+/** A cluster key as the keyring carries it (only ever inside a sealed datagram). */
+export interface WireKey {
+  id: number;
+  secret: Uint8Array;
+}
+
+/** A client credential as the security state carries it: its request key, never the client's secret. */
+export interface WireCredential {
+  /** 16 hex digits. */
+  id: string;
+  role: ClientRoleName;
+  /** HKDF of the client's secret (security/client-auth.ts). */
+  key: Uint8Array;
+  /** A label for people ("alice's laptop"). */
+  name: string;
+  /** When it was created, ms on the creating node's clock. */
+  created: number;
+}
+
+/**
+ * The cluster's security state (protocol/security): keyring and client
+ * credentials, both CRDTs, whole. Carries secrets: sent and taken only in
+ * sealed datagrams. `primaryVersion` 0 means no primary register yet.
+ * As a reply it is never answered in turn.
+ */
+export interface SecState {
+  type: 'secState';
+  reply: boolean;
+  primary: number;
+  primaryVersion: number;
+  primaryBy: NodeId;
+  keys: WireKey[];
+  removed: number[];
+  creds: WireCredential[];
+  revoked: string[];
+}
+
+/** A digest of the sender's security state; a receiver that differs answers with its secState. */
+export interface SecDigest {
+  type: 'secDigest';
+  digest: Uint8Array;
+}
+
+/** Which keys `node` holds and seals with, as of `version` (newer replaces older). Gossiped. */
+export interface KeyStatus {
+  type: 'keyStatus';
+  node: NodeId;
+  version: number;
+  primary: number;
+  holds: number[];
+}
+
+export type SecurityMessage = SecState | SecDigest | KeyStatus;
+
 /** Every message the codec knows. */
-export type Message = MembershipMessage | ReconcileMessage | ReplicationMessage | Frag | ClientMessage;
+export type Message = MembershipMessage | ReconcileMessage | ReplicationMessage | Frag | ClientMessage | SecurityMessage;
 
 /** What every datagram carries besides its messages. */
 export interface PacketHeader {
@@ -307,6 +368,14 @@ export const LIMITS = {
   maxClientJsonChars: 60_000,
   /** A subscription id (16 hex characters today). */
   maxSubscriptionIdLength: 32,
+  /** Cluster keys a secState carries (the ring holds 8; room for a concurrent install on each side). */
+  maxWireKeys: 16,
+  /** Removed key ids a secState carries. */
+  maxRemovedKeys: 256,
+  /** Client credentials (active) and revoked credential ids a secState carries: see security/credentials.ts. */
+  maxCredentials: 256,
+  maxRevokedCredentials: 1024,
+  maxCredentialNameLength: 64,
   /**
    * CBOR nesting the decoder's gate allows (cbor-guard.ts). Our deepest
    * message (pushPull: packet > message > members > member) is 4 levels;

@@ -16,7 +16,9 @@
  * append-only, like the ids (the golden-bytes test in codec.test.ts notices).
  */
 import Type, { type TSchema } from 'typebox';
-import { LIMITS, MEMBER_STATE, type MemberState, type Message, type WireDots, type WireEntry, type WireSeq } from './messages.ts';
+import {
+  CLIENT_ROLE, LIMITS, MEMBER_STATE, type MemberState, type Message, type WireCredential, type WireDots, type WireEntry, type WireKey, type WireSeq,
+} from './messages.ts';
 import type { Address, NodeId } from '../types.ts';
 
 /** How one value travels: the schema of its wire form and, if it differs, the mapping to and from it. */
@@ -185,6 +187,18 @@ const wireEntry: Field<WireEntry> = {
   ]),
 };
 
+/** A client credential id: 16 hex digits, like a node id. */
+const credentialIdField: Field<string> = { schema: Type.String({ pattern: '^[0-9a-f]{16}$' }) };
+
+const wireCredential = recordOf<WireCredential>({
+  id: credentialIdField,
+  role: enumOf(CLIENT_ROLE),
+  key: bytes(32, 32),
+  // Printable ASCII: 256 names must stay clear of the gate's non-ASCII budget (LIMITS.maxCborNonAscii*).
+  name: { schema: Type.String({ maxLength: LIMITS.maxCredentialNameLength, pattern: '^[\\x20-\\x7e]*$' }) },
+  created: counter,
+});
+
 /**
  * Every message's fields in wire order. APPEND ONLY per entry: never reorder,
  * remove or retype a field of a message that has shipped; give the changed
@@ -241,6 +255,19 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
     more: flag,
   },
   clientPush: { sub: { schema: Type.String({ maxLength: LIMITS.maxSubscriptionIdLength, pattern: '^[0-9a-f]*$' }) }, seq: counter, event: asciiJson },
+  // Security state (protocol/security): taken only from sealed datagrams.
+  secState: {
+    reply: flag,
+    primary: u32,
+    primaryVersion: counter,
+    primaryBy: nodeIdField,
+    keys: listOf(recordOf<WireKey>({ id: u32, secret: bytes(32, 32) }), LIMITS.maxWireKeys),
+    removed: listOf(u32, LIMITS.maxRemovedKeys),
+    creds: listOf(wireCredential, LIMITS.maxCredentials),
+    revoked: listOf(credentialIdField, LIMITS.maxRevokedCredentials),
+  },
+  secDigest: { digest: bytes(8, 8) },
+  keyStatus: { node: nodeIdField, version: counter, primary: u32, holds: listOf(u32, LIMITS.maxWireKeys) },
 };
 
 /**

@@ -5,7 +5,7 @@
  * gate exists to beat. Run: `npm run bench -- codec`.
  */
 import { Encoder, decode as cborxDecode } from 'cbor-x';
-import { median, type Bench } from './harness.ts';
+import { median, microsPerCall, type Bench } from './harness.ts';
 import { assemblePacket, decodePacket, encodeMessage, encodePacket, type DecodeFailure } from '../../protocol/wire/codec.ts';
 import { LIMITS, PROTOCOL_VERSION, type Message, type PacketHeader } from '../../protocol/wire/messages.ts';
 import { address, nodeId } from '../../protocol/types.ts';
@@ -24,30 +24,13 @@ const taggedBytes = (tag: number, n: number): Uint8Array => {
 const packetOf = (...wires: unknown[]): Uint8Array => raw([PROTOCOL_VERSION, CLUSTER, FROM, ...wires]);
 
 /** A ping carrying six piggybacked membership updates: what most datagrams look like (~400 bytes). */
-const TYPICAL: Message[] = [
+export const TYPICAL: Message[] = [
   { type: 'ping', seq: 48_213, target: id(7) },
   ...[1, 2, 3].map((i): Message => ({ type: 'alive', node: id(i), incarnation: 4 + i, name: `node-${i}.example.net`, addr: address(`10.0.0.${i}:7946`) })),
   { type: 'suspect', node: id(4), incarnation: 2, from: id(5) },
   { type: 'suspect', node: id(6), incarnation: 9, from: id(1) },
   { type: 'dead', node: id(8), incarnation: 1, from: id(8) },
 ];
-
-/** Median µs per call of `fn`, timed in batches of about a millisecond for `totalMs`. */
-function microsPerCall(fn: () => unknown, totalMs = 300): number {
-  const t0 = performance.now();
-  fn();
-  const single = performance.now() - t0;
-  const batch = Math.max(1, Math.round(1 / Math.max(single, 1e-4)));
-  for (let i = 0; i < batch * 5; i++) fn(); // warm the JIT
-  const samples: number[] = [];
-  const end = performance.now() + totalMs;
-  while (performance.now() < end || samples.length < 5) {
-    const start = performance.now();
-    for (let i = 0; i < batch; i++) fn();
-    samples.push(((performance.now() - start) / batch) * 1000);
-  }
-  return median(samples);
-}
 
 /** The pushPull of the most members named `name(i)` that fits one datagram and the gate. */
 function largestValidPacket(name: (i: number) => string): Uint8Array {

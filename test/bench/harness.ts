@@ -51,3 +51,20 @@ export function percentile(xs: number[], p: number): number {
   const rank = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
   return s[rank]!;
 }
+
+/** Median µs per call of `fn`, timed in batches of about a millisecond for `totalMs`. */
+export function microsPerCall(fn: () => unknown, totalMs = 300): number {
+  const t0 = performance.now();
+  fn();
+  const single = performance.now() - t0;
+  const batch = Math.max(1, Math.round(1 / Math.max(single, 1e-4)));
+  for (let i = 0; i < batch * 5; i++) fn(); // warm the JIT
+  const samples: number[] = [];
+  const end = performance.now() + totalMs;
+  while (performance.now() < end || samples.length < 5) {
+    const start = performance.now();
+    for (let i = 0; i < batch; i++) fn();
+    samples.push(((performance.now() - start) / batch) * 1000);
+  }
+  return median(samples);
+}

@@ -22,7 +22,6 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(root, 'daemon', 'bin.js');
-const CLI = join(root, 'tui', 'bin.js');
 
 /** One parsed log record (pino JSON). */
 export type LogRecord = Record<string, unknown> & { msg?: string; event?: string };
@@ -196,21 +195,49 @@ export function contactRecord(contactId: string, extra: (r: LogRecord) => boolea
   return (r) => r.event === 'contact' && r.id === contactId && extra(r);
 }
 
+/** What a finished command printed, and how it ended. */
+export interface RunResult { code: number | null; stdout: string; stderr: string }
+
 /** What one `contacts` run printed, and its exit code. */
-export interface CliRun { code: number | null; stdout: string; stderr: string }
+export type CliRun = RunResult;
 
 /** Runs `contacts ...args` to its end; CONTACTS_SERVER is unset, so only `--server` says where to go. */
 export function cli(...args: string[]): Promise<CliRun> {
+  const env = { ...process.env };
+  delete env.CONTACTS_SERVER;
+  return runScript('tui/bin.js', args, env);
+}
+
+/** Runs `node <script> ...args` from the repository root to its end (`daemon/bin.js keygen`, `tui/bin.js list`). */
+export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
   return new Promise((resolve) => {
-    const env = { ...process.env };
-    delete env.CONTACTS_SERVER;
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, script), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** The value of metric `name` (with its labels, e.g. `x_total{reason="replay"}`) at a node's --metrics port; NaN when absent. */
+export async function metric(metricsPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line ? Number(line.slice(name.length + 1)) : NaN;
+}
+
+/**
+ * Reads metric `name` until `done(value)` holds (each read is a real scrape;
+ * 50 ms apart, at most `timeoutMs`); returns the last value read.
+ */
+export async function waitForMetric(metricsPort: number, name: string, done: (v: number) => boolean, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await metric(metricsPort, name);
+    if (done(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** SIGKILLs every node still running and removes the temporary directories. */

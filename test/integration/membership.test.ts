@@ -22,7 +22,7 @@ import { newContactId, sampleContact } from '../../daemon/store/sample.ts';
 import { SqliteContactStore } from '../../daemon/store/sqlite-store.ts';
 import { ContactsClient } from '../../tui/client.ts';
 import {
-  cli, contactRecord, freeTcpPort, freeUdpPort, killAll, loggedAfter, loggedSince, memberRecord, startNode, tail, tempDir, waitForLog,
+  cli, contactRecord, freeTcpPort, freeUdpPort, killAll, loggedAfter, loggedSince, memberRecord, metric as metricAt, startNode, tail, tempDir, waitForLog,
   type LogRecord, type NodeProc,
 } from './contactd-harness.ts';
 
@@ -132,11 +132,7 @@ async function writeUntilKilled(victim: NodeProc, acks: number): Promise<string[
 
 const others = (i: number) => nodes.filter((_, j) => j !== i && nodes[j]!.exitStatus === undefined);
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
-  return line ? Number(line.slice(name.length + 1)) : NaN;
-}
+const metric = (name: string): Promise<number> => metricAt(metricsPort, name);
 
 test('five nodes join through one seed, and each logs every other alive', async () => {
   const base = tempDir();
@@ -155,6 +151,8 @@ test('five nodes join through one seed, and each logs every other alive', async 
   await waitForLog(nodes[0]!, 'joined', (r) => r.event === 'joined');
   for (let i = 1; i < N; i++) nodes.push(startNode({ name: `n${i}`, port: ports[i]!, dataDir: join(base, `n${i}`), join: [nodes[0]!.addr] }));
   for (const n of nodes) ids.push(String((await waitForLog(n, 'started', (r) => r.event === 'started')).id));
+  // No key given: each says it runs unencrypted, on loopback only.
+  for (const n of nodes) assert.match(String((await waitForLog(n, 'unencrypted', (r) => r.event === 'unencrypted')).msg), 'loopback only');
   await Promise.all(nodes.map((n) => waitForLog(n, 'joined', (r) => r.event === 'joined')));
   await Promise.all(nodes.flatMap((n, i) => others(i).map((o) =>
     waitForLog(n, `${o.name} alive`, memberRecord(ids[nodes.indexOf(o)]!, 'alive')))));

@@ -18,7 +18,10 @@ import type { ContactId } from '../../protocol/contacts/ids.ts';
 import type { MemberStateName } from '../../protocol/wire/messages.ts';
 import type { Address, NodeId } from '../../protocol/types.ts';
 import type { LinkConfig } from './link-model.ts';
-import type { NodeFactory } from './node-slot.ts';
+import type { NodeContext, NodeFactory } from './node-slot.ts';
+import type { SecurityCrypto } from '../../protocol/security/crypto.ts';
+import type { NodeSecurityInit, SecurityConfig, SecurityMode } from '../../protocol/security/security-service.ts';
+import { securityFromJson } from '../../protocol/security/security-state.ts';
 import { Simulation } from './sim.ts';
 
 /** Node i's id: stable, distinct, 16 hex digits. */
@@ -37,7 +40,29 @@ export interface ClusterOptions {
   seedsFor?: (index: number, sim: Simulation<ClusterNode>) => Address[];
   /** Builds a node's store from its durable map (default: restoreStore). */
   storeFactory?: (storage: ReadonlyMap<string, unknown>) => MemoryStore;
+  /** Keyed nodes: the security a node starts with (its ring and peer epochs come from its durable map). */
+  security?: (ctx: NodeContext) => SimSecurity | undefined;
   quiet?: boolean;
+}
+
+/** What a keyed simulated node starts with; the rest is restored from its storage. */
+export interface SimSecurity {
+  crypto: SecurityCrypto;
+  mode?: SecurityMode;
+  /** As if given by --key-file. */
+  keyFileKey?: Uint8Array;
+  config?: Partial<SecurityConfig>;
+}
+
+/** A keyed node's security init: epoch = starts + 1 (the slot keeps `starts` across crashes), ring and epochs from storage. */
+export function restoreSecurity(ctx: NodeContext, s: SimSecurity): NodeSecurityInit {
+  const saved = ctx.storage.get('security');
+  const state = saved === undefined ? undefined : securityFromJson(saved);
+  if (typeof state === 'string') throw new Error(`node ${ctx.index}: persisted security state unreadable: ${state}`);
+  return {
+    crypto: s.crypto, epoch: ctx.starts + 1, mode: s.mode, keyFileKey: s.keyFileKey, config: s.config,
+    restored: { state, peerEpochs: ctx.storage.get('peer-epochs') as Record<string, number> | undefined },
+  };
 }
 
 /** A factory building ClusterNodes that join at start and restore what they persisted. */
@@ -45,7 +70,9 @@ export function clusterFactory(opts: ClusterOptions, sim: () => Simulation<Clust
   return (ctx) => {
     const restored = ctx.storage.get('membership') as PersistedMembership | undefined;
     const store = (opts.storeFactory ?? restoreStore)(ctx.storage);
+    const security = opts.security?.(ctx);
     const node = new ClusterNode({
+      security: security && restoreSecurity(ctx, security),
       id: nodeIdOf(ctx.index),
       addr: ctx.address,
       rng: ctx.rng,
@@ -169,6 +196,9 @@ function describeNodeEvent(e: ClusterNode extends { pollEvent(): infer E } ? Non
     case 'member': return `member ${e.member.id} ${e.previous}->${e.member.state}@${e.member.incarnation}`;
     case 'member-removed': return `removed ${e.member.id}`;
     case 'persist': return `persist ${e.key}`;
+    case 'key-file-retired': return `key-file-retired ${e.keyId}`;
+    case 'key-alert': return `key-alert ${e.keyId} from ${e.from}`;
+    case 'keyring-changed': return `keyring ${e.keys.join(',')} primary ${e.primary}`;
     case 'contact-changed': return `contact ${e.id} ${e.state.entries.length}`;
     default: return JSON.stringify(e);
   }

@@ -22,7 +22,7 @@ import { isTombstone } from '../../protocol/contacts/state.ts';
 import { view } from '../../protocol/contacts/view.ts';
 import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
 import { SeededRng } from '../../protocol/rng.ts';
-import { addStaggered, allSee, newCluster, range, restoreStore } from './membership-harness.ts';
+import { addStaggered, allSee, newCluster, range, restoreStore, type ClusterOptions } from './membership-harness.ts';
 import type { Simulation } from './sim.ts';
 
 const CONTACT_POOL = 24;
@@ -69,6 +69,14 @@ export interface ReplicationRunOptions {
   /** Corrupts every join (for testing the checkers). */
   brokenJoin?: boolean;
   quiet?: boolean;
+  /** Keyed nodes (see membership-harness.ts). */
+  security?: ClusterOptions['security'];
+  /** Scripts more actions once the cluster has formed, from `startMs` (the workload's start) to `endMs`. */
+  script?: (sim: Simulation<ClusterNode>, startMs: number, endMs: number) => void;
+  /** Runs once everything is healed and restarted, before waiting for convergence; may run the simulation. */
+  afterHeal?: (sim: Simulation<ClusterNode>) => void;
+  /** How long convergence may take after healing (default 30 s). */
+  convergeWithinMs?: number;
 }
 
 const dotKey = (origin: string, seq: number) => `${origin}:${seq}`;
@@ -86,6 +94,7 @@ export function replicationUnderFaults(opts: ReplicationRunOptions): Replication
     quiet: opts.quiet ?? true,
     network: { lossRate, duplicateRate, delay: { kind: 'uniform', minMs: 1, maxMs: 20 + rng.int(80) } },
     ...(opts.brokenJoin ? { storeFactory: (storage: ReadonlyMap<string, unknown>) => restoreStore(storage, new LossyStore({ journal: true })) } : {}),
+    security: opts.security,
   });
   addStaggered(sim, n, 1000);
   sim.runFor(5_000);
@@ -98,6 +107,7 @@ export function replicationUnderFaults(opts: ReplicationRunOptions): Replication
   const down = new Set<number>();
   const start = sim.now;
   const end = start + minutes * 60_000;
+  opts.script?.(sim, start, end);
   // The workload: a write every ~150 ms at a random running node.
   for (let t = start; t < end; t += 50 + rng.int(200)) {
     const node = rng.int(n);
@@ -146,8 +156,9 @@ export function replicationUnderFaults(opts: ReplicationRunOptions): Replication
   for (const i of [...down]) sim.restart(i);
   down.clear();
   const healAt = sim.now;
+  opts.afterHeal?.(sim);
   const everyone = range(n);
-  const converged = sim.runUntilCondition(() => allSee(sim, everyone, everyone, 'alive') && sameEverywhere(sim, everyone), 30_000, 250);
+  const converged = sim.runUntilCondition(() => allSee(sim, everyone, everyone, 'alive') && sameEverywhere(sim, everyone), opts.convergeWithinMs ?? 30_000, 250);
   return {
     seed: opts.seed,
     writes: writes.length,

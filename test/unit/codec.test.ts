@@ -105,6 +105,15 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
   clientReq: rec({ type: fc.constant('clientReq'), reqId: arbU32, op: fc.string({ unit: 'grapheme-ascii', maxLength: 16 }).filter((s) => !/\p{Cc}/u.test(s)), args: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)) }),
   clientRes: rec({ type: fc.constant('clientRes'), reqId: arbU32, ok: fc.boolean(), result: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)), cursor: fc.stringMatching(/^[0-9A-Z]{0,26}$/), more: fc.boolean() }),
   clientPush: rec({ type: fc.constant('clientPush'), sub: fc.stringMatching(/^[0-9a-f]{0,32}$/), seq: arbCounter, event: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)) }),
+  secState: rec({
+    type: fc.constant('secState'), reply: fc.boolean(), primary: arbU32, primaryVersion: arbCounter, primaryBy: arbNodeId,
+    keys: fc.array(rec({ id: arbU32, secret: arbBytes(32, 32) }), { maxLength: 3 }),
+    removed: fc.array(arbU32, { maxLength: 4 }),
+    creds: fc.array(rec({ id: arbNodeId as fc.Arbitrary<string>, role: fc.constantFrom('read', 'write', 'admin'), key: arbBytes(32, 32), name: fc.stringMatching(/^[\x20-\x7e]{0,20}$/), created: arbCounter }), { maxLength: 3 }),
+    revoked: fc.array(arbNodeId as fc.Arbitrary<string>, { maxLength: 3 }),
+  }),
+  secDigest: rec({ type: fc.constant('secDigest'), digest: arbBytes(8, 8) }),
+  keyStatus: rec({ type: fc.constant('keyStatus'), node: arbNodeId, version: arbCounter, primary: arbU32, holds: fc.array(arbU32, { maxLength: 8 }) }),
 };
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(ARB));
 const arbHeader = rec<PacketHeader>({ cluster: fc.string({ unit: 'grapheme-ascii', maxLength: 64 }).filter((s) => !/\p{Cc}/u.test(s)), from: arbNodeId });

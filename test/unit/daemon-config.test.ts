@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import { ConfigError, loadConfig, type ConfigInputs, type DaemonConfig } from '../../daemon/config.ts';
 import { OPTIONS, envName } from '../../daemon/options.ts';
 import { resolveSeeds, type Lookup } from '../../daemon/seeds.ts';
+import { KeyError, generateKeyText, parseKeyText } from '../../daemon/keys.ts';
+import { randomBytes } from 'node:crypto';
 import type { Address } from '../../protocol/types.ts';
 
 const base: ConfigInputs = { argv: [], env: {}, hostname: () => 'box', cwd: '/srv', stderrIsTTY: false };
@@ -76,7 +78,14 @@ test('validation: each bad value names its option and source, and what to do', (
   const table: [Partial<ConfigInputs> & { file?: Record<string, unknown> }, string[]][] = [
     [{ argv: ['--bind', '127.0.0.1:99999'] }, ['--bind', 'HOST:PORT', '127.0.0.1:7700']],
     [{ argv: ['--bind', 'example.com:7700'] }, ['--bind', 'not an IP address']],
-    [{ argv: ['--bind', '0.0.0.0:7700'] }, ['--advertise is required', '0.0.0.0:7700']],
+    [{ argv: ['--bind', '0.0.0.0:7700', '--allow-unencrypted'] }, ['--advertise is required', '0.0.0.0:7700']],
+    [{ argv: ['--bind', '0.0.0.0:7700', '--advertise', '192.0.2.10:7700'] }, ['--bind 0.0.0.0:7700', 'loopback only', '--allow-unencrypted']],
+    [{ argv: ['--bind', '192.0.2.10:7700'] }, ['--bind 192.0.2.10:7700', 'loopback only']],
+    [{ env: { CONTACTD_BIND: '[::]:7700', CONTACTD_ADVERTISE: '[2001:db8::1]:7700' } }, ['CONTACTD_BIND', 'loopback only']],
+    [{ env: { CONTACTD_ALLOW_UNENCRYPTED: 'maybe' } }, ['CONTACTD_ALLOW_UNENCRYPTED', 'not true or false']],
+    [{ argv: ['--gossip-encryption', 'send'] }, ['--gossip-encryption', 'needs a cluster key', '--key-file']],
+    [{ argv: ['--gossip-encryption', 'loud', '--key-file', 'k'] }, ['--gossip-encryption', 'accept, send, require']],
+    [{ argv: ['--key-file', ''] }, ['--key-file', 'empty']],
     [{ argv: ['--advertise', '0.0.0.0:7700'] }, ['--advertise', 'any address', "this host's own IP"]],
     [{ argv: ['--advertise', '[::1]:7700'] }, ['--advertise', 'IPv6', 'IPv4', 'same family']],
     [{ env: { CONTACTD_ADVERTISE: '0.0.0.0:1' } }, ['CONTACTD_ADVERTISE', 'any address']],
@@ -105,13 +114,33 @@ test('validation: each bad value names its option and source, and what to do', (
 });
 
 test('valid edge cases: 0.0.0.0 with an advertise address, IPv6, DNS seeds, metrics', () => {
-  const c = load({ argv: ['--bind', '0.0.0.0:7701', '--advertise', '192.0.2.10:7701', '--join', 'seeds.example.net:7700', '--metrics', 'localhost:9100'] });
+  const c = load({ argv: ['--bind', '0.0.0.0:7701', '--advertise', '192.0.2.10:7701', '--join', 'seeds.example.net:7700', '--metrics', 'localhost:9100', '--allow-unencrypted'] });
+  assert.is(c.allowUnencrypted, true);
   assert.equal(c.bind, { host: '0.0.0.0', port: 7701 });
   assert.is(c.advertise, '192.0.2.10:7701');
   assert.equal(c.join, ['seeds.example.net:7700']);
   assert.equal(c.metrics, { host: 'localhost', port: 9100 });
   assert.is(load({ argv: ['--bind', '[::1]:7700'] }).advertise, '[::1]:7700');
+  assert.is(load({ argv: ['--bind', '127.0.0.9:7700'] }).allowUnencrypted, false, 'all of 127/8 is loopback');
+  const keyed = load({ argv: ['--bind', '0.0.0.0:7700', '--advertise', '192.0.2.10:7700', '--key-file', 'keys/cluster.key'] });
+  assert.equal([keyed.keyFile, keyed.gossipEncryption], ['/srv/keys/cluster.key', 'require'], 'a key lifts the loopback rule');
+  assert.is(load({ argv: ['--key-file', 'k'], env: { CONTACTD_GOSSIP_ENCRYPTION: 'accept' } }).gossipEncryption, 'accept');
+  for (const [src, value] of [['env', 'yes'], ['file', true]] as const) {
+    const c2 = src === 'env' ? load({ argv: ['--bind', '10.0.0.1:7700'], env: { CONTACTD_ALLOW_UNENCRYPTED: value } })
+      : load({ argv: ['--bind', '10.0.0.1:7700', '--config', '/etc/c.json'], file: { 'allow-unencrypted': value } });
+    assert.is(c2.allowUnencrypted, true, src);
+  }
   assert.is(load({ argv: ['--name', 'a/b c'] }).dataDir, '/srv/data/a_b_c', 'the name is made safe as a path component');
+});
+
+test('key files: base64 of 32 bytes (standard or URL-safe); anything else says what is wrong', () => {
+  const key = randomBytes(32);
+  assert.equal([...parseKeyText(`  ${key.toString('base64')}\n`, 'f')], [...key]);
+  assert.equal([...parseKeyText(key.toString('base64url'), 'f')], [...key]);
+  assert.equal([...parseKeyText(generateKeyText(), 'f')].length, 32);
+  for (const [text, fragment] of [['not a key', 'not base64'], [randomBytes(16).toString('base64'), '16 bytes'], ['', 'not base64']] as const) {
+    assert.throws(() => parseKeyText(text, 'f'), (e: Error) => e instanceof KeyError && e.message.includes(fragment) && e.message.includes('contactd keygen'));
+  }
 });
 
 test('unknown CONTACTD_* variables are warned about, not fatal', () => {
@@ -125,12 +154,13 @@ test('--help documents every option with its environment variable and default', 
   assert.is(r.kind, 'help');
   if (r.kind !== 'help') return;
   for (const o of OPTIONS) {
-    assert.ok(r.text.includes(`--${o.name} ${o.value}`), `--${o.name}`);
+    assert.ok(r.text.includes(`--${o.name}${o.value ? ` ${o.value}` : ''}`), `--${o.name}`);
     assert.ok(r.text.includes(envName(o.name)), envName(o.name));
     assert.ok(r.text.includes(`default: ${o.defaultText}`), `default of --${o.name}`);
   }
   assert.ok(r.text.includes('CONTACTD_CONFIG'));
   assert.ok(r.text.includes('SIGHUP'));
+  assert.ok(r.text.includes('without a cluster key a node listens on loopback only'));
 });
 
 test('seeds: IP literals pass, names resolve to all their addresses of the socket family, failures reported', async () => {

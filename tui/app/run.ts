@@ -14,13 +14,15 @@ import { App } from './app.ts';
 import { DeferredClient } from './remote/deferred-client.ts';
 import { LinkedClient } from './remote/link.ts';
 import { SubscriptionFeed } from './remote/subscription-feed.ts';
-import type { ContactsClient } from '../client.ts';
+import type { ClientCredential, ContactsClient } from '../client.ts';
 import { chooseTerm, openScreen } from './terminal.ts';
 import { themeFor } from './theme.ts';
 
 export interface TuiOptions {
   servers: string[];
   cluster: string;
+  /** The client's credential (--credential-file, CONTACTS_CREDENTIAL); undefined: anonymous. */
+  credential?: ClientCredential | undefined;
   /** --term: the terminfo name to draw with. */
   term: string | undefined;
   env: Record<string, string | undefined>;
@@ -37,7 +39,7 @@ export function runTui(opts: TuiOptions): Promise<number> {
   // The client library (and the wire codec under it) loads after the first frame is drawn; writes and the subscription share it.
   let loading: Promise<ContactsClient> | undefined;
   const load = (): Promise<ContactsClient> => (loading ??= import('../client.ts').then(({ ContactsClient }) =>
-    new ContactsClient({ servers: opts.servers, cluster: opts.cluster, onFailover: (from, to) => linked?.failover(from, to) })));
+    new ContactsClient({ servers: opts.servers, cluster: opts.cluster, credential: opts.credential, onFailover: (from, to) => linked?.failover(from, to) })));
   linked = new LinkedClient(new DeferredClient(load, opts.servers));
   const { term, notice } = chooseTerm(opts.term, opts.env);
   const screen = openScreen({ input: process.stdin, output: process.stdout, term });

@@ -1,0 +1,226 @@
+/**
+ * Sealing and opening cluster datagrams: authenticated encryption with the
+ * cluster key, per-sender keys, and replay refusal that survives restarts.
+ *
+ * How this works.
+ * - Keys. Each sender seals under its own key, HKDF(cluster key, salt =
+ *   cluster name, info = sender id ‖ boot epoch), and uses its counter as
+ *   the nonce. A node's epoch is raised and persisted at every start
+ *   (never below the wall clock in seconds, so a data dir restored from a
+ *   backup still moves on), and its counter starts at 1 in each epoch: a
+ *   (key, nonce) pair never repeats anywhere in the cluster, which is what
+ *   AES-GCM needs. The cluster name in the salt makes another cluster's
+ *   datagrams fail their tag even under the same key.
+ * - Replays. Per sender we keep the highest epoch seen (persisted: a
+ *   `persist` of 'peer-epochs' the driver writes before anything that
+ *   follows leaves) and, for that epoch, a sliding window of counters
+ *   (replay-window.ts). A lower epoch, or a counter the window has seen or
+ *   left behind, is refused. The window lives in memory; what keeps a
+ *   restart from reopening it is the receiver's epoch in the header: a
+ *   sender writes the epoch it last heard from us, so everything recorded
+ *   before our restart names an old epoch and is refused. A sender that has
+ *   not heard from us yet writes 0 ("first contact"); that form is taken
+ *   only from a sender in a new epoch, or from one already heard in this
+ *   life of ours, never replayed into a new life. A datagram refused this
+ *   way whose tag verifies is reported as authentic: its sender does not
+ *   know our new epoch yet (it may have no reason to hear from us), so the
+ *   node introduces itself to it; nothing else comes of it.
+ * - Order. Header checks and window lookups come first (cheap, and they
+ *   change nothing); then the tag; only a datagram whose tag verified can
+ *   move a window, raise an epoch or teach us an address's epoch.
+ * Everything is bounded: per-sender state (the oldest sender forgotten
+ * first), derived keys, address hints.
+ */
+import type { Address, NodeId } from '../types.ts';
+import { invariant } from '../types.ts';
+import { bytesOf, NONCE_BYTES, type Aead, type SecurityCrypto } from './crypto.ts';
+import {
+  MAX_COUNTER, SEALED_HEADER_BYTES, nodeIdBytes, parseSealedHeader, writeCounterNonce, writeSealedHeader, writeU32,
+  type KeyId, type SealedHeader,
+} from './envelope.ts';
+import { ReplayWindow } from './replay-window.ts';
+import type { KeySource } from './keyring.ts';
+
+/** Why a sealed datagram was refused. */
+export type OpenFailure =
+  | 'unauthenticated' // not a sealed datagram at all (too short, another kind)
+  | 'unknown-key' // sealed with a key id this node does not hold
+  | 'bad-seal' // the tag did not verify: a flipped bit, a wrong key or cluster, a forgery
+  | 'replay' // a counter this sender's window has seen, or has left behind
+  | 'stale-epoch' // an epoch below the highest this sender has used
+  | 'stale-receiver' // addressed to an earlier life of this node
+  | 'from-self'; // our own datagram, sent back to us
+
+/** The outcome of `open`. */
+export type OpenResult =
+  | { ok: true; sender: NodeId; epoch: number; keyId: KeyId; packet: Uint8Array }
+  | { ok: false; reason: OpenFailure; keyId?: KeyId; sender?: NodeId; authentic?: true };
+
+export interface PacketSecurityInit {
+  crypto: SecurityCrypto;
+  cluster: string;
+  self: NodeId;
+  /** This boot's epoch (>= 1), persisted by the driver before the core was built. */
+  epoch: number;
+  keys: KeySource;
+  /** The highest epoch seen per sender, as last persisted. */
+  peerEpochs?: Readonly<Record<string, number>> | undefined;
+  /** Bound on senders remembered (default 10,240: maxMembers and room for churn). */
+  maxPeers?: number;
+}
+
+interface Peer {
+  /** Highest epoch seen (persisted). */
+  epoch: number;
+  /** The window for `epoch`, made in this life of ours; undefined when the epoch was only restored. */
+  window: ReplayWindow | undefined;
+}
+
+/** A derived per-sender key, and what it was derived for. */
+interface DerivedKey {
+  keyId: KeyId;
+  epoch: number;
+  aead: Aead;
+}
+
+const MAX_HINTS = 16_384;
+
+export class PacketSecurity {
+  readonly epoch: number;
+  private counter = 0;
+  private readonly salt: Uint8Array;
+  private readonly selfBytes: Uint8Array;
+  private readonly peers = new Map<NodeId, Peer>();
+  /** The last key that verified per sender: the next datagram almost always needs the same one. */
+  private readonly derived = new Map<NodeId, DerivedKey>();
+  /** Our own keys in this epoch, per cluster key (a ring holds at most MAX_KEYS). */
+  private readonly own = new Map<KeyId, Aead>();
+  private readonly hints = new Map<Address, number>();
+  /** Scratch for nonces: the AEAD reads it before returning. */
+  private readonly nonce = new Uint8Array(NONCE_BYTES);
+  private readonly maxPeers: number;
+  private peersChanged = false;
+  readonly stats = { sealed: 0, opened: 0, peersForgotten: 0 };
+
+  constructor(private readonly init: PacketSecurityInit) {
+    invariant(Number.isInteger(init.epoch) && init.epoch >= 1 && init.epoch <= 0xffff_ffff, 'boot epoch is a u32 >= 1');
+    this.epoch = init.epoch;
+    this.salt = bytesOf(`contacts/cluster/v1/${init.cluster}`);
+    this.selfBytes = nodeIdBytes(init.self);
+    this.maxPeers = init.maxPeers ?? 10_240;
+    for (const [id, epoch] of Object.entries(init.peerEpochs ?? {})) this.remember(id as NodeId, { epoch, window: undefined });
+  }
+
+  /** `packet` sealed for `to` under key `keyId` if held, else the primary; throws when there is none (our misuse). */
+  seal(to: Address, packet: Uint8Array, keyId?: KeyId): Uint8Array {
+    const key = (keyId !== undefined ? this.init.keys.key(keyId) : undefined) ?? this.init.keys.primary();
+    invariant(key !== undefined, 'a keyed node has a primary key');
+    // 2^48 datagrams: 89 years at 100,000 a second. Past it the epoch must move; a restart does that.
+    invariant(this.counter < MAX_COUNTER, 'the datagram counter of this epoch is not exhausted');
+    const header: SealedHeader = { keyId: key.id, sender: this.init.self, epoch: this.epoch, counter: ++this.counter, toEpoch: this.hints.get(to) ?? 0 };
+    let own = this.own.get(key.id);
+    if (!own) {
+      own = this.derive(key.secret, this.selfBytes, this.epoch);
+      if (this.own.size >= 16) this.own.clear(); // keys retired by rotations
+      this.own.set(key.id, own);
+    }
+    const head = new Uint8Array(SEALED_HEADER_BYTES);
+    writeSealedHeader(head, header, this.selfBytes);
+    const body = own.seal(writeCounterNonce(this.nonce, header.counter), head, packet);
+    const out = new Uint8Array(SEALED_HEADER_BYTES + body.length);
+    out.set(head, 0);
+    out.set(body, SEALED_HEADER_BYTES);
+    this.stats.sealed++;
+    return out;
+  }
+
+  /** Authenticates and decrypts one datagram from `from`; see the file comment for the order of checks. Never throws. */
+  open(from: Address, bytes: Uint8Array): OpenResult {
+    const h = parseSealedHeader(bytes);
+    if (!h) return { ok: false, reason: 'unauthenticated' };
+    if (h.sender === this.init.self) return { ok: false, reason: 'from-self' };
+    const key = this.init.keys.key(h.keyId);
+    if (!key) return { ok: false, reason: 'unknown-key', keyId: h.keyId, sender: h.sender };
+    const stale = this.freshness(h);
+    // Only a datagram addressed to our earlier life is worth its tag: an authentic one means its
+    // sender has not heard our new epoch yet, and the node should tell it (security-service.ts).
+    if (stale && stale !== 'stale-receiver') return { ok: false, reason: stale, sender: h.sender };
+    const aad = bytes.subarray(0, SEALED_HEADER_BYTES);
+    const cached = this.derived.get(h.sender);
+    const hit = cached !== undefined && cached.keyId === h.keyId && cached.epoch === h.epoch;
+    const aead = hit ? cached.aead : this.derive(key.secret, bytes.subarray(5, 13), h.epoch);
+    const packet = aead.open(writeCounterNonce(this.nonce, h.counter), aad, bytes.subarray(SEALED_HEADER_BYTES));
+    if (!packet) return { ok: false, reason: 'bad-seal', keyId: h.keyId, sender: h.sender };
+    if (stale) return { ok: false, reason: stale, sender: h.sender, keyId: h.keyId, authentic: true };
+    // Cached only once it verified: a stranger cannot make us keep keys for made-up senders.
+    if (!hit) this.derived.set(h.sender, { keyId: h.keyId, epoch: h.epoch, aead });
+    this.accept(from, h);
+    this.stats.opened++;
+    return { ok: true, sender: h.sender, epoch: h.epoch, keyId: h.keyId, packet };
+  }
+
+  /** The highest epoch per sender when it changed since the last call (for a `persist`), else undefined. */
+  takeChangedPeerEpochs(): Record<string, number> | undefined {
+    if (!this.peersChanged) return undefined;
+    this.peersChanged = false;
+    const out: Record<string, number> = {};
+    for (const [id, p] of this.peers) out[id] = p.epoch;
+    return out;
+  }
+
+  /** Senders with replay state (bounded by maxPeers). */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /** Why `h` is stale, judged before its tag (nothing changes here). */
+  private freshness(h: SealedHeader): OpenFailure | undefined {
+    const peer = this.peers.get(h.sender);
+    if (peer && h.epoch < peer.epoch) return 'stale-epoch';
+    if (h.toEpoch !== 0 && h.toEpoch !== this.epoch) return 'stale-receiver';
+    if (!peer || h.epoch > peer.epoch) return undefined;
+    // Same epoch as the highest seen.
+    if (peer.window) return peer.window.check(h.counter) === 'fresh' ? undefined : 'replay';
+    // Known only from before our restart: a first-contact datagram may be a recording.
+    return h.toEpoch === 0 ? 'stale-receiver' : undefined;
+  }
+
+  private accept(from: Address, h: SealedHeader): void {
+    let peer = this.peers.get(h.sender);
+    if (!peer || h.epoch > peer.epoch) {
+      peer = { epoch: h.epoch, window: new ReplayWindow() };
+      this.peersChanged = true;
+    } else {
+      // A window rebuilt mid-epoch (we restarted): everything below this datagram may have been seen by our earlier life.
+      peer.window ??= new ReplayWindow(h.counter - 1);
+    }
+    peer.window!.accept(h.counter);
+    this.remember(h.sender, peer);
+    if (this.hints.get(from) !== h.epoch) {
+      this.hints.delete(from);
+      this.hints.set(from, h.epoch);
+      if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value as Address);
+    }
+  }
+
+  /** Keeps `peer` as the most recent; forgets the least recent past the bound. */
+  private remember(id: NodeId, peer: Peer): void {
+    this.peers.delete(id);
+    this.peers.set(id, peer);
+    if (this.peers.size > this.maxPeers) {
+      const oldest = this.peers.keys().next().value as NodeId;
+      this.peers.delete(oldest);
+      this.derived.delete(oldest);
+      this.stats.peersForgotten++;
+      this.peersChanged = true;
+    }
+  }
+
+  /** The AEAD under HKDF(cluster key, salt, sender ‖ epoch). */
+  private derive(secret: Uint8Array, senderBytes: Uint8Array, epoch: number): Aead {
+    const info = new Uint8Array(12);
+    info.set(senderBytes, 0);
+    writeU32(info, 8, epoch);
+    return this.init.crypto.aead(this.init.crypto.hkdf(secret, this.salt, info));
+  }
+}

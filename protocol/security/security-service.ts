@@ -1,0 +1,469 @@
+/**
+ * A keyed node's security: which datagrams it takes, how it seals its own,
+ * and the cluster's security state (keyring and client credentials), kept
+ * the same on every member and changed by the rotation commands.
+ *
+ * How this works.
+ * - Modes, for moving a running cluster from plain to sealed gossip without
+ *   downtime (memberlist's GossipVerifyIncoming/Outgoing): `accept` takes
+ *   sealed and plain datagrams and sends plain; `send` takes both and sends
+ *   sealed; `require` (the default) takes only sealed ones. Give every node
+ *   the key in `accept`, then move every node to `send`, then to `require`.
+ * - Inbound: a datagram that starts like a plain packet passes only when the
+ *   mode takes plain ones; a sealed one goes through packet-security.ts;
+ *   anything else is refused before any decoding. Security messages are
+ *   honoured only from sealed datagrams.
+ * - Spreading the state. A command (install, use, remove a key; create,
+ *   revoke a credential) changes the state here and sends it, sealed, to
+ *   every live member. Every sync interval a node sends a random live member
+ *   its state's digest; a member whose state differs answers with its own,
+ *   and the two merge (CRDTs, so order and repetition do not matter). The
+ *   state is never piggybacked on gossip: gossip also reaches dead members,
+ *   and a member declared dead or left must not learn the next key.
+ * - Key statuses. Each node gossips which keys it holds and which it seals
+ *   with (a `keyStatus`, newer replacing older, re-sent every statusRefreshMs).
+ *   That is what the commands check: `use K` only when every member that is
+ *   not dead or left holds K; `remove K` only when every such member seals
+ *   with the current primary. So no live member is ever cut off, and a
+ *   member that was dead or left through a rotation is locked out by it.
+ * - A member sealing with a key we hold but do not seal with (we missed a
+ *   `use`) gets our digest sealed with its key, so its answer brings us up
+ *   to date. A datagram sealed with a key we do not hold raises a
+ *   `key-alert` (at most one per key per alertIntervalMs): the plain reason
+ *   a member cannot rejoin, for the operator.
+ * - The operator's key file: its key is installed if the ring lacks it and
+ *   becomes this node's primary; a key a rotation removed is ignored and
+ *   reported (the ring in the data dir is newer).
+ * What must survive a restart leaves as `persist` events: the state
+ * ('security') and the highest epoch seen per sender ('peer-epochs').
+ */
+import type { Address, NodeId, Rng, TimeMs, Transmit } from '../types.ts';
+import type { Message, KeyStatus, SecState } from '../wire/messages.ts';
+import { encodeMessage } from '../wire/codec.ts';
+import type { Outbox } from '../outbox.ts';
+import type { MemberView } from '../membership/member-table.ts';
+import { TimerTable } from '../timers.ts';
+import { equalBytes, KEY_BYTES, type SecurityCrypto } from './crypto.ts';
+import { keyIdText, looksPlain, SEALED_V1, type KeyId } from './envelope.ts';
+import { Keyring, keyIdOf, MAX_KEYS } from './keyring.ts';
+import { CredentialStore, type Credential } from './credentials.ts';
+import { PacketSecurity, type OpenFailure } from './packet-security.ts';
+import { fromSecState, securityDigest, securityToJson, toSecState, type SecurityState } from './security-state.ts';
+
+/** Which datagrams a keyed node takes and sends; see the file comment. */
+export type SecurityMode = 'accept' | 'send' | 'require';
+export const SECURITY_MODES: readonly SecurityMode[] = ['accept', 'send', 'require'];
+
+export interface SecurityConfig {
+  /** How often a node compares its state's digest with a random live member. */
+  syncIntervalMs: number;
+  /** How often a node gossips its key status even when it has not changed. */
+  statusRefreshMs: number;
+  /** At most one key-alert per key this often. */
+  alertIntervalMs: number;
+  /** At most one catch-up per member sealing with another key, this often. */
+  catchUpIntervalMs: number;
+}
+
+export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
+  syncIntervalMs: 10_000,
+  statusRefreshMs: 60_000,
+  alertIntervalMs: 60_000,
+  catchUpIntervalMs: 5_000,
+};
+
+/** What a keyed node is built with. */
+export interface NodeSecurityInit {
+  crypto: SecurityCrypto;
+  /** This boot's epoch, raised and persisted by the driver before the core is built. */
+  epoch: number;
+  mode?: SecurityMode | undefined;
+  /** What an earlier life persisted. */
+  restored?: { state?: SecurityState | undefined; peerEpochs?: Record<string, number> | undefined };
+  /** The key from the operator's key file (32 bytes). */
+  keyFileKey?: Uint8Array | undefined;
+  config?: Partial<SecurityConfig>;
+}
+
+/** A datagram sealed with a key this node does not hold. */
+export interface KeyAlert {
+  type: 'key-alert';
+  from: Address;
+  /** The sender its header names (unverified: nothing could be verified). */
+  sender: NodeId | undefined;
+  /** That sender's name, when it is a member we know. */
+  senderName: string | undefined;
+  keyId: KeyId;
+  /** A rotation removed that key: the sender missed it. */
+  removedByRotation: boolean;
+  held: KeyId[];
+  primary: KeyId;
+}
+
+export type SecurityEvent =
+  | { type: 'persist'; key: 'security' | 'peer-epochs'; value: unknown }
+  /** The key file names a key a rotation removed: ignored, the ring from the data dir is used. */
+  | { type: 'key-file-retired'; keyId: KeyId }
+  | KeyAlert
+  /** The keyring changed here (a command, or news from a member). */
+  | { type: 'keyring-changed'; keys: KeyId[]; primary: KeyId; removed: KeyId[] };
+
+/** Why an inbound datagram was refused by security. */
+export type SecurityDrop = OpenFailure;
+
+/** The outcome of `admit`: a plain packet to decode, with who sealed it, or a refusal. */
+export type Admitted =
+  | { ok: true; packet: Uint8Array; sealedBy: NodeId | undefined }
+  | { ok: false; reason: SecurityDrop };
+
+/** A command's outcome: done, or refused with a code and what to do. */
+export type CommandResult<T = undefined> =
+  | { ok: true; value: T }
+  | { ok: false; code: 'invalid' | 'exists' | 'removed' | 'full' | 'not-installed' | 'is-primary' | 'not-confirmed' | 'not-found'; message: string };
+
+/** A member's view of one key, for `keys list`. */
+export interface KeyReport {
+  id: string;
+  primary: boolean;
+  /** Members not dead or left that hold it / seal with it, by name. */
+  heldBy: string[];
+  sealingWith: string[];
+}
+
+export interface SecurityServiceInit {
+  id: NodeId;
+  cluster: string;
+  security: NodeSecurityInit;
+  outbox: Outbox;
+  rng: Rng;
+  now: TimeMs;
+  /** Every member known, ourselves included. */
+  members(): Iterable<MemberView>;
+  /** Queues a broadcast on membership's gossip (newer under the same key replaces older). */
+  broadcast(key: string, encoded: Uint8Array): void;
+}
+
+type Timer = 'sec-sync' | 'sec-status';
+
+const failure = (code: Extract<CommandResult, { ok: false }>['code'], message: string): CommandResult<never> => ({ ok: false, code, message });
+
+export class SecurityService {
+  readonly keyring: Keyring;
+  readonly credentials: CredentialStore;
+  readonly packets: PacketSecurity;
+  readonly stats = { syncs: 0, statesSent: 0, statesMerged: 0, statusesHeard: 0, catchUps: 0, alerts: 0 };
+  private modeNow: SecurityMode;
+  private readonly cfg: SecurityConfig;
+  private readonly crypto: SecurityCrypto;
+  private readonly events: SecurityEvent[] = [];
+  private readonly timers = new TimerTable<Timer>();
+  private readonly statuses = new Map<NodeId, KeyStatus>();
+  private statusSeq = 0;
+  private ownStatus: KeyStatus;
+  private readonly lastAlert = new Map<KeyId, TimeMs>();
+  private readonly lastCatchUp = new Map<Address, TimeMs>();
+  private digestCache: Uint8Array | undefined;
+
+  constructor(private readonly init: SecurityServiceInit) {
+    const s = init.security;
+    this.cfg = { ...DEFAULT_SECURITY_CONFIG, ...s.config };
+    this.crypto = s.crypto;
+    this.modeNow = s.mode ?? 'require';
+    this.keyring = new Keyring(s.restored?.state?.keyring);
+    this.credentials = new CredentialStore(s.restored?.state?.credentials);
+    this.packets = new PacketSecurity({
+      crypto: s.crypto, cluster: init.cluster, self: init.id, epoch: s.epoch, keys: this.keyring, peerEpochs: s.restored?.peerEpochs,
+    });
+    if (s.keyFileKey) this.installKeyFileKey(s.keyFileKey);
+    if (!this.keyring.primary()) throw new TypeError('a keyed node needs a key: give it a key file, or a restored keyring');
+    this.ownStatus = this.makeStatus();
+    this.init.broadcast(`ks:${init.id}`, encodeMessage(this.ownStatus));
+    this.timers.set('sec-sync', init.now + init.rng.int(this.cfg.syncIntervalMs));
+    this.timers.set('sec-status', init.now + this.cfg.statusRefreshMs);
+  }
+
+  get mode(): SecurityMode {
+    return this.modeNow;
+  }
+
+  /** Changes the mode (a reload); takes effect with the next datagram. */
+  setMode(mode: SecurityMode): void {
+    this.modeNow = mode;
+  }
+
+  // ---------------------------------------------------------------- datagrams
+
+  /** Decides what to do with one inbound datagram before anything decodes it. Never throws. */
+  admit(now: TimeMs, from: Address, bytes: Uint8Array): Admitted {
+    if (bytes[0] === SEALED_V1) {
+      const r = this.packets.open(from, bytes);
+      if (!r.ok) {
+        if (r.reason === 'unknown-key' && r.keyId !== undefined) this.alert(now, from, r.sender, r.keyId);
+        // A member still addressing our earlier life: tell it our epoch, or it may never hear from us again.
+        if (r.authentic && r.keyId !== undefined) this.introduce(now, from, r.keyId);
+        return { ok: false, reason: r.reason };
+      }
+      const epochs = this.packets.takeChangedPeerEpochs();
+      if (epochs) this.events.push({ type: 'persist', key: 'peer-epochs', value: epochs });
+      if (r.keyId !== this.keyring.primary()!.id) this.introduce(now, from, r.keyId);
+      return { ok: true, packet: r.packet, sealedBy: r.sender };
+    }
+    if (looksPlain(bytes) && this.modeNow !== 'require') return { ok: true, packet: bytes, sealedBy: undefined };
+    return { ok: false, reason: 'unauthenticated' };
+  }
+
+  /** `t` as it goes on the wire: sealed unless the mode sends plain and `t` does not ask for sealing. */
+  seal(t: Transmit): Transmit {
+    if (this.modeNow === 'accept' && !t.seal) return t;
+    return { to: t.to, bytes: this.packets.seal(t.to, t.bytes, t.seal?.keyId as KeyId | undefined) };
+  }
+
+  /** Handles a security message from a sealed datagram (the node refuses them from plain ones). */
+  handleMessage(fromAddr: Address, msg: Message): void {
+    switch (msg.type) {
+      case 'keyStatus': return this.onStatus(msg);
+      case 'secDigest':
+        if (!equalBytes(msg.digest, this.digest())) this.sendState(fromAddr, false);
+        return;
+      case 'secState': return this.onState(fromAddr, msg);
+    }
+  }
+
+  handleTimeout(now: TimeMs): void {
+    for (const { key } of this.timers.due(now)) {
+      if (key === 'sec-sync') this.onSyncTick(now);
+      else this.onStatusTick(now);
+    }
+  }
+
+  pollTimeout(): TimeMs | undefined {
+    return this.timers.next();
+  }
+
+  pollEvent(): SecurityEvent | undefined {
+    return this.events.shift();
+  }
+
+  // ---------------------------------------------------------------- key commands
+
+  /** Installs a new key here and tells every live member; it is not used until `useKey`. */
+  installKey(secret: Uint8Array): CommandResult<KeyId> {
+    if (secret.length !== KEY_BYTES) return failure('invalid', `a cluster key is ${KEY_BYTES} bytes (base64 of 32 random bytes: contacts keys generate)`);
+    const id = keyIdOf(this.crypto, secret);
+    const r = this.keyring.install({ id, secret });
+    if (r === 'removed') return failure('removed', `key ${keyIdText(id)} was removed from the cluster by a rotation and can never come back; generate a new one`);
+    if (r === 'present') return failure('exists', `key ${keyIdText(id)} is installed already`);
+    if (r === 'full') return failure('full', `the keyring holds ${MAX_KEYS} keys; remove one that is not primary first`);
+    this.changed(true);
+    return { ok: true, value: id };
+  }
+
+  /** Makes `id` the key every member seals with; refused until every member not dead or left holds it. */
+  useKey(id: KeyId): CommandResult {
+    if (!this.keyring.key(id)) return failure('not-installed', `key ${keyIdText(id)} is not installed here: install it first (contacts keys install); if you just did, the news has not reached this member yet: retry in a few seconds`);
+    if (this.keyring.primary()!.id === id) return { ok: true, value: undefined };
+    const missing = this.unconfirmed((s) => s.holds.includes(id));
+    if (missing.length > 0) {
+      return failure('not-confirmed', `not every member holds key ${keyIdText(id)} yet: ${missing.join('; ')}. Wait for them (contacts keys list shows progress), or wait until a member that is gone is marked dead`);
+    }
+    this.keyring.use(id, this.init.id);
+    this.changed(true);
+    return { ok: true, value: undefined };
+  }
+
+  /** Removes `id` for good; refused for the primary, and until every member not dead or left seals with the primary. */
+  removeKey(id: KeyId): CommandResult {
+    const primary = this.keyring.primary()!.id;
+    if (!this.keyring.key(id)) {
+      return this.keyring.isRemoved(id) ? { ok: true, value: undefined } : failure('not-installed', `key ${keyIdText(id)} is not installed here (contacts keys list shows the keys)`);
+    }
+    if (id === primary) return failure('is-primary', `key ${keyIdText(id)} is the primary here: make another key primary first (contacts keys use); if you just did, the news has not reached this member yet: retry in a few seconds`);
+    const missing = this.unconfirmed((s) => s.primary === primary);
+    if (missing.length > 0) {
+      return failure('not-confirmed', `not every member seals with key ${keyIdText(primary)} yet: ${missing.join('; ')}. Removing ${keyIdText(id)} now would cut them off; wait for them (contacts keys list)`);
+    }
+    this.keyring.remove(id);
+    this.changed(true);
+    return { ok: true, value: undefined };
+  }
+
+  /** Every installed key with the live members that hold it and seal with it. */
+  keyReport(): { primary: string; keys: KeyReport[]; members: { name: string; id: string; state: string; primary: string | null; holds: string[] }[] } {
+    const primary = this.keyring.primary()!.id;
+    const live = [...this.init.members()].filter((m) => m.state === 'alive' || m.state === 'suspect');
+    const statusOf = (m: MemberView) => (m.id === this.init.id ? this.ownStatus : this.statuses.get(m.id));
+    const ids = new Set<number>(this.keyring.ids());
+    for (const m of live) for (const k of statusOf(m)?.holds ?? []) ids.add(k);
+    const keys = [...ids].sort((a, b) => a - b).map((k) => ({
+      id: keyIdText(k as KeyId),
+      primary: k === primary,
+      heldBy: live.filter((m) => statusOf(m)?.holds.includes(k)).map((m) => m.name),
+      sealingWith: live.filter((m) => statusOf(m)?.primary === k).map((m) => m.name),
+    }));
+    const members = live.map((m) => {
+      const s = statusOf(m);
+      return { name: m.name, id: m.id, state: m.state, primary: s ? keyIdText(s.primary as KeyId) : null, holds: (s?.holds ?? []).map((k) => keyIdText(k as KeyId)) };
+    });
+    return { primary: keyIdText(primary), keys, members };
+  }
+
+  // ---------------------------------------------------------------- credential commands
+
+  /** Adds a client credential and tells every live member. */
+  addCredential(c: Credential): CommandResult {
+    const r = this.credentials.add(c);
+    if (r === 'present') return failure('exists', `credential ${c.id} exists already`);
+    if (r === 'revoked') return failure('removed', `credential ${c.id} was revoked; make a new one`);
+    if (r === 'full') return failure('full', 'too many credentials; revoke unused ones first');
+    this.changed(true);
+    return { ok: true, value: undefined };
+  }
+
+  /** Revokes a client credential everywhere, for good. */
+  revokeCredential(id: string): CommandResult {
+    if (!this.credentials.get(id)) return failure('not-found', `no credential ${id} (contacts credentials list shows them)`);
+    this.credentials.revoke(id);
+    this.changed(true);
+    return { ok: true, value: undefined };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** The state changed here: persist it, gossip our new status, and (for a command) send it to every live member. */
+  private changed(command: boolean): void {
+    this.digestCache = undefined;
+    this.persistState();
+    const status = this.makeStatus();
+    if (status.primary !== this.ownStatus.primary || status.holds.join() !== this.ownStatus.holds.join()) {
+      this.ownStatus = status;
+      this.init.broadcast(`ks:${this.init.id}`, encodeMessage(status));
+      const k = this.keyring.state();
+      this.events.push({ type: 'keyring-changed', keys: this.keyring.ids(), primary: this.keyring.primary()!.id, removed: k.removed });
+    }
+    if (!command) return;
+    for (const m of this.liveOthers()) this.sendState(m.addr, false);
+  }
+
+  private onState(fromAddr: Address, msg: SecState): void {
+    const incoming = fromSecState(msg);
+    let changed = this.keyring.merge(incoming.keyring);
+    if (this.credentials.merge(incoming.credentials)) changed = true;
+    if (changed) {
+      this.stats.statesMerged++;
+      this.changed(false);
+    }
+    // The sender lacks something we hold: answer once (a reply is never answered).
+    if (!msg.reply && !equalBytes(this.digest(), securityDigest(this.crypto, new Keyring(incoming.keyring), incoming.credentials))) this.sendState(fromAddr, true);
+  }
+
+  private onStatus(msg: KeyStatus): void {
+    if (msg.node === this.init.id) return;
+    const known = this.statuses.get(msg.node);
+    if (known && known.version >= msg.version) return;
+    this.stats.statusesHeard++;
+    this.statuses.set(msg.node, msg);
+    this.init.broadcast(`ks:${msg.node}`, encodeMessage(msg));
+  }
+
+  private onSyncTick(now: TimeMs): void {
+    this.timers.set('sec-sync', now + Math.floor(this.cfg.syncIntervalMs * (0.75 + this.init.rng.next() / 2)));
+    this.pruneStatuses();
+    const live = this.liveOthers();
+    if (live.length === 0) return;
+    const peer = live[this.init.rng.int(live.length)]!;
+    this.stats.syncs++;
+    this.init.outbox.sendSealed(peer.addr, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus]);
+  }
+
+  private onStatusTick(now: TimeMs): void {
+    this.timers.set('sec-status', now + this.cfg.statusRefreshMs);
+    this.init.broadcast(`ks:${this.init.id}`, encodeMessage(this.ownStatus));
+  }
+
+  /**
+   * Sends our digest and key status to `from`, sealed under `keyId`, at most
+   * once per catchUpIntervalMs: to a member that seals with a key we hold
+   * but do not seal with (its answer brings us up to date), and to one that
+   * still addresses our earlier life (our header teaches it our epoch).
+   */
+  private introduce(now: TimeMs, from: Address, keyId: KeyId): void {
+    const last = this.lastCatchUp.get(from);
+    if (last !== undefined && now - last < this.cfg.catchUpIntervalMs) return;
+    this.lastCatchUp.set(from, now);
+    if (this.lastCatchUp.size > 1024) this.lastCatchUp.delete(this.lastCatchUp.keys().next().value as Address);
+    this.stats.catchUps++;
+    this.init.outbox.sendSealed(from, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus], { keyId });
+  }
+
+  private alert(now: TimeMs, from: Address, sender: NodeId | undefined, keyId: KeyId): void {
+    const last = this.lastAlert.get(keyId);
+    if (last !== undefined && now - last < this.cfg.alertIntervalMs) return;
+    this.lastAlert.set(keyId, now);
+    if (this.lastAlert.size > 64) this.lastAlert.delete(this.lastAlert.keys().next().value as KeyId);
+    this.stats.alerts++;
+    let senderName: string | undefined;
+    for (const m of this.init.members()) if (m.id === sender || m.addr === from) senderName = m.name;
+    this.events.push({
+      type: 'key-alert', from, sender, senderName, keyId, removedByRotation: this.keyring.isRemoved(keyId),
+      held: this.keyring.ids(), primary: this.keyring.primary()!.id,
+    });
+  }
+
+  /** Live members (not us) whose status does not satisfy `ok`, described for a refusal. */
+  private unconfirmed(ok: (s: KeyStatus) => boolean): string[] {
+    const out: string[] = [];
+    for (const m of this.init.members()) {
+      if (m.id === this.init.id || (m.state !== 'alive' && m.state !== 'suspect')) continue;
+      const s = this.statuses.get(m.id);
+      if (!s) out.push(`${m.name} (no key status heard yet)`);
+      else if (!ok(s)) out.push(`${m.name} (holds ${s.holds.map((k) => keyIdText(k as KeyId)).join(', ')}; seals with ${keyIdText(s.primary as KeyId)})`);
+    }
+    return out;
+  }
+
+  private liveOthers(): MemberView[] {
+    const out: MemberView[] = [];
+    for (const m of this.init.members()) if (m.id !== this.init.id && m.state === 'alive') out.push(m);
+    return out;
+  }
+
+  /** Forgets the statuses of members no longer known (bounded by the member table). */
+  private pruneStatuses(): void {
+    const known = new Set<NodeId>();
+    for (const m of this.init.members()) known.add(m.id);
+    for (const id of this.statuses.keys()) if (!known.has(id)) this.statuses.delete(id);
+  }
+
+  private sendState(to: Address, reply: boolean): void {
+    this.stats.statesSent++;
+    this.init.outbox.sendSealed(to, [toSecState(this.keyring, this.credentials, reply)]);
+  }
+
+  /** Our state's digest, computed again only after the state changed. */
+  private digest(): Uint8Array {
+    this.digestCache ??= securityDigest(this.crypto, this.keyring, this.credentials);
+    return this.digestCache;
+  }
+
+  private makeStatus(): KeyStatus {
+    // Versions only grow: (epoch, changes in this epoch); 2^20 changes an epoch is far beyond any rotation schedule.
+    this.statusSeq = Math.min(this.statusSeq + 1, 0xfffff);
+    return {
+      type: 'keyStatus', node: this.init.id, version: this.packets.epoch * 0x10_0000 + this.statusSeq,
+      primary: this.keyring.primary()!.id, holds: this.keyring.ids(),
+    };
+  }
+
+  private installKeyFileKey(secret: Uint8Array): void {
+    const key = { id: keyIdOf(this.crypto, secret), secret };
+    const r = this.keyring.install(key);
+    if (r === 'removed') this.events.push({ type: 'key-file-retired', keyId: key.id });
+    if (r !== 'installed') return;
+    this.keyring.use(key.id, this.init.id);
+    this.persistState();
+  }
+
+  private persistState(): void {
+    this.events.push({ type: 'persist', key: 'security', value: securityToJson(this.keyring, this.credentials) });
+  }
+}
