@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Subscriptions, type PushEvent, type PushOut, type PushSource, memberInfo } from '../../protocol/client/subscriptions.ts';
 import { ClusterNode } from '../../protocol/node.ts';
+import { Reassembler } from '../../protocol/fragments.ts';
 import { SeededRng } from '../../protocol/rng.ts';
 import { decodePacket, encodePacket } from '../../protocol/wire/codec.ts';
 import { toAsciiJson } from '../../protocol/client/json.ts';
@@ -218,9 +219,18 @@ function ask(node: ClusterNode, now: number, from: Address, op: string, args: un
 
 function drain(node: ClusterNode, from?: Address, id = -1): Sent {
   const sent: Sent = { res: undefined, pushes: new Map() };
+  const pieces = new Reassembler();
   for (let t = node.pollTransmit(); t; t = node.pollTransmit()) {
-    const r = decodePacket(t.bytes, CLUSTER);
+    let r = decodePacket(t.bytes, CLUSTER);
     assert.ok(r.ok);
+    const [first] = r.packet.messages;
+    if (first?.type === 'frag') {
+      // An answer larger than a datagram (stats) comes in pieces.
+      const whole = pieces.add(0, r.packet.from, first);
+      if (!whole) continue;
+      r = decodePacket(whole, CLUSTER);
+      assert.ok(r.ok);
+    }
     for (const m of r.packet.messages) {
       if (m.type === 'clientRes' && m.reqId === id && t.to === from) sent.res = m;
       if (m.type === 'clientPush') sent.pushes.set(t.to, [...(sent.pushes.get(t.to) ?? []), m]);
