@@ -58,19 +58,26 @@ test(`${DATAGRAMS} random and mutated datagrams: still up and answering, drops c
   const before = await stats();
   const rng = new SeededRng(SEED);
   const packets = corpus(rng);
-  const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  sock.on('message', () => undefined); // acks and answers to our junk
+  // A stranger's datagrams are rate-limited (burst 400, then 200/s) before anything decodes them: so that the
+  // decoders see the junk, it comes from a new loopback address every PER_SOURCE datagrams.
+  const PER_SOURCE = 350;
+  const socks: Socket[] = [];
+  for (let k = 0; k * PER_SOURCE < DATAGRAMS; k++) {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, `127.0.0.${2 + k}`, () => r()));
+    sock.on('message', () => undefined); // acks and answers to our junk
+    socks.push(sock);
+  }
   // After each burst, a request on another socket: its answer says the daemon read the burst, so the
   // kernel's receive buffer never fills (a dropped datagram there would test nothing).
   const probe = new ContactsClient({ servers: [node.addr] });
   try {
     for (let i = 0; i < DATAGRAMS; i++) {
-      await send(sock, junk(rng, packets), node.port);
+      await send(socks[Math.floor(i / PER_SOURCE)]!, junk(rng, packets), node.port);
       if (i % 50 === 49) await probe.request('hello');
     }
   } finally {
-    sock.close();
+    for (const sock of socks) sock.close();
     probe.close();
   }
   const after = await stats();
