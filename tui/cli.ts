@@ -20,6 +20,7 @@ import type { ClientCredential, ContactsClient } from './client.ts';
 import { commandHelpText, errorHint } from './cli-help.ts';
 import { ago, clean, conflictLines, contactBlock, contactLine, historyLines, statsLines, table, type HistoryAnswer } from './format.ts';
 import { newId, resolveOp } from './writes.ts';
+import { MemberCache, memberCacheDir } from './member-cache.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, auth: 4 } as const;
 const EXIT_CODES_TEXT = 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable, 4 credential missing, refused or not allowed';
@@ -60,7 +61,9 @@ export class UsageError extends Error {}
 
 /** The options every command takes, as help lists them. */
 const COMMON_OPTIONS = [
-  `  --server HOST:PORT  a contactd to ask; repeat for failover (default: $CONTACTS_SERVER, else ${DEFAULT_SERVER})`,
+  `  --server HOST:PORT  a contactd to ask; repeat for failover (default: $CONTACTS_SERVER, else ${DEFAULT_SERVER});`,
+  '                      then the live members earlier commands heard of through the same servers (kept in',
+  '                      $CONTACTS_STATE_DIR, else $XDG_STATE_HOME/contacts, else ~/.local/state/contacts)',
   '  --cluster NAME      the cluster name the servers run with (default: $CONTACTS_CLUSTER, else contacts)',
   '  --credential-file F a file holding this client\'s credential (default: $CONTACTS_CREDENTIAL, the credential',
   '                      itself, else $CONTACTS_CREDENTIAL_FILE; none: anonymous, which a keyed cluster refuses)',
@@ -135,18 +138,25 @@ export async function run(argv: string[], io: Io): Promise<number> {
   // Loaded here, not at the top: the TUI path above draws before the client and its codec load.
   const { AuthRequiredError, ContactsClient, NoServerError, RequestError } = await import('./client.ts');
   const servers = serversOf(values, io);
+  const cluster = clusterOf(values, io);
+  // Members earlier commands learnt through these servers come after them: a dead server is not the end.
+  const cacheDir = memberCacheDir(io.env);
+  const cache = cacheDir === undefined ? undefined : new MemberCache(cacheDir);
+  const remembered = new Set(cache?.members(cluster, servers) ?? []);
   let client: ContactsClient;
   try {
     client = new ContactsClient({
-      servers, cluster: clusterOf(values, io), credential: await readCredential(values['credential-file'], io.env),
-      onFailover: (from, to) => io.err(`contacts: ${from} did not answer; trying ${to}\n`),
+      servers, cluster, credential: await readCredential(values['credential-file'], io.env),
+      onFailover: (from, to) => io.err(`contacts: ${from} did not answer; trying ${to}${remembered.has(to) ? ' (a member an earlier command heard of)' : ''}\n`),
     });
+    for (const m of remembered) client.addServer(m);
   } catch (err) {
     io.err(`contacts: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
   try {
     await COMMAND_RUNNERS[command]!({ client, values, rest, io, json: values.json === true });
+    if (cache) await rememberMembers(cache, client, cluster, servers);
     return EXIT.ok;
   } catch (err) {
     if (err instanceof UsageError) {
@@ -170,6 +180,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
     throw err;
   } finally {
     client.close();
+  }
+}
+
+/** After a command that succeeded: when the hint is missing or old, one `members` request refreshes it (failures ignored). */
+async function rememberMembers(cache: MemberCache, client: ContactsClient, cluster: string, given: string[]): Promise<void> {
+  if (!cache.stale(cluster, given, Date.now())) return;
+  try {
+    const { result } = await client.request('members');
+    const list = (Array.isArray(result) ? result : (result as { members?: unknown })?.members) as { address?: unknown; state?: unknown }[] | undefined;
+    const live = (list ?? [])
+      .filter((m) => typeof m?.address === 'string' && (m.state === 'alive' || m.state === 'suspect'))
+      .map((m) => m.address as string);
+    cache.save(cluster, given, live, Date.now());
+  } catch {
+    // The command is done; only the hint is not refreshed.
   }
 }
 

@@ -2,12 +2,13 @@
  * The `contacts` CLI against three real contactd processes on 127.0.0.1:
  * add at one, read at another once replication brings it there, then
  * kill -9 the first and ask with `--server A --server B`: the CLI fails
- * over to B. Waits poll the CLI a bounded number of times (each poll is a
+ * over to B, and a CLI that was pointed at A alone goes through a member
+ * an earlier run heard of. Waits poll the CLI a bounded number of times (each poll is a
  * real request, so it waits on the cluster, not on the clock).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, killAll, startCluster, type CliRun, type NodeProc } from './contactd-harness.ts';
+import { cli, cliIn, killAll, startCluster, tempDir, type CliRun, type NodeProc } from './contactd-harness.ts';
 
 const nodes: NodeProc[] = [];
 let id = '';
@@ -74,8 +75,16 @@ test('history at C tells the create made at A: node, kind, fields', async () => 
 
 test('with A killed -9, --server A --server B still answers through B', async () => {
   const [a, b] = nodes;
+  // A CLI run through A alone, so that the next one has only the members it heard of then.
+  const remembered = tempDir('contacts-state-');
+  assert.is((await cliIn(remembered, 'get', id, '--server', a!.addr)).code, 0);
   a!.child.kill('SIGKILL');
   await a!.exited;
+  // Pointed at dead A alone: the next command goes through a member the previous one heard of.
+  const next = await cliIn(remembered, 'get', id, '--json', '--server', a!.addr);
+  assert.is(next.code, 0, next.stderr);
+  assert.is(JSON.parse(next.stdout).id, id);
+  assert.match(next.stderr, new RegExp(`${a!.addr} did not answer; trying 127\\.0\\.0\\.1:\\d+ \\(a member an earlier command heard of\\)`));
   const r = await cli('get', id, '--json', '--server', a!.addr, '--server', b!.addr);
   assert.is(r.code, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).id, id);
@@ -92,7 +101,7 @@ test('exit codes: not found 1, usage 2, no server 3', async () => {
   assert.is((await cli('get', '01HZZZZZZZZZZZZZZZZZZZZZZZ', '--server', b.addr)).code, 1);
   assert.is((await cli('add', '--server', b.addr)).code, 2);
   assert.is((await cli('frobnicate')).code, 2);
-  const none = await cli('list', '--server', nodes[0]!.addr);
+  const none = await cliIn(tempDir('contacts-state-'), 'list', '--server', nodes[0]!.addr);
   assert.is(none.code, 3);
   assert.match(none.stderr, 'no server answered');
 });

@@ -201,9 +201,19 @@ export interface RunResult { code: number | null; stdout: string; stderr: string
 /** What one `contacts` run printed, and its exit code. */
 export type CliRun = RunResult;
 
-/** Runs `contacts ...args` to its end; CONTACTS_SERVER is unset, so only `--server` says where to go. */
+let cliStateDir: string | undefined;
+
+/**
+ * Runs `contacts ...args` to its end; CONTACTS_SERVER is unset, so only `--server` says where to go, and the
+ * members it remembers between runs are kept in a directory of this test file's (never the user's home).
+ */
 export function cli(...args: string[]): Promise<CliRun> {
-  const env = { ...process.env };
+  return cliIn(cliStateDir ??= tempDir('contacts-state-'), ...args);
+}
+
+/** As `cli`, remembering members in `stateDir` (a fresh one: a CLI that knows only what `--server` says). */
+export function cliIn(stateDir: string, ...args: string[]): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CONTACTS_STATE_DIR: stateDir };
   delete env.CONTACTS_SERVER;
   return runScript('tui/bin.js', args, env);
 }
