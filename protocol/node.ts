@@ -16,7 +16,7 @@ import { DECODE_FAILURES, decodePacket, encodeMessage, packetOverhead, type Deco
 import { Outbox } from './outbox.ts';
 import { Reassembler } from './fragments.ts';
 import type { SansIoCore } from './sans-io.ts';
-import type { Address, NodeId, Rng, TimeMs, Transmit } from './types.ts';
+import type { Address, ClientChannel, NodeId, Rng, TimeMs, Transmit } from './types.ts';
 import { DEFAULT_MEMBERSHIP_CONFIG, type MembershipConfig } from './membership/config.ts';
 import { Membership, type MembershipEvent, type PersistedMembership } from './membership/membership.ts';
 import type { MemberView } from './membership/member-table.ts';
@@ -79,13 +79,15 @@ export type NodeDropReason =
   /** A sealed datagram whose packet names another sender than its seal. */
   | 'sender-mismatch'
   /** A sealed datagram at a node without a key. */
-  | 'no-key';
+  | 'no-key'
+  /** A client request envelope from a member's address: forged (see handleClientDatagram). */
+  | 'client-from-member';
 
 /** Every inbound drop reason, for metrics that pre-register labels. */
 export const NODE_DROP_REASONS: readonly NodeDropReason[] = [
   ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver',
   'client-malformed', 'auth-required', 'client-replay', 'forbidden', 'rate-limited',
-  'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key',
+  'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key', 'client-from-member',
 ];
 
 /** A member asking in a sealed datagram: it holds the cluster key. */
@@ -275,8 +277,14 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     }
   }
 
-  /** A client request envelope: the gate decides who it is; only client requests (and their pieces) are taken from it. */
+  /**
+   * A client request envelope: the gate decides who it is; only client
+   * requests (and their pieces) are taken from it. One from a member's
+   * address is forged (the member's socket owns it, and members talk in
+   * sealed or plain cluster packets): it is dropped unanswered.
+   */
   private handleClientDatagram(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    if (this.isMemberAddress(from)) return this.drop('client-from-member');
     const r = this.clientGate.admit(now, from, bytes);
     if (!r.ok) {
       this.drop(r.reason);
@@ -284,23 +292,27 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       return;
     }
     if (r.who.credential !== ANONYMOUS) this.guard.authenticated(from);
-    this.handleClientPacket(now, from, r.packet, r.who, bytes.length, false);
+    this.handleClientPacket(now, from, r.packet, r.who, r.channel, bytes.length, false);
   }
 
-  private handleClientPacket(now: TimeMs, from: Address, bytes: Uint8Array, who: ClientIdentity, requestBytes: number, reassembled: boolean): void {
+  private handleClientPacket(now: TimeMs, from: Address, bytes: Uint8Array, who: ClientIdentity, channel: ClientChannel, requestBytes: number, reassembled: boolean): void {
     const result = decodePacket(bytes, this.config.clusterName);
     if (!result.ok) return this.drop(result.reason);
     for (const msg of result.packet.messages) {
-      if (msg.type === 'clientReq') this.handleClientRequest(now, from, result.packet.from, msg, requestBytes, who);
+      if (msg.type === 'clientReq') this.handleClientRequest(now, from, result.packet.from, msg, requestBytes, who, channel);
       else if (msg.type === 'frag' && !reassembled) {
         const whole = this.clientReassembler.add(now, result.packet.from, msg);
-        if (whole) this.handleClientPacket(now, from, whole, who, requestBytes, true);
+        if (whole) this.handleClientPacket(now, from, whole, who, channel, requestBytes, true);
       } else this.drop('client-malformed'); // a client has nothing else to say
     }
   }
 
-  /** Runs one client request if `who` may: admin ops here, the rest in the client service. */
-  private handleClientRequest(now: TimeMs, from: Address, fromId: NodeId, msg: ClientReq, requestBytes: number, who: ClientIdentity): void {
+  /**
+   * Runs one client request if `who` may: admin ops here, the rest in the
+   * client service. Answers go back on `channel` (the client envelope it
+   * came in), or, for a request in a cluster packet, as cluster packets do.
+   */
+  private handleClientRequest(now: TimeMs, from: Address, fromId: NodeId, msg: ClientReq, requestBytes: number, who: ClientIdentity, channel?: ClientChannel): void {
     // An op nobody serves is answered unknown-op by the client service, whoever asks.
     const needed = isAdminOp(msg.op) || this.client.knows(msg.op) ? roleNeeded(msg.op) : 'read';
     const allowed = who.role === 'bootstrap' ? msg.op === 'credentials.bootstrap' : roleAllows(who.role, needed);
@@ -311,16 +323,16 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         : who.credential === ANONYMOUS
         ? `${msg.op} needs a credential with role ${needed}: give one (CONTACTS_CREDENTIAL or --credential-file; an admin makes it with contacts credentials create --role ${needed})`
         : `credential ${who.credential} has role ${who.role}; ${msg.op} needs ${needed}: ask an admin for a ${needed} credential (contacts credentials create --role ${needed})`;
-      return this.answerClient(from, msg.reqId, { ok: false, code: 'forbidden', message }, who.credential === ANONYMOUS ? requestBytes : undefined);
+      return this.answerClient(from, channel, msg.reqId, { ok: false, code: 'forbidden', message }, who.credential === ANONYMOUS ? requestBytes : undefined);
     }
-    if (!isAdminOp(msg.op)) return this.client.handleRequest(now, from, fromId, msg, requestBytes);
+    if (!isAdminOp(msg.op)) return this.client.handleRequest(now, from, fromId, msg, requestBytes, channel);
     const args = parseJson(msg.args);
     const obj = args.ok && typeof args.value === 'object' && args.value !== null && !Array.isArray(args.value) ? (args.value as Record<string, unknown>) : undefined;
-    this.answerClient(from, msg.reqId, obj ? runAdminOp(this.security, now, msg.op, obj) : { ok: false, code: 'bad-request', message: `args of ${msg.op} must be a JSON object` });
+    this.answerClient(from, channel, msg.reqId, obj ? runAdminOp(this.security, now, msg.op, obj) : { ok: false, code: 'bad-request', message: `args of ${msg.op} must be a JSON object` });
   }
 
   /** Answers a client; to an anonymous one (`maxBytes` given), an error never larger than its request: cut to its code, or not sent. */
-  private answerClient(to: Address, reqId: number, r: AdminResult, maxBytes?: number): void {
+  private answerClient(to: Address, channel: ClientChannel | undefined, reqId: number, r: AdminResult, maxBytes?: number): void {
     const res = (result: unknown): ClientRes => ({ type: 'clientRes', reqId, ok: r.ok, result: toAsciiJson(result), cursor: '', more: false });
     let answer = res(r.ok ? r.result : { code: r.code, message: r.message });
     if (maxBytes !== undefined && !r.ok) {
@@ -328,7 +340,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       if (size(answer) > maxBytes) answer = res({ code: r.code, message: '' });
       if (size(answer) > maxBytes) return;
     }
-    this.outbox.send(to, [answer]);
+    if (channel) this.outbox.sendToClient(to, [answer], channel);
+    else this.outbox.send(to, [answer]);
   }
 
   handleTimeout(now: TimeMs): void {
@@ -342,14 +355,11 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   pollTransmit(): Transmit | undefined {
     for (let t = this.outbox.poll(); t; t = this.outbox.poll()) {
       if (t.raw) return t;
-      // To a client: in its own envelope, under its credential's key.
-      const channel = this.clientGate.channel(t.to);
-      if (channel === 'revoked') {
-        this.stats.withheld++; // never in the clear, never under the cluster key
-        continue;
-      }
-      if (channel) return { to: t.to, bytes: this.clientGate.wrap(channel, t.bytes) };
-      return this.security ? this.security.seal(t) : t;
+      if (!t.client) return this.security ? this.security.seal(t) : t;
+      // To a client: in the envelope of the request it answers, under that credential's key.
+      const bytes = this.clientGate.wrap(t.client, t.bytes);
+      if (bytes) return { to: t.to, bytes };
+      this.stats.withheld++; // revoked since: never in the clear, never under the cluster key
     }
     return undefined;
   }
@@ -369,7 +379,10 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.nowMs = now;
     for (let e = this.collectOne(); e !== undefined; e = this.collectOne()) this.events.push(e);
     const budget = this.outbox.payloadBudgetBytes - PUSH_OVERHEAD_BYTES;
-    for (const { to, push } of this.subscriptions.flush(now, this.pushSource, budget)) this.outbox.send(to, [push]);
+    for (const { to, push, channel } of this.subscriptions.flush(now, this.pushSource, budget)) {
+      if (channel) this.outbox.sendToClient(to, [push], channel);
+      else this.outbox.send(to, [push]);
+    }
   }
 
   /** One component event, noted for subscribers. */

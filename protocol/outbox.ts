@@ -7,7 +7,7 @@
 import { assemblePacket, encodeMessage, packetOverhead } from './wire/codec.ts';
 import type { Message, PacketHeader } from './wire/messages.ts';
 import type { BroadcastQueue } from './membership/broadcast-queue.ts';
-import type { Address, Transmit } from './types.ts';
+import type { Address, ClientChannel, Transmit } from './types.ts';
 import { fragmentPacket } from './fragments.ts';
 
 /** Where piggybacked broadcasts come from, and how many times each may be sent. */
@@ -55,18 +55,23 @@ export class Outbox {
     this.sendEncoded(to, messages.map(encodeMessage), undefined, seal);
   }
 
+  /** Sends `messages` to a client in its answer envelope (`channel`: the request's), never with broadcasts. */
+  sendToClient(to: Address, messages: Message[], channel: ClientChannel): void {
+    this.sendEncoded(to, messages.map(encodeMessage), undefined, undefined, channel);
+  }
+
   /** As `send`, for messages already encoded. */
-  sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback, seal?: Transmit['seal']): void {
+  sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback, seal?: Transmit['seal'], client?: ClientChannel): void {
     let room = this.budgetBytes - this.overheadBytes;
     for (const m of encoded) room -= m.length;
     if (room < 0) {
       // Too large for one datagram: send it in pieces (no piggyback on those).
       this.xid = (this.xid + 1) >>> 0;
-      for (const piece of fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes)) this.push(to, piece, seal);
+      for (const piece of fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes)) this.push(to, piece, seal, client);
       return;
     }
     const parts = piggyback && room > 0 ? encoded.concat(piggyback.queue.take(room, piggyback.limit, 255 - encoded.length)) : encoded;
-    this.push(to, assemblePacket(this.header, parts), seal);
+    this.push(to, assemblePacket(this.header, parts), seal, client);
   }
 
   /** Sends only broadcasts (a gossip datagram); false when there was nothing to send. */
@@ -97,8 +102,8 @@ export class Outbox {
     return t;
   }
 
-  private push(to: Address, bytes: Uint8Array, seal?: Transmit['seal']): void {
-    this.enqueue(seal ? { to, bytes, seal } : { to, bytes });
+  private push(to: Address, bytes: Uint8Array, seal?: Transmit['seal'], client?: ClientChannel): void {
+    this.enqueue(client ? { to, bytes, client } : seal ? { to, bytes, seal } : { to, bytes });
   }
 
   private enqueue(t: Transmit): void {

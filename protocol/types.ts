@@ -61,6 +61,26 @@ export interface Transmit {
   readonly seal?: { readonly keyId?: number };
   /** Already in its final form (a client auth-required answer): sent as is. */
   readonly raw?: boolean;
+  /**
+   * To a client: wrapped in the client answer envelope of the request it
+   * answers (or the subscription it pushes to). Set where the datagram is
+   * made, never looked up by address: a forged request from a member's
+   * address must not change how anything else goes to that address.
+   */
+  readonly client?: ClientChannel;
+}
+
+/**
+ * How datagrams to one client go back (security/client-auth.ts makes it
+ * when it admits a request): sealed under the credential's key, or plain
+ * to an anonymous client, echoing the request's nonce.
+ */
+export interface ClientChannel {
+  /** The credential's request key K_c; undefined for an anonymous client (plain answers). */
+  readonly kc: Uint8Array | undefined;
+  readonly credential: string;
+  /** The nonce of the request this answers (for pushes: the latest subscribe or renewal). */
+  readonly nonce: Uint8Array;
 }
 
 /** A seeded source of randomness; the core's only one. */

@@ -35,7 +35,7 @@ import { packetOverhead, encodeMessage } from '../wire/codec.ts';
 import type { ClientReq, ClientRes, PacketHeader } from '../wire/messages.ts';
 import { LIMITS as WIRE_LIMITS } from '../wire/messages.ts';
 import type { Outbox } from '../outbox.ts';
-import type { Address, NodeId, TimeMs } from '../types.ts';
+import type { Address, ClientChannel, NodeId, TimeMs } from '../types.ts';
 import type { MemberView } from '../membership/member-table.ts';
 import type { Replication } from '../replication/replication.ts';
 import { isContactId, type ContactId } from '../contacts/ids.ts';
@@ -91,7 +91,12 @@ export type OpResult =
   | { ok: false; code: ClientErrorCode; message: string; issues?: readonly FieldIssue[] };
 
 type Args = Record<string, unknown>;
-type Op = (now: TimeMs, args: Args, from: Address) => OpResult;
+/** Who asked: the source address, and the channel answers go back on (undefined: a member's request, answered as gossip is). */
+interface Asker {
+  from: Address;
+  channel: ClientChannel | undefined;
+}
+type Op = (now: TimeMs, args: Args, asker: Asker) => OpResult;
 
 const fail = (code: ClientErrorCode, message: string, issues?: readonly FieldIssue[]): OpResult =>
   issues && issues.length > 0 ? { ok: false, code, message, issues } : { ok: false, code, message };
@@ -119,8 +124,8 @@ export class ClientService {
     resolve: (now, a) => this.write(now, { opId: a.opId, patch: { kind: 'resolve', id: a.id, op: a.op }, read: a.read }, ['resolve']),
     members: (now) => this.membersOp(now),
     stats: () => ({ ok: true, result: { ...this.init.nodeStats(), client: this.stats, contacts: this.init.replication.store.count() } }),
-    subscribe: (now, a, from) => this.subscribe(now, a, from),
-    unsubscribe: (_now, a, from) => ({ ok: true, result: { ended: this.init.subscriptions.unsubscribe(from, a.subId) } }),
+    subscribe: (now, a, asker) => this.subscribe(now, a, asker),
+    unsubscribe: (_now, a, asker) => ({ ok: true, result: { ended: this.init.subscriptions.unsubscribe(asker.from, a.subId) } }),
   };
 
   constructor(private readonly init: ClientServiceInit) {}
@@ -130,15 +135,20 @@ export class ClientService {
     return Object.hasOwn(this.ops, op);
   }
 
-  /** Answers one request that arrived in a datagram (or reassembled packet) of `requestBytes` bytes. Never throws on bad input. */
-  handleRequest(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: ClientReq, requestBytes: number): void {
+  /**
+   * Answers one request that arrived in a datagram (or reassembled packet)
+   * of `requestBytes` bytes, on `channel` (the client envelope it came in;
+   * undefined when it came in a cluster packet). Never throws on bad input.
+   */
+  handleRequest(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: ClientReq, requestBytes: number, channel?: ClientChannel): void {
     this.stats.requests++;
-    const r = this.run(now, msg, fromAddr);
+    const asker = { from: fromAddr, channel };
+    const r = this.run(now, msg, asker);
     if (r.ok) this.stats.byOp[msg.op] = (this.stats.byOp[msg.op] ?? 0) + 1;
-    this.reply(fromAddr, fromId, msg.reqId, r, requestBytes);
+    this.reply(asker, fromId, msg.reqId, r, requestBytes);
   }
 
-  private run(now: TimeMs, msg: ClientReq, from: Address): OpResult {
+  private run(now: TimeMs, msg: ClientReq, asker: Asker): OpResult {
     const op = Object.hasOwn(this.ops, msg.op) ? this.ops[msg.op] : undefined;
     if (!op) return fail('unknown-op', `unknown op "${msg.op.slice(0, 32)}": use one of ${Object.keys(this.ops).join(', ')}`);
     const parsed = parseJson(msg.args);
@@ -147,7 +157,7 @@ export class ClientService {
     if (typeof args !== 'object' || args === null || Array.isArray(args)) return fail('bad-request', `args of ${msg.op} must be a JSON object`);
     const extra = Object.keys(args).filter((k) => !ARG_KEYS[msg.op]!.includes(k));
     if (extra.length > 0) return fail('bad-request', `${msg.op} takes no "${extra[0]}"; it takes {${ARG_KEYS[msg.op]!.join(', ')}}`);
-    return op(now, args as Args, from);
+    return op(now, args as Args, asker);
   }
 
   private hello(): OpResult {
@@ -160,8 +170,8 @@ export class ClientService {
     return { ok: true, result: this.init.members().map((m) => memberInfo(m, this.init.id, now)) };
   }
 
-  private subscribe(now: TimeMs, a: Args, from: Address): OpResult {
-    const r = this.init.subscriptions.subscribe(now, from, a);
+  private subscribe(now: TimeMs, a: Args, asker: Asker): OpResult {
+    const r = this.init.subscriptions.subscribe(now, asker.from, a, asker.channel);
     return r.ok ? { ok: true, result: { ...r.answer, node: this.init.id } } : fail(r.code, r.message);
   }
 
@@ -211,12 +221,14 @@ export class ClientService {
     return { ok: true, result: req.patch.kind === 'delete' ? { outcome: outcome.kind, id } : { outcome: outcome.kind, contact } };
   }
 
-  private reply(to: Address, fromId: NodeId, reqId: number, result: OpResult, requestBytes: number): void {
+  private reply(asker: Asker, fromId: NodeId, reqId: number, result: OpResult, requestBytes: number): void {
+    const to = asker.from;
+    const send = (x: ClientRes): void => (asker.channel ? this.init.outbox.sendToClient(to, [x], asker.channel) : this.init.outbox.send(to, [x]));
     let r = result;
     let res: ClientRes;
     if (r.ok) {
       res = { type: 'clientRes', reqId, ok: true, result: toAsciiJson(r.result), cursor: r.cursor ?? '', more: r.more ?? false };
-      if (res.result.length <= WIRE_LIMITS.maxClientJsonChars) return this.init.outbox.send(to, [res]);
+      if (res.result.length <= WIRE_LIMITS.maxClientJsonChars) return send(res);
       r = { ok: false, code: 'too-large', message: `the result is over ${WIRE_LIMITS.maxClientJsonChars} characters of JSON; ask for fewer items ("limit")` };
     }
     this.stats.errors++;
@@ -226,16 +238,16 @@ export class ClientService {
     const body: Record<string, unknown> = { code: r.code, message: r.message };
     if (r.issues) body.issues = r.issues;
     res = { type: 'clientRes', reqId, ok: false, result: toAsciiJson(body), cursor: '', more: false };
-    if (member) return this.init.outbox.send(to, [res]);
+    if (member) return send(res);
     const sizeOf = (x: ClientRes): number => packetOverhead(this.init.header, 1) + encodeMessage(x).length;
     let size = sizeOf(res);
-    if (size <= requestBytes) return this.init.outbox.send(to, [res]);
+    if (size <= requestBytes) return send(res);
     // Too large for a stranger: drop the issues, then shorten the message, then keep only the code.
     this.stats.errorsTrimmed++;
     for (const message of [r.message, r.message.slice(0, Math.max(0, r.message.length - (size - requestBytes))), '']) {
       res = { ...res, result: toAsciiJson({ code: r.code, message }) };
       size = sizeOf(res);
-      if (size <= requestBytes) return this.init.outbox.send(to, [res]);
+      if (size <= requestBytes) return send(res);
     }
     this.stats.errorsWithheld++;
   }

@@ -32,7 +32,7 @@
  *   lease, the one-per-address rule and the bucket bound what a
  *   subscription can make us send.
  */
-import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
+import type { Address, ClientChannel, NodeId, Rng, TimeMs } from '../types.ts';
 import type { ClientPush } from '../wire/messages.ts';
 import type { MemberView } from '../membership/member-table.ts';
 import type { ContactId } from '../contacts/ids.ts';
@@ -136,6 +136,8 @@ export interface SubscriptionStats {
 interface Subscriber {
   readonly subId: string;
   readonly addr: Address;
+  /** How pushes go back: the channel of the latest subscribe or renewal (undefined: asked by a member). */
+  channel: ClientChannel | undefined;
   readonly createdAt: TimeMs;
   confirmed: boolean;
   renewedAt: TimeMs;
@@ -158,6 +160,7 @@ export interface PushSource {
 export interface PushOut {
   to: Address;
   push: ClientPush;
+  channel: ClientChannel | undefined;
 }
 
 /** Bytes a ClientPush adds around its event JSON (array, type id, sub, seq, text header), rounded up. */
@@ -184,8 +187,8 @@ export class Subscriptions {
     return this.byAddr.size;
   }
 
-  /** Subscribes, confirms or renews for `addr` (see the file comment). */
-  subscribe(now: TimeMs, addr: Address, args: { subId?: unknown; leaseMs?: unknown }): SubscribeResult {
+  /** Subscribes, confirms or renews for `addr`, pushing on `channel` from now on (see the file comment). */
+  subscribe(now: TimeMs, addr: Address, args: { subId?: unknown; leaseMs?: unknown }, channel?: ClientChannel): SubscribeResult {
     const leaseMs = args.leaseMs ?? this.cfg.leaseMsDefault;
     if (typeof leaseMs !== 'number' || !Number.isSafeInteger(leaseMs) || leaseMs < this.cfg.leaseMsMin || leaseMs > this.cfg.leaseMsMax) {
       return { ok: false, code: 'bad-request', message: `"leaseMs" must be a whole number of ms, ${this.cfg.leaseMsMin}..${this.cfg.leaseMsMax}` };
@@ -194,11 +197,14 @@ export class Subscriptions {
       return { ok: false, code: 'bad-request', message: '"subId" must be the subId of an earlier subscribe answer (16 hex digits), or absent to subscribe anew' };
     }
     const current = this.byAddr.get(addr);
-    if (current && args.subId === current.subId) return { ok: true, answer: this.renew(now, current, leaseMs) };
+    if (current && args.subId === current.subId) {
+      current.channel = channel;
+      return { ok: true, answer: this.renew(now, current, leaseMs) };
+    }
     if (current) this.remove(current);
     this.roomForUnconfirmed();
     const sub: Subscriber = {
-      subId: this.newSubId(), addr, createdAt: now, confirmed: false, renewedAt: now, expiresAt: now + this.cfg.confirmWithinMs,
+      subId: this.newSubId(), addr, channel, createdAt: now, confirmed: false, renewedAt: now, expiresAt: now + this.cfg.confirmWithinMs,
       leaseMs, seq: 0, tokens: this.cfg.pushBurst, tokensAt: now,
     };
     this.byAddr.set(addr, sub);
@@ -257,7 +263,7 @@ export class Subscriptions {
       if (send) sub.tokens -= events.length;
       for (const event of events) {
         sub.seq++;
-        if (send) out.push({ to: sub.addr, push: { type: 'clientPush', sub: sub.subId, seq: sub.seq, event } });
+        if (send) out.push({ to: sub.addr, push: { type: 'clientPush', sub: sub.subId, seq: sub.seq, event }, channel: sub.channel });
       }
       if (send) this.stats.pushes += events.length;
       else this.stats.pushesWithheld += events.length;

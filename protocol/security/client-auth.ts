@@ -22,10 +22,13 @@
  * - Roles: read < write < admin; `roleNeeded` says what each op needs.
  * - Answers go back in the client envelope: sealed under a key derived from
  *   the client's and ours (per server epoch, our counter as nonce), or plain
- *   to an anonymous client. The node remembers the channel per client
- *   address (bounded), so pushes to a subscriber are sealed the same way.
+ *   to an anonymous client. Each admitted request gets its channel (the
+ *   credential's key and the request's nonce), which its answer carries to
+ *   `wrap` (a subscription keeps the latest for its pushes). Nothing is
+ *   remembered per address: a request with a forged source address changes
+ *   nothing about how anything else is sent to that address.
  */
-import { parseAddress, type Address, type NodeId, type TimeMs } from '../types.ts';
+import { parseAddress, type Address, type ClientChannel, type NodeId, type TimeMs } from '../types.ts';
 import { bytesOf, type Aead, type SecurityCrypto } from './crypto.ts';
 import {
   ANONYMOUS, ANSWER_FORM, answerKey, openRequest, parseRequestHeader, sealAnswer, shortAnswer,
@@ -43,14 +46,7 @@ export interface ClientIdentity {
   role: ClientRole | 'bootstrap';
 }
 
-/** How answers to one client address are sealed. */
-export interface ClientChannel {
-  /** The credential's key, undefined for an anonymous client (plain answers). */
-  readonly kc: Uint8Array | undefined;
-  readonly credential: string;
-  /** The nonce of its latest request, echoed in answers. */
-  nonce: Uint8Array;
-}
+export type { ClientChannel };
 
 /** Why the gate refused a client datagram. */
 export type ClientDrop = 'client-malformed' | 'auth-required' | 'client-replay';
@@ -81,8 +77,6 @@ export interface ClientGateConfig {
   /** auth-required answers per source address: rate and burst. */
   authAnswersPerSecond: number;
   authAnswerBurst: number;
-  /** Client addresses whose answer channel is remembered. */
-  maxChannels: number;
 }
 
 export const DEFAULT_CLIENT_GATE_CONFIG: ClientGateConfig = {
@@ -90,7 +84,6 @@ export const DEFAULT_CLIENT_GATE_CONFIG: ClientGateConfig = {
   replayCacheMax: 65_536,
   authAnswersPerSecond: 2,
   authAnswerBurst: 4,
-  maxChannels: 4096,
 };
 
 export interface ClientGateInit {
@@ -112,7 +105,6 @@ export class ClientGate {
   private counter = 0;
   private readonly answerKeys = new Map<string, Aead>();
   private readonly authAnswers: TokenBuckets<Address>;
-  private readonly channels = new Map<Address, ClientChannel>();
 
   constructor(private readonly init: ClientGateInit) {
     this.cfg = { ...DEFAULT_CLIENT_GATE_CONFIG, ...init.config };
@@ -126,8 +118,8 @@ export class ClientGate {
     const access = this.init.access();
     const creds = this.init.credentials();
     if (h.credential === ANONYMOUS) {
-      if (access !== 'required') return this.accept(from, h.nonce, undefined, { credential: ANONYMOUS, role: 'write' }, bytes.subarray(27));
-      if (creds && creds.size === 0 && isLoopbackAddress(from)) return this.accept(from, h.nonce, undefined, { credential: ANONYMOUS, role: 'bootstrap' }, bytes.subarray(27));
+      if (access !== 'required') return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'write' }, bytes.subarray(27));
+      if (creds && creds.size === 0 && isLoopbackAddress(from)) return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'bootstrap' }, bytes.subarray(27));
       return this.refuse(now, from, bytes, h.nonce, 'credential-required');
     }
     const cred = creds?.get(h.credential);
@@ -141,19 +133,17 @@ export class ClientGate {
       return { ok: false, reason: 'client-replay' };
     }
     this.remember(now, seenKey, h.timeMs);
-    return this.accept(from, h.nonce, cred.key, { credential: cred.id, role: cred.role }, packet);
+    return this.accept(h.nonce, cred.key, { credential: cred.id, role: cred.role }, packet);
   }
 
-  /** The answer channel of client address `to`, if it asked us something lately; 'revoked' once its credential is gone. */
-  channel(to: Address): ClientChannel | 'revoked' | undefined {
-    const c = this.channels.get(to);
-    if (!c || c.kc === undefined || this.init.credentials()?.get(c.credential)) return c;
-    return 'revoked';
-  }
-
-  /** `packet` in the client answer envelope for `channel`. */
-  wrap(channel: ClientChannel, packet: Uint8Array): Uint8Array {
+  /**
+   * `packet` in the client answer envelope of `channel`; undefined when its
+   * credential was revoked since (what was queued for it is withheld, never
+   * sent under another key or in the clear).
+   */
+  wrap(channel: ClientChannel, packet: Uint8Array): Uint8Array | undefined {
     if (!channel.kc || !this.init.crypto) return shortAnswer(ANSWER_FORM.plain, channel.nonce, packet);
+    if (!this.init.credentials()?.get(channel.credential)) return undefined;
     let aead = this.answerKeys.get(channel.credential);
     if (!aead) {
       aead = this.init.crypto.aead(answerKey(this.init.crypto, channel.kc, this.init.self, this.init.epoch));
@@ -163,16 +153,10 @@ export class ClientGate {
     return sealAnswer(aead, channel.nonce, this.init.self, this.init.epoch, ++this.counter, packet);
   }
 
-  private accept(from: Address, nonce: Uint8Array, kc: Uint8Array | undefined, who: ClientIdentity, packet: Uint8Array): GateResult {
+  private accept(nonce: Uint8Array, kc: Uint8Array | undefined, who: ClientIdentity, packet: Uint8Array): GateResult {
     this.stats.admitted++;
     if (who.credential === ANONYMOUS) this.stats.anonymous++;
-    let channel = this.channels.get(from);
-    if (!channel || channel.credential !== who.credential) channel = { kc, credential: who.credential, nonce: new Uint8Array(nonce) };
-    else channel.nonce = new Uint8Array(nonce);
-    this.channels.delete(from);
-    this.channels.set(from, channel);
-    if (this.channels.size > this.cfg.maxChannels) this.channels.delete(this.channels.keys().next().value as Address);
-    return { ok: true, packet, who, channel };
+    return { ok: true, packet, who, channel: { kc, credential: who.credential, nonce: new Uint8Array(nonce) } };
   }
 
   /** One small auth-required answer (rate-limited per source, never larger than the request). */

@@ -7,17 +7,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { randomBytes } from 'node:crypto';
 import { ClusterNode } from '../../protocol/node.ts';
 import { SeededRng } from '../../protocol/rng.ts';
-import { decodePacket, encodePacket } from '../../protocol/wire/codec.ts';
-import type { ClientRes } from '../../protocol/wire/messages.ts';
 import { address, nodeId, type Address } from '../../protocol/types.ts';
-import { ANONYMOUS, credentialKey, openAnswer, sealRequest } from '../../protocol/security/client-envelope.ts';
-import { hexOf } from '../../protocol/security/envelope.ts';
+import { credentialKey, openAnswer, CLIENT_ANSWER_V1 } from '../../protocol/security/client-envelope.ts';
+import { SEALED_V1 } from '../../protocol/security/envelope.ts';
 import { roleNeeded } from '../../protocol/security/client-auth.ts';
-import type { Aead } from '../../protocol/security/crypto.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
+import {
+  KeyedCluster, answersTo, code, credKeyHex, newCred, ok, request as requestAt, type Cred, type Outcome,
+} from './keyed-cluster.ts';
 
 const SERVER = nodeId('00000000000000a1');
 const LOOPBACK = address('127.0.0.1:50001');
@@ -31,60 +30,22 @@ function keyedNode(): ClusterNode {
   });
 }
 
-interface Cred { id: string; secret: Uint8Array }
-const newCred = (): Cred => ({ id: randomBytes(8).toString('hex'), secret: new Uint8Array(randomBytes(32)) });
-let reqIds = 0;
-
-/** One request datagram from `cred` (anonymous when undefined), padded as tui/client.ts pads them (room for an error to a stranger). */
-function request(op: string, args: unknown, cred: Cred | undefined, opts: { timeMs?: number; secret?: Uint8Array } = {}): { bytes: Uint8Array; reqId: number } {
-  const reqId = ++reqIds;
-  const text = JSON.stringify(args);
-  const packet = encodePacket({ cluster: 'contacts', from: nodeId('c1c1c1c1c1c1c1c1') }, [{ type: 'clientReq', reqId, op, args: text + ' '.repeat(Math.max(0, 600 - text.length)) }]);
-  const kc = cred && credentialKey(nodeCrypto, cred.id, opts.secret ?? cred.secret);
-  const bytes = sealRequest(nodeCrypto, { credential: cred?.id ?? ANONYMOUS, timeMs: opts.timeMs ?? now, nonce: new Uint8Array(randomBytes(12)) }, kc, packet);
-  return { bytes, reqId };
-}
-
-interface Outcome { answer?: ClientRes; authRequired?: string; bytesOut: number; datagrams: number }
+const request = (op: string, args: unknown, cred: Cred | undefined, opts: { timeMs?: number; secret?: Uint8Array } = {}) =>
+  requestAt(op, args, cred, { timeMs: now, ...opts });
 
 /** Sends `bytes` from `from` and reads what comes back to `from` as that client would. */
 function exchange(node: ClusterNode, bytes: Uint8Array, cred: Cred | undefined, from: Address = LOOPBACK): Outcome {
   node.handleDatagram(now, from, bytes);
-  const kc = cred && credentialKey(nodeCrypto, cred.id, cred.secret);
-  const cache = new Map<string, Aead>();
-  const out: Outcome = { bytesOut: 0, datagrams: 0 };
-  for (let t = node.pollTransmit(); t; t = node.pollTransmit()) {
-    if (t.to !== from) continue;
-    out.bytesOut += t.bytes.length;
-    out.datagrams++;
-    const opened = openAnswer(nodeCrypto, kc, t.bytes, cache);
-    if (opened.kind === 'auth-required') out.authRequired = opened.reason;
-    if (opened.kind !== 'packet') continue;
-    const r = decodePacket(opened.packet, 'contacts');
-    assert.ok(r.ok);
-    if (r.ok && r.packet.messages[0]?.type === 'clientRes') out.answer = r.packet.messages[0];
-  }
-  return out;
+  return answersTo(node, from, cred);
 }
 
 function ask(node: ClusterNode, op: string, args: unknown, cred: Cred | undefined, from?: Address): Outcome {
   return exchange(node, request(op, args, cred).bytes, cred, from);
 }
 
-function ok(o: Outcome): any {
-  assert.ok(o.answer, `no answer: ${JSON.stringify(o)}`);
-  assert.ok(o.answer!.ok, o.answer!.result);
-  return JSON.parse(o.answer!.result);
-}
-
-function code(o: Outcome): string {
-  assert.ok(o.answer && !o.answer.ok, `expected an error answer: ${JSON.stringify(o)}`);
-  return JSON.parse(o.answer!.result).code;
-}
-
 /** Registers `cred` with `role` through admin `admin` (or bootstraps it as the first admin). */
 function register(node: ClusterNode, cred: Cred, role: string, admin?: Cred): void {
-  const key = hexOf(credentialKey(nodeCrypto, cred.id, cred.secret));
+  const key = credKeyHex(cred);
   ok(admin ? ask(node, 'credentials.create', { id: cred.id, role, key, name: role }, admin) : ask(node, 'credentials.bootstrap', { id: cred.id, key, name: 'first' }, undefined));
 }
 
@@ -133,9 +94,9 @@ test('bad credentials get one small auth-required answer, never larger than the 
     ['clock-skew', request('list', {}, reader, { timeMs: now - 3_600_000 }).bytes],
     ['credential-required', request('list', {}, undefined).bytes],
   ];
-  for (const [reason, bytes] of cases) {
+  for (const [i, [reason, bytes]] of cases.entries()) {
     now += 1_000; // past the per-source answer limit
-    const o = exchange(node, bytes, undefined, address(`127.0.0.2:${40000 + reqIds}`));
+    const o = exchange(node, bytes, undefined, address(`127.0.0.2:${40000 + i}`));
     assert.is(o.authRequired, reason);
     assert.is(o.datagrams, 1);
     assert.ok(o.bytesOut <= bytes.length, `${o.bytesOut} > ${bytes.length}`);
@@ -159,14 +120,38 @@ test('revoked: refused at once, and nothing more is sent to it', () => {
   register(node, victim, 'read', admin);
   const at = address('127.0.0.1:50077');
   assert.ok(ask(node, 'list', {}, victim, at).answer);
+  // It subscribes (and confirms): pushes go to it on its request's channel.
+  const sub = ok(ask(node, 'subscribe', {}, victim, at)).subId;
+  assert.ok(ok(ask(node, 'subscribe', { subId: sub }, victim, at)).confirmed);
   ok(ask(node, 'credentials.revoke', { id: victim.id }, admin));
   now += 1_000;
   assert.is(ask(node, 'list', {}, victim, at).authRequired, 'revoked');
-  // Anything still queued for its address (a subscription push, say) is withheld, not sent under another key.
+  // A change that would be pushed to it is withheld, not sent under another key or in the clear.
   const withheld = node.stats.withheld;
-  node.outbox.send(at, [{ type: 'clientRes', reqId: 1, ok: true, result: '[]', cursor: '', more: false }]);
-  assert.is(node.pollTransmit(), undefined);
+  ok(ask(node, 'put', { opId: 'op-revoked', patch: { kind: 'create', contact: { id: '01HZZZZZZZZZZZZZZZZZZZZZZY', formattedName: 'Bo' } } }, writer));
+  assert.is(answersTo(node, at, victim).datagrams, 0);
   assert.is(node.stats.withheld, withheld + 1);
+});
+
+test('a request with a forged member source address changes nothing about how gossip goes to that member (review 1)', () => {
+  const c = KeyedCluster.joined(3);
+  const [a, b] = [c.node(0), c.node(1)];
+  const boot = newCred();
+  const reader = newCred();
+  a.handleDatagram(c.now, LOOPBACK, requestAt('credentials.bootstrap', { id: boot.id, key: credKeyHex(boot), name: 'x' }, undefined, { timeMs: c.now }).bytes);
+  a.handleDatagram(c.now, LOOPBACK, requestAt('credentials.create', { id: reader.id, role: 'read', key: credKeyHex(reader), name: 'r' }, boot, { timeMs: c.now }).bytes);
+  c.pump(3_000);
+  // A read-only client forges B's address (and every other member's, at every node), then an anonymous one does.
+  for (const [, n] of c.nodes) for (const [to] of c.nodes) if (n !== c.nodes.get(to)) n.handleDatagram(c.now, to, requestAt('hello', {}, reader, { timeMs: c.now }).bytes);
+  a.handleDatagram(c.now, KeyedCluster.addr(1), requestAt('hello', {}, undefined, { timeMs: c.now }).bytes);
+  const since = c.log.length;
+  c.pump(30_000);
+  const kinds = new Set(c.log.slice(since).filter((d) => d.from === KeyedCluster.addr(0) && d.to === KeyedCluster.addr(1)).map((d) => d.bytes[0]));
+  assert.equal([...kinds], [SEALED_V1], 'A still seals everything to B under the cluster key (no client envelope)');
+  assert.not.ok(kinds.has(CLIENT_ANSWER_V1));
+  assert.is(b.stats.dropped.unauthenticated ?? 0, 0);
+  assert.ok((a.stats.dropped['client-from-member'] ?? 0) >= 3, 'the forged requests were dropped unanswered');
+  for (const v of c.views()) assert.not.match(v, /suspect|dead/);
 });
 
 test('every op the client service serves has a role (a new op must be listed in client-auth.ts, or only admins may use it)', () => {
