@@ -13,12 +13,23 @@
  *   (version, setter) wins, so concurrent `use` commands settle on one.
  * `merge` is the union of the first two and the larger register; it is
  * commutative, associative and idempotent. The key a node seals with is
- * the register's key; the register never names a removed key while
- * operators go through the rotation commands (security-service.ts refuses
- * to remove a primary), and should a race of two admins make it so, the
- * installed key with the highest id takes its place, the same everywhere.
+ * the register's key.
+ *
+ * Two keys are never dropped, whatever a merge brings: the key the register
+ * names, and the last key. A removal of either is remembered (the tombstone
+ * still keeps it from ever being installed again) but the key stays until
+ * the register names another one; without that, one sealed state naming
+ * every key as removed would leave a member nothing to seal with, for good.
+ * Operators never get there (security-service.ts refuses to remove a
+ * primary); a race of two admins, or a member holding a key and acting in
+ * bad faith, can. Should the register name a key not held, the installed
+ * key with the highest id takes its place, the same everywhere.
+ *
+ * What a merge takes is checked first (`checkKeyringState`): a key whose id
+ * is not the id of its secret is refused, or a stray member could plant a
+ * key under another key's id.
  */
-import { isNodeId, type NodeId } from '../types.ts';
+import { invariant, isNodeId, type NodeId } from '../types.ts';
 import { bytesOf, KEY_BYTES, type SecurityCrypto } from './crypto.ts';
 import { bytesFromHex, hexOf, type KeyId } from './envelope.ts';
 
@@ -35,7 +46,7 @@ export interface ClusterKey {
 /** What packet sealing needs: a key by id, and the one to seal with. */
 export interface KeySource {
   key(id: KeyId): ClusterKey | undefined;
-  primary(): ClusterKey | undefined;
+  primary(): ClusterKey;
 }
 
 /** Who set the primary, and when in the register's order. */
@@ -76,12 +87,13 @@ export class Keyring implements KeySource {
     return this.keys.get(id);
   }
 
-  /** The key to seal with; see the file comment for the race fallback. */
-  primary(): ClusterKey | undefined {
+  /** The key to seal with; see the file comment for the race fallback. A ring in use is never empty. */
+  primary(): ClusterKey {
     const named = this.register && this.keys.get(this.register.id);
     if (named) return named;
     let best: ClusterKey | undefined;
     for (const k of this.keys.values()) if (!best || k.id > best.id) best = k;
+    invariant(best !== undefined, 'a keyring in use holds a key (install one before sealing)');
     return best;
   }
 
@@ -115,34 +127,25 @@ export class Keyring implements KeySource {
   /** Makes `id` primary as set by `by` (the caller checked it is installed). */
   use(id: KeyId, by: NodeId): void {
     this.register = { id, version: (this.register?.version ?? 0) + 1, by };
+    this.prune();
   }
 
-  /** Removes `id` for good (the caller checked it is not the primary). */
+  /** Removes `id` for good (the caller checked it is not the primary, nor the last key). */
   remove(id: KeyId): void {
-    this.keys.delete(id);
     this.removed.add(id);
     this.boundRemoved();
+    this.prune();
   }
 
-  /** Merges another ring in; returns whether anything changed. */
+  /** Merges another ring in (checked with checkKeyringState first); returns whether anything changed. */
   merge(other: KeyringState): boolean {
-    let changed = false;
-    for (const id of other.removed) {
-      if (this.removed.has(id)) continue;
-      this.removed.add(id);
-      this.keys.delete(id);
-      changed = true;
-    }
+    const before = this.fingerprint();
+    if (other.primary && registerWins(other.primary, this.register)) this.register = { ...other.primary };
+    for (const id of other.removed) this.removed.add(id);
     this.boundRemoved();
-    for (const k of other.keys) {
-      if (k.secret.length !== KEY_BYTES) continue;
-      if (this.install(k) === 'installed') changed = true;
-    }
-    if (other.primary && registerWins(other.primary, this.register)) {
-      this.register = { ...other.primary };
-      changed = true;
-    }
-    return changed;
+    for (const k of other.keys) if (k.secret.length === KEY_BYTES) this.install(k);
+    this.prune();
+    return this.fingerprint() !== before;
   }
 
   /** The whole ring (copies), for sending to members and persisting. */
@@ -158,6 +161,32 @@ export class Keyring implements KeySource {
   private boundRemoved(): void {
     while (this.removed.size > MAX_REMOVED_KEYS) this.removed.delete(this.removed.values().next().value as KeyId);
   }
+
+  /** Drops removed keys, except the one the register names and the last one (see the file comment). */
+  private prune(): void {
+    for (const id of [...this.keys.keys()]) {
+      if (this.keys.size === 1) return;
+      if (this.removed.has(id) && id !== this.register?.id) this.keys.delete(id);
+    }
+  }
+
+  /** What merge compares to tell whether it changed anything. */
+  private fingerprint(): string {
+    const r = this.register;
+    return `${this.ids().join()}|${[...this.removed].join()}|${r ? `${r.id}/${r.version}/${r.by}` : ''}`;
+  }
+}
+
+/**
+ * Why `state` (from a member) must not be merged, or undefined when it may:
+ * every key's id must be the id of its secret (keyIdOf), secrets 32 bytes.
+ */
+export function checkKeyringState(crypto: SecurityCrypto, state: KeyringState): string | undefined {
+  for (const k of state.keys) {
+    if (k.secret.length !== KEY_BYTES) return `key ${k.id} is ${k.secret.length} bytes, not ${KEY_BYTES}`;
+    if (keyIdOf(crypto, k.secret) !== k.id) return `key ${k.id} is not the id of its secret`;
+  }
+  return undefined;
 }
 
 /** The ring as JSON-safe data (secrets as hex), for the daemon's state file and the simulator's storage. */

@@ -114,7 +114,6 @@ export class PacketSecurity {
   /** `packet` sealed for `to` under key `keyId` if held, else the primary; throws when there is none (our misuse). */
   seal(to: Address, packet: Uint8Array, keyId?: KeyId): Uint8Array {
     const key = (keyId !== undefined ? this.init.keys.key(keyId) : undefined) ?? this.init.keys.primary();
-    invariant(key !== undefined, 'a keyed node has a primary key');
     // 2^48 datagrams: 89 years at 100,000 a second. Past it the epoch must move; a restart does that.
     invariant(this.counter < MAX_COUNTER, 'the datagram counter of this epoch is not exhausted');
     const header: SealedHeader = { keyId: key.id, sender: this.init.self, epoch: this.epoch, counter: ++this.counter, toEpoch: this.hints.get(to) ?? 0 };

@@ -45,7 +45,7 @@ import type { MemberView } from '../membership/member-table.ts';
 import { TimerTable } from '../timers.ts';
 import { equalBytes, KEY_BYTES, type SecurityCrypto } from './crypto.ts';
 import { keyIdText, looksPlain, SEALED_V1, type KeyId } from './envelope.ts';
-import { Keyring, keyIdOf, MAX_KEYS } from './keyring.ts';
+import { checkKeyringState, Keyring, keyIdOf, MAX_KEYS } from './keyring.ts';
 import { CredentialStore, type Credential } from './credentials.ts';
 import { PacketSecurity, type OpenFailure } from './packet-security.ts';
 import { fromSecState, securityDigest, securityToJson, toSecState, type SecurityState } from './security-state.ts';
@@ -151,7 +151,7 @@ export class SecurityService {
   readonly keyring: Keyring;
   readonly credentials: CredentialStore;
   readonly packets: PacketSecurity;
-  readonly stats = { syncs: 0, statesSent: 0, statesMerged: 0, statusesHeard: 0, catchUps: 0, alerts: 0 };
+  readonly stats = { syncs: 0, statesSent: 0, statesMerged: 0, statesRefused: 0, statusesHeard: 0, catchUps: 0, alerts: 0 };
   private modeNow: SecurityMode;
   private readonly cfg: SecurityConfig;
   private readonly crypto: SecurityCrypto;
@@ -175,7 +175,7 @@ export class SecurityService {
       crypto: s.crypto, cluster: init.cluster, self: init.id, epoch: s.epoch, keys: this.keyring, peerEpochs: s.restored?.peerEpochs,
     });
     if (s.keyFileKey) this.installKeyFileKey(s.keyFileKey);
-    if (!this.keyring.primary()) throw new TypeError('a keyed node needs a key: give it a key file, or a restored keyring');
+    if (this.keyring.size === 0) throw new TypeError('a keyed node needs a key: give it a key file, or a restored keyring');
     this.ownStatus = this.makeStatus();
     this.init.broadcast(`ks:${init.id}`, encodeMessage(this.ownStatus));
     this.timers.set('sec-sync', init.now + init.rng.int(this.cfg.syncIntervalMs));
@@ -205,7 +205,7 @@ export class SecurityService {
       }
       const epochs = this.packets.takeChangedPeerEpochs();
       if (epochs) this.events.push({ type: 'persist', key: 'peer-epochs', value: epochs });
-      if (r.keyId !== this.keyring.primary()!.id) this.introduce(now, from, r.keyId);
+      if (r.keyId !== this.keyring.primary().id) this.introduce(now, from, r.keyId);
       return { ok: true, packet: r.packet, sealedBy: r.sender };
     }
     if (looksPlain(bytes) && this.modeNow !== 'require') return { ok: true, packet: bytes, sealedBy: undefined };
@@ -261,7 +261,7 @@ export class SecurityService {
   /** Makes `id` the key every member seals with; refused until every member not dead or left holds it. */
   useKey(id: KeyId): CommandResult {
     if (!this.keyring.key(id)) return failure('not-installed', `key ${keyIdText(id)} is not installed here: install it first (contacts keys install); if you just did, the news has not reached this member yet: retry in a few seconds`);
-    if (this.keyring.primary()!.id === id) return { ok: true, value: undefined };
+    if (this.keyring.primary().id === id) return { ok: true, value: undefined };
     const missing = this.unconfirmed((s) => s.holds.includes(id));
     if (missing.length > 0) {
       return failure('not-confirmed', `not every member holds key ${keyIdText(id)} yet: ${missing.join('; ')}. Wait for them (contacts keys list shows progress), or wait until a member that is gone is marked dead`);
@@ -273,7 +273,7 @@ export class SecurityService {
 
   /** Removes `id` for good; refused for the primary, and until every member not dead or left seals with the primary. */
   removeKey(id: KeyId): CommandResult {
-    const primary = this.keyring.primary()!.id;
+    const primary = this.keyring.primary().id;
     if (!this.keyring.key(id)) {
       return this.keyring.isRemoved(id) ? { ok: true, value: undefined } : failure('not-installed', `key ${keyIdText(id)} is not installed here (contacts keys list shows the keys)`);
     }
@@ -289,7 +289,7 @@ export class SecurityService {
 
   /** Every installed key with the live members that hold it and seal with it. */
   keyReport(): { primary: string; keys: KeyReport[]; members: { name: string; id: string; state: string; primary: string | null; holds: string[] }[] } {
-    const primary = this.keyring.primary()!.id;
+    const primary = this.keyring.primary().id;
     const live = [...this.init.members()].filter((m) => m.state === 'alive' || m.state === 'suspect');
     const statusOf = (m: MemberView) => (m.id === this.init.id ? this.ownStatus : this.statuses.get(m.id));
     const ids = new Set<number>(this.keyring.ids());
@@ -338,7 +338,7 @@ export class SecurityService {
       this.ownStatus = status;
       this.init.broadcast(`ks:${this.init.id}`, encodeMessage(status));
       const k = this.keyring.state();
-      this.events.push({ type: 'keyring-changed', keys: this.keyring.ids(), primary: this.keyring.primary()!.id, removed: k.removed });
+      this.events.push({ type: 'keyring-changed', keys: this.keyring.ids(), primary: this.keyring.primary().id, removed: k.removed });
     }
     if (!command) return;
     for (const m of this.liveOthers()) this.sendState(m.addr, false);
@@ -346,6 +346,11 @@ export class SecurityService {
 
   private onState(fromAddr: Address, msg: SecState): void {
     const incoming = fromSecState(msg);
+    const wrong = checkKeyringState(this.crypto, incoming.keyring);
+    if (wrong !== undefined) {
+      this.stats.statesRefused++;
+      return;
+    }
     let changed = this.keyring.merge(incoming.keyring);
     if (this.credentials.merge(incoming.credentials)) changed = true;
     if (changed) {
@@ -405,7 +410,7 @@ export class SecurityService {
     for (const m of this.init.members()) if (m.id === sender || m.addr === from) senderName = m.name;
     this.events.push({
       type: 'key-alert', from, sender, senderName, keyId, removedByRotation: this.keyring.isRemoved(keyId),
-      held: this.keyring.ids(), primary: this.keyring.primary()!.id,
+      held: this.keyring.ids(), primary: this.keyring.primary().id,
     });
   }
 
@@ -450,7 +455,7 @@ export class SecurityService {
     this.statusSeq = Math.min(this.statusSeq + 1, 0xfffff);
     return {
       type: 'keyStatus', node: this.init.id, version: this.packets.epoch * 0x10_0000 + this.statusSeq,
-      primary: this.keyring.primary()!.id, holds: this.keyring.ids(),
+      primary: this.keyring.primary().id, holds: this.keyring.ids(),
     };
   }
 
