@@ -220,10 +220,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   }
 
   private receive(now: TimeMs, from: Address, bytes: Uint8Array): void {
-    // Rate limits come first: a flood costs a lookup per datagram, nothing more.
-    // While plain datagrams count (no key, or a rolling upgrade), a member's address is as good as a proof.
-    const plainMember = (!this.security || this.security.mode !== 'require') && this.isMemberAddress(from);
-    if (!this.guard.admit(now, from, plainMember)) return this.drop('rate-limited');
+    // Rate limits come first: a flood costs a lookup per datagram, nothing more. Members have a lane of their own.
+    if (!this.guard.admit(now, from, this.isMemberAddress(from))) return this.drop('rate-limited');
     if (bytes[0] === CLIENT_REQUEST_V1) return this.handleClientDatagram(now, from, bytes);
     if (!this.security) {
       if (bytes[0] === SEALED_V1) return this.drop('no-key');
@@ -232,7 +230,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     // Nothing is decoded before security has admitted it.
     const admitted = this.security.admit(now, from, bytes);
     if (!admitted.ok) return this.drop(admitted.reason);
-    if (admitted.sealedBy) this.guard.authenticated(from);
+    if (admitted.sealedBy) this.guard.authenticated(now, from);
     this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
   }
 
@@ -291,7 +289,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       if (r.answer) this.outbox.pushRaw(from, r.answer);
       return;
     }
-    if (r.who.credential !== ANONYMOUS) this.guard.authenticated(from);
+    if (r.who.credential !== ANONYMOUS) this.guard.authenticated(now, from);
     this.handleClientPacket(now, from, r.packet, r.who, r.channel, bytes.length, false);
   }
 

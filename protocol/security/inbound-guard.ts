@@ -3,15 +3,27 @@
  * decoding or cryptography, so that a flood costs us a map lookup per
  * datagram and never grows memory.
  *
- * How this works. A source address is `trusted` once a datagram from it
- * proved a key (a sealed cluster datagram that opened, a client request
- * whose credential verified), or, on a node without a key, when it is a
- * member's address. Trusted sources get a generous bucket each (catch-up
- * bursts, paged answers); every other source gets a small one, and all
- * strangers together share one global bucket, so that a flood from many
- * forged addresses is bounded too. Past a bucket the datagram is dropped
- * and counted as 'rate-limited'. Every map is bounded (rate-limit.ts): a
- * flood from a million addresses costs at most maxSources buckets.
+ * How this works. Three lanes, each its own bounded map of token buckets
+ * (rate-limit.ts), so that no lane's crowd can push another lane's sources
+ * out:
+ * - members: a source address in the member table gets a generous bucket
+ *   of its own (catch-up bursts, push/pull). The caller says whether an
+ *   address is a member's; only the member table decides, so neither
+ *   clients nor strangers can evict a member from this lane. (A flood that
+ *   forges a member's address spends that member's bucket: that needs more
+ *   than trustedPerSecond forged datagrams a second, and is what a
+ *   per-address limit cannot tell apart.)
+ * - trusted: a source that proved a key (a client request whose credential
+ *   verified, a sealed datagram from a node not yet in the table) gets the
+ *   same generous bucket, least recently used forgotten first, so a crowd
+ *   of short-lived CLI runs (each from a new port) never evicts a client
+ *   that keeps talking.
+ * - strangers: everyone else, per IP address (not per port: a flooder
+ *   cycling ports gets no fresh burst; on loopback per port, as nobody off
+ *   this host can forge a loopback source and local clients each have their
+ *   own), and all strangers together share one global bucket, so that a
+ *   flood from many forged addresses is bounded too.
+ * Past a bucket the datagram is dropped and counted as 'rate-limited'.
  */
 import type { Address, TimeMs } from '../types.ts';
 import { TokenBucket, TokenBuckets } from './rate-limit.ts';
@@ -23,10 +35,10 @@ export interface InboundLimits {
   /** Datagrams a second, and the burst, from all such sources together. */
   strangersPerSecond: number;
   strangersBurst: number;
-  /** Datagrams a second, and the burst, from one authenticated source. */
+  /** Datagrams a second, and the burst, from one member's address or one authenticated source. */
   trustedPerSecond: number;
   trustedBurst: number;
-  /** Sources remembered (buckets, and trusted addresses). */
+  /** Sources remembered per lane (member addresses, trusted sources, stranger IPs). */
   maxSources: number;
 }
 
@@ -41,36 +53,45 @@ export const DEFAULT_INBOUND_LIMITS: InboundLimits = {
 };
 
 export class InboundGuard {
-  private readonly strangers: TokenBuckets<Address>;
+  private readonly strangers: TokenBuckets<string>;
   private readonly allStrangers: TokenBucket;
-  private readonly trustedBuckets: TokenBuckets<Address>;
-  private readonly trusted = new Map<Address, true>();
+  private readonly trusted: TokenBuckets<Address>;
+  private readonly members: TokenBuckets<Address>;
   readonly stats = { limited: 0 };
 
   constructor(readonly limits: InboundLimits = DEFAULT_INBOUND_LIMITS) {
     this.strangers = new TokenBuckets({ perSecond: limits.strangerPerSecond, burst: limits.strangerBurst, maxKeys: limits.maxSources });
     this.allStrangers = new TokenBucket(limits.strangersPerSecond, limits.strangersBurst);
-    this.trustedBuckets = new TokenBuckets({ perSecond: limits.trustedPerSecond, burst: limits.trustedBurst, maxKeys: limits.maxSources });
+    const wide = { perSecond: limits.trustedPerSecond, burst: limits.trustedBurst, maxKeys: limits.maxSources };
+    this.trusted = new TokenBuckets({ ...wide, lru: true });
+    this.members = new TokenBuckets(wide);
   }
 
-  /** Whether to look at a datagram from `from` at all; `member`: a member's address on a node without a key. */
+  /** Whether to look at a datagram from `from` at all; `member`: `from` is a member's address in the member table. */
   admit(now: TimeMs, from: Address, member = false): boolean {
-    const ok = member || this.trusted.has(from)
-      ? this.trustedBuckets.take(now, from)
-      : this.strangers.take(now, from) && this.allStrangers.take(now);
+    const ok = member
+      ? this.members.take(now, from)
+      : this.trusted.has(from)
+      ? this.trusted.take(now, from)
+      : this.strangers.take(now, stranger(from)) && this.allStrangers.take(now);
     if (!ok) this.stats.limited++;
     return ok;
   }
 
-  /** `from` proved a key: it gets the trusted bucket from now on. */
-  authenticated(from: Address): void {
-    if (this.trusted.has(from)) return;
-    this.trusted.set(from, true);
-    if (this.trusted.size > this.limits.maxSources) this.trusted.delete(this.trusted.keys().next().value as Address);
+  /** `from` proved a key: it gets the trusted lane from now on (while it keeps talking). */
+  authenticated(now: TimeMs, from: Address): void {
+    this.trusted.ensure(now, from);
   }
 
-  /** Sources with state, for metrics (each map is bounded by maxSources). */
+  /** Sources with state, for metrics (each lane is bounded by maxSources). */
   get sources(): number {
-    return this.strangers.size + this.trustedBuckets.size;
+    return this.strangers.size + this.trusted.size + this.members.size;
   }
+}
+
+/** What a stranger is limited by: its IP address (`a` without its port), or on loopback the whole address. */
+function stranger(a: Address): string {
+  if (a.startsWith('127.') || a.startsWith('[::1]')) return a;
+  const colon = a.lastIndexOf(':');
+  return colon < 0 ? a : a.slice(0, colon);
 }

@@ -3,12 +3,14 @@
  *
  * How this works: each key has a bucket of `burst` tokens refilled at
  * `perSecond`; `take(now, key)` spends one if there is one. Buckets live in
- * a Map in the order they were made; past `maxKeys` the oldest is forgotten
- * (it comes back full: the safe direction for a real source, and a flooder
- * gains one burst per eviction, which the global bucket bounds). Not
- * least-recently-used on purpose: refreshing the order costs a delete and
- * an insert on every datagram. Time is the driver's `now`; nothing here
- * reads a clock.
+ * a Map; past `maxKeys` the first in the Map's order is forgotten (it comes
+ * back full). By default that order is the order buckets were made: a
+ * flooder gains one burst per eviction, which a global bucket bounds, and
+ * nothing costs more than a lookup per datagram. With `lru`, every take
+ * moves its key to the end, so the keys forgotten are the least recently
+ * used: for sources that earned a wide lane, which a crowd of newcomers
+ * must not push out while they keep talking. Time is the driver's `now`;
+ * nothing here reads a clock.
  */
 import type { TimeMs } from '../types.ts';
 
@@ -19,6 +21,8 @@ export interface BucketConfig {
   burst: number;
   /** Keys remembered at once. */
   maxKeys: number;
+  /** Forget the least recently used key first (else the oldest made). */
+  lru?: boolean;
 }
 
 interface Bucket {
@@ -39,17 +43,35 @@ export class TokenBuckets<K> {
     if (b) {
       b.tokens = Math.min(this.cfg.burst, b.tokens + ((now - b.at) * this.cfg.perSecond) / 1000);
       b.at = now;
-    } else {
-      b = { tokens: this.cfg.burst, at: now };
-      if (this.buckets.size >= this.cfg.maxKeys) {
-        this.buckets.delete(this.buckets.keys().next().value as K);
-        this.evicted++;
+      if (this.cfg.lru) {
+        this.buckets.delete(key);
+        this.buckets.set(key, b);
       }
-      this.buckets.set(key, b);
+    } else {
+      b = this.add(now, key);
     }
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
+  }
+
+  has(key: K): boolean {
+    return this.buckets.has(key);
+  }
+
+  /** Gives `key` a full bucket unless it has one (a source that just earned this lane). */
+  ensure(now: TimeMs, key: K): void {
+    if (!this.buckets.has(key)) this.add(now, key);
+  }
+
+  private add(now: TimeMs, key: K): Bucket {
+    const b = { tokens: this.cfg.burst, at: now };
+    if (this.buckets.size >= this.cfg.maxKeys) {
+      this.buckets.delete(this.buckets.keys().next().value as K);
+      this.evicted++;
+    }
+    this.buckets.set(key, b);
+    return b;
   }
 
   get size(): number {

@@ -118,7 +118,7 @@ test('100,000 unauthenticated datagrams: zero bytes back, no suspicion at the pe
   assert.is(repliedBytes, 0, 'not one byte to the flooders');
   assert.ok(last > FLOOD / 10, `the node saw and dropped the flood (${last})`);
   assert.ok(rssAfter - rssBefore < 64 * 1024, `RSS grew ${rssAfter - rssBefore} KiB`);
-  assert.ok(sources <= 2 * 4096);
+  assert.ok(sources <= 3 * 4096, `${sources} sources with state`);
   assert.not.ok(b.records.some((r) => r.event === 'member' && r.id === aId && r.state !== 'alive'), 'b never suspected a');
   assert.is(a.exitStatus, undefined);
   floodTarget = a;

@@ -12,6 +12,7 @@ import { SeededRng } from '../../protocol/rng.ts';
 import { encodePacket } from '../../protocol/wire/codec.ts';
 import { address, nodeId, type Address } from '../../protocol/types.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
+import { KeyedCluster, credKeyHex, newCred, request } from './keyed-cluster.ts';
 
 const at = (i: number) => address(`10.1.${(i >> 8) & 255}.${i & 255}:${1000 + (i >> 16)}`);
 
@@ -24,7 +25,7 @@ test('one source: its burst, then its rate; a source that proved a key gets the 
   ok = 0;
   for (let i = 0; i < 1000; i++) ok += g.admit(1000, src) ? 1 : 0;
   assert.is(ok, DEFAULT_INBOUND_LIMITS.strangerPerSecond);
-  g.authenticated(src);
+  g.authenticated(1000, src);
   ok = 0;
   for (let i = 0; i < 5000; i++) ok += g.admit(1000, src) ? 1 : 0;
   assert.is(ok, 5000);
@@ -37,6 +38,47 @@ test('many sources: all strangers share one bucket, and memory stays bounded', (
   for (let i = 0; i < 100_000; i++) ok += g.admit(0, at(i)) ? 1 : 0;
   assert.is(ok, DEFAULT_INBOUND_LIMITS.strangersBurst);
   assert.ok(g.sources <= DEFAULT_INBOUND_LIMITS.maxSources * 2, `${g.sources} sources kept`);
+});
+
+test('strangers are limited per IP: a flooder cycling ports gets no fresh burst', () => {
+  const g = new InboundGuard();
+  let ok = 0;
+  for (let port = 1; port <= 1000; port++) ok += g.admit(0, address(`192.0.2.1:${port}`)) ? 1 : 0;
+  assert.is(ok, DEFAULT_INBOUND_LIMITS.strangerBurst);
+});
+
+test('the trusted lane forgets the least recently used: a client that keeps talking outlives a crowd of one-shot runs', () => {
+  const g = new InboundGuard({ ...DEFAULT_INBOUND_LIMITS, maxSources: 8 });
+  const steady = at(1);
+  g.authenticated(0, steady);
+  for (let i = 2; i < 100; i++) {
+    g.authenticated(0, at(i));
+    assert.ok(g.admit(0, steady));
+  }
+  let ok = 0;
+  for (let i = 0; i < 5000; i++) ok += g.admit(0, steady) ? 1 : 0;
+  assert.is(ok, 5000, 'still in the wide lane');
+});
+
+test('review 4: client churn and a stranger flood never starve members: members have a lane of their own', () => {
+  // The review's attack scaled down (64 sources, 500 strangers a second): more client runs than sources, then a flood.
+  const limits = { maxSources: 64, strangersPerSecond: 500, strangersBurst: 100 };
+  const c = new KeyedCluster();
+  const a = c.add(0, {}, { inboundLimits: limits });
+  c.add(1, {}, { inboundLimits: limits }).join(c.now, [KeyedCluster.addr(0)]);
+  a.join(c.now, []);
+  c.pump(5_000);
+  const admin = newCred();
+  a.handleDatagram(c.now, address('127.0.0.1:5000'), request('credentials.bootstrap', { id: admin.id, key: credKeyHex(admin) }, undefined, { timeMs: c.now }).bytes);
+  for (let p = 0; p < 100; p++) a.handleDatagram(c.now, address(`10.0.0.50:${20000 + p}`), request('hello', {}, admin, { timeMs: c.now }).bytes);
+  const junk = new Uint8Array(64).fill(7);
+  let k = 0;
+  for (; k < 200; k++) a.handleDatagram(c.now, address(`198.18.0.${k}:9`), junk); // the strangers' burst, spent at once
+  c.pump(20_000, (now) => {
+    for (let i = 0; i < 6; i++, k++) a.handleDatagram(now, address(`203.0.113.${k % 250}:${1000 + k}`), junk); // 600 a second
+  });
+  assert.ok((a.stats.dropped['rate-limited'] ?? 0) > 1_000, 'the flood was limited');
+  for (const v of c.views()) assert.not.match(v, /suspect|dead/, 'A and B kept each other alive');
 });
 
 test('a keyed node answers no unauthenticated datagram, relays probes only to members, and counts what it dropped', () => {

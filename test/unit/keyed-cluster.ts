@@ -67,10 +67,11 @@ export class KeyedCluster {
     return c;
   }
 
-  /** Runs `ms` of time in 10 ms steps: timers, then every datagram delivered (and logged). */
-  pump(ms: number): void {
+  /** Runs `ms` of time in 10 ms steps: `each` (say, a flood's share), timers, then every datagram delivered (and logged). */
+  pump(ms: number, each?: (now: number) => void): void {
     for (let t = 0; t < ms; t += 10) {
       this.now += 10;
+      each?.(this.now);
       for (const n of this.nodes.values()) n.handleTimeout(this.now);
       this.deliver();
     }
