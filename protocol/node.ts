@@ -86,7 +86,7 @@ export type NodeDropReason =
 /** Every inbound drop reason, for metrics that pre-register labels. */
 export const NODE_DROP_REASONS: readonly NodeDropReason[] = [
   ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver',
-  'client-malformed', 'auth-required', 'client-replay', 'forbidden', 'rate-limited',
+  'wrong-receiver', 'client-malformed', 'auth-required', 'client-replay', 'forbidden', 'rate-limited',
   'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key', 'client-from-member',
 ];
 
@@ -109,7 +109,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly clientGate: ClientGate;
   /** Rate limits in front of everything (inbound-guard.ts). */
   readonly guard: InboundGuard;
-  private memberAddrs = new Set<Address>();
+  private memberAddrs = new Map<Address, NodeId>();
   private memberAddrsVersion = -1;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, withheld: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
@@ -141,6 +141,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.security = init.security && new SecurityService({
       id: init.id, cluster: this.config.clusterName, security: init.security, outbox: this.outbox, rng: init.rng, now: init.now,
       members: () => membership.memberViews(), broadcast: (key, encoded) => membership.enqueueBroadcast(key, encoded),
+      memberAddress: (id) => membership.member(id)?.addr, memberAt: (addr) => this.memberAt(addr),
     });
     this.replication = new Replication({
       id: init.id, rng: init.rng, outbox: this.outbox, now: init.now, config: this.config,
@@ -234,18 +235,31 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
   }
 
-  /** Whether `a` is the address of a member we know (cached per membership change). */
+  /** Whether `a` is the address of a member we know. */
   private isMemberAddress(a: Address): boolean {
-    if (this.memberAddrsVersion !== this.membership.membersVersion) {
-      this.memberAddrs = new Set();
-      for (const m of this.membership.memberViews()) this.memberAddrs.add(m.addr);
-      this.memberAddrsVersion = this.membership.membersVersion;
-    }
-    return this.memberAddrs.has(a);
+    return this.memberAt(a) !== undefined;
   }
 
-  /** Handles one plain packet; `sealedBy` is the sender its seal proved (undefined: it came plain). */
-  private handlePacketBytes(now: TimeMs, from: Address, bytes: Uint8Array, reassembled: boolean, sealedBy: NodeId | undefined): void {
+  /** The member at address `a` (a map rebuilt only when the membership changed: it is asked for every datagram). */
+  private memberAt(a: Address): NodeId | undefined {
+    if (this.memberAddrsVersion !== this.membership.membersVersion) {
+      this.memberAddrs = new Map();
+      for (const m of this.membership.memberViews()) this.memberAddrs.set(m.addr, m.id);
+      this.memberAddrsVersion = this.membership.membersVersion;
+    }
+    return this.memberAddrs.get(a);
+  }
+
+  /**
+   * Handles one plain packet; `sealedBy` is the sender its seal proved
+   * (undefined: it came plain). What a sealed packet makes us send goes to
+   * its sender's address in the member table, not to the datagram's source:
+   * a recording replayed from a forged source (where the replay windows
+   * still let it through: a first contact, once per receiver) must not make
+   * us send anything to that source. A sender we do not know yet (a node
+   * joining) is answered at the source.
+   */
+  private handlePacketBytes(now: TimeMs, source: Address, bytes: Uint8Array, reassembled: boolean, sealedBy: NodeId | undefined): void {
     const result = decodePacket(bytes, this.config.clusterName);
     if (!result.ok) return this.drop(result.reason);
     const packet = result.packet;
@@ -253,13 +267,14 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     if (result.unknownMessages > 0) this.stats.dropped['unknown-message'] = (this.stats.dropped['unknown-message'] ?? 0) + result.unknownMessages;
     if (packet.from === this.id) return this.drop('from-self');
     if (sealedBy !== undefined && packet.from !== sealedBy) return this.drop('sender-mismatch');
+    const from = (sealedBy !== undefined ? this.membership.member(sealedBy)?.addr : undefined) ?? source;
     this.membership.heardFrom(now, packet.from);
     for (const msg of packet.messages) {
       if (msg.type === 'frag') {
         // A reassembled packet made of pieces again is nobody's honest traffic.
         if (reassembled) return this.drop('bad-schema');
         const whole = (sealedBy ? this.sealedReassembler : this.reassembler).add(now, packet.from, msg);
-        if (whole) this.handlePacketBytes(now, from, whole, true, sealedBy);
+        if (whole) this.handlePacketBytes(now, source, whole, true, sealedBy);
         // A member (it proved the cluster key) may ask anything; a plain packet is an anonymous client's.
       } else if (msg.type === 'clientReq') this.handleClientRequest(now, from, packet.from, msg, bytes.length, sealedBy ? MEMBER : ANONYMOUS_WRITER);
       // Servers never ask anything of clients: a response or a push here is misdirected.

@@ -10,8 +10,9 @@
  *   5       8      sender: its node id (16 hex digits, as 8 bytes)
  *   13      4      sender's boot epoch (raised at every start, persisted)
  *   17      6      counter within that epoch, from 1
- *   23      4      receiver's boot epoch as the sender last heard it (0: not heard yet)
- *   27      …      ciphertext of the plain packet (wire/codec.ts), then a 16-byte tag
+ *   23      8      receiver: its node id (all zero: not known yet, a first contact)
+ *   31      4      receiver's boot epoch as the sender last heard it (0: not heard yet)
+ *   35      …      ciphertext of the plain packet (wire/codec.ts), then a 16-byte tag
  *
  * All integers big-endian. The whole header is the AEAD's associated data,
  * so none of it can be changed without the tag failing. The nonce is the
@@ -25,7 +26,9 @@ import { TAG_BYTES } from './crypto.ts';
 /** First byte of a sealed cluster datagram (version 1). */
 export const SEALED_V1 = 0xc5;
 /** Bytes of the header. */
-export const SEALED_HEADER_BYTES = 27;
+export const SEALED_HEADER_BYTES = 35;
+/** The receiver id of a first contact: the sender does not know who listens at that address yet. */
+export const UNKNOWN_NODE = '0000000000000000' as NodeId;
 /** Bytes sealing adds to a plain packet. */
 export const SEAL_OVERHEAD_BYTES = SEALED_HEADER_BYTES + TAG_BYTES;
 /** Counters are 48-bit on the wire. */
@@ -42,6 +45,8 @@ export interface SealedHeader {
   sender: NodeId;
   epoch: number;
   counter: number;
+  /** The receiver, as the sender knows who is at that address; UNKNOWN_NODE on first contact. */
+  to: NodeId;
   /** The receiver's epoch as the sender knows it; 0 when it has not heard from the receiver. */
   toEpoch: number;
 }
@@ -58,11 +63,14 @@ export function parseSealedHeader(bytes: Uint8Array): SealedHeader | undefined {
   const epoch = readU32(bytes, 13);
   const counter = ((bytes[17]! << 8) | bytes[18]!) * 0x1_0000_0000 + readU32(bytes, 19);
   if (epoch === 0 || counter === 0) return undefined;
-  return { keyId: readU32(bytes, 1) as KeyId, sender: nodeIdFromBytes(bytes.subarray(5, 13)), epoch, counter, toEpoch: readU32(bytes, 23) };
+  return {
+    keyId: readU32(bytes, 1) as KeyId, sender: nodeIdFromBytes(bytes.subarray(5, 13)), epoch, counter,
+    to: nodeIdFromBytes(bytes.subarray(23, 31)), toEpoch: readU32(bytes, 31),
+  };
 }
 
-/** Writes `h` into the first SEALED_HEADER_BYTES of `out`; `senderBytes` are h.sender's 8 bytes. */
-export function writeSealedHeader(out: Uint8Array, h: SealedHeader, senderBytes: Uint8Array): void {
+/** Writes `h` into the first SEALED_HEADER_BYTES of `out`; `senderBytes` and `toBytes` are h.sender's and h.to's 8 bytes. */
+export function writeSealedHeader(out: Uint8Array, h: SealedHeader, senderBytes: Uint8Array, toBytes: Uint8Array): void {
   out[0] = SEALED_V1;
   writeU32(out, 1, h.keyId);
   out.set(senderBytes, 5);
@@ -71,7 +79,8 @@ export function writeSealedHeader(out: Uint8Array, h: SealedHeader, senderBytes:
   out[17] = high >>> 8;
   out[18] = high & 0xff;
   writeU32(out, 19, h.counter >>> 0);
-  writeU32(out, 23, h.toEpoch);
+  out.set(toBytes, 23);
+  writeU32(out, 31, h.toEpoch);
 }
 
 /** Writes the AEAD nonce for `counter` into `out` (NONCE_BYTES): six zero bytes, then the counter. */

@@ -11,6 +11,13 @@
  *   (key, nonce) pair never repeats anywhere in the cluster, which is what
  *   AES-GCM needs. The cluster name in the salt makes another cluster's
  *   datagrams fail their tag even under the same key.
+ * - Receivers. The header names the receiver (node id, and its epoch as
+ *   the sender last heard it), so a datagram is good at one node in one
+ *   life of it. The sender learns who is at an address from what it opened
+ *   from there (else from the member table, `to` of seal), and writes the
+ *   all-zero id and epoch 0 while it does not know ("first contact": a
+ *   join through a seed address). A datagram naming another receiver is
+ *   refused ('wrong-receiver'), whatever its epochs.
  * - Replays. Per sender we keep the highest epoch seen (persisted: a
  *   `persist` of 'peer-epochs' the driver writes before anything that
  *   follows leaves) and, for that epoch, a sliding window of counters
@@ -18,13 +25,14 @@
  *   left behind, is refused. The window lives in memory; what keeps a
  *   restart from reopening it is the receiver's epoch in the header: a
  *   sender writes the epoch it last heard from us, so everything recorded
- *   before our restart names an old epoch and is refused. A sender that has
- *   not heard from us yet writes 0 ("first contact"); that form is taken
- *   only from a sender in a new epoch, or from one already heard in this
- *   life of ours, never replayed into a new life. A datagram refused this
- *   way whose tag verifies is reported as authentic: its sender does not
- *   know our new epoch yet (it may have no reason to hear from us), so the
- *   node introduces itself to it; nothing else comes of it.
+ *   before our restart names an old epoch and is refused. A first-contact
+ *   datagram is taken only from a sender in a new epoch, or from one
+ *   already heard in this life of ours, never replayed into a new life.
+ *   A datagram refused for its receiver whose tag verifies is reported as
+ *   authentic, with its sender and epoch: its sender has not heard our new
+ *   epoch, or thinks someone else is at our address, and the node
+ *   introduces itself to that sender, at the address the member table has
+ *   for it (security-service.ts); nothing else comes of it.
  * - Order. Header checks and window lookups come first (cheap, and they
  *   change nothing); then the tag; only a datagram whose tag verified can
  *   move a window, raise an epoch or teach us an address's epoch.
@@ -35,7 +43,7 @@ import type { Address, NodeId } from '../types.ts';
 import { invariant } from '../types.ts';
 import { bytesOf, NONCE_BYTES, type Aead, type SecurityCrypto } from './crypto.ts';
 import {
-  MAX_COUNTER, SEALED_HEADER_BYTES, nodeIdBytes, parseSealedHeader, writeCounterNonce, writeSealedHeader, writeU32,
+  MAX_COUNTER, SEALED_HEADER_BYTES, UNKNOWN_NODE, nodeIdBytes, parseSealedHeader, writeCounterNonce, writeSealedHeader, writeU32,
   type KeyId, type SealedHeader,
 } from './envelope.ts';
 import { ReplayWindow } from './replay-window.ts';
@@ -49,12 +57,15 @@ export type OpenFailure =
   | 'replay' // a counter this sender's window has seen, or has left behind
   | 'stale-epoch' // an epoch below the highest this sender has used
   | 'stale-receiver' // addressed to an earlier life of this node
+  | 'wrong-receiver' // addressed to another node
   | 'from-self'; // our own datagram, sent back to us
 
 /** The outcome of `open`. */
 export type OpenResult =
   | { ok: true; sender: NodeId; epoch: number; keyId: KeyId; packet: Uint8Array }
-  | { ok: false; reason: OpenFailure; keyId?: KeyId; sender?: NodeId; authentic?: true };
+  | { ok: false; reason: OpenFailure; keyId?: KeyId; sender?: NodeId }
+  /** Refused for its receiver, but its tag verified: its sender should hear from us (see the file comment). */
+  | { ok: false; reason: 'stale-receiver' | 'wrong-receiver'; keyId: KeyId; sender: NodeId; epoch: number; authentic: true };
 
 export interface PacketSecurityInit {
   crypto: SecurityCrypto;
@@ -76,6 +87,13 @@ interface Peer {
   window: ReplayWindow | undefined;
 }
 
+/** Who is at an address, as the last datagram opened from there said. */
+interface Hint {
+  id: NodeId;
+  idBytes: Uint8Array;
+  epoch: number;
+}
+
 /** A derived per-sender key, and what it was derived for. */
 interface DerivedKey {
   keyId: KeyId;
@@ -95,7 +113,8 @@ export class PacketSecurity {
   private readonly derived = new Map<NodeId, DerivedKey>();
   /** Our own keys in this epoch, per cluster key (a ring holds at most MAX_KEYS). */
   private readonly own = new Map<KeyId, Aead>();
-  private readonly hints = new Map<Address, number>();
+  private readonly hints = new Map<Address, Hint>();
+  private readonly unknownBytes = nodeIdBytes(UNKNOWN_NODE);
   /** Scratch for nonces: the AEAD reads it before returning. */
   private readonly nonce = new Uint8Array(NONCE_BYTES);
   private readonly maxPeers: number;
@@ -111,12 +130,18 @@ export class PacketSecurity {
     for (const [id, epoch] of Object.entries(init.peerEpochs ?? {})) this.remember(id as NodeId, { epoch, window: undefined });
   }
 
-  /** `packet` sealed for `to` under key `keyId` if held, else the primary; throws when there is none (our misuse). */
-  seal(to: Address, packet: Uint8Array, keyId?: KeyId): Uint8Array {
+  /**
+   * `packet` sealed for `to` under key `keyId` if held, else the primary.
+   * `toId`: the member the table has at `to`, used while no datagram from
+   * `to` has told us who is there.
+   */
+  seal(to: Address, packet: Uint8Array, keyId?: KeyId, toId?: NodeId): Uint8Array {
     const key = (keyId !== undefined ? this.init.keys.key(keyId) : undefined) ?? this.init.keys.primary();
     // 2^48 datagrams: 89 years at 100,000 a second. Past it the epoch must move; a restart does that.
     invariant(this.counter < MAX_COUNTER, 'the datagram counter of this epoch is not exhausted');
-    const header: SealedHeader = { keyId: key.id, sender: this.init.self, epoch: this.epoch, counter: ++this.counter, toEpoch: this.hints.get(to) ?? 0 };
+    const hint = this.hints.get(to);
+    const receiver = hint?.id ?? toId ?? UNKNOWN_NODE;
+    const header: SealedHeader = { keyId: key.id, sender: this.init.self, epoch: this.epoch, counter: ++this.counter, to: receiver, toEpoch: hint?.epoch ?? 0 };
     let own = this.own.get(key.id);
     if (!own) {
       own = this.derive(key.secret, this.selfBytes, this.epoch);
@@ -124,7 +149,7 @@ export class PacketSecurity {
       this.own.set(key.id, own);
     }
     const head = new Uint8Array(SEALED_HEADER_BYTES);
-    writeSealedHeader(head, header, this.selfBytes);
+    writeSealedHeader(head, header, this.selfBytes, hint?.idBytes ?? (receiver === UNKNOWN_NODE ? this.unknownBytes : nodeIdBytes(receiver)));
     const body = own.seal(writeCounterNonce(this.nonce, header.counter), head, packet);
     const out = new Uint8Array(SEALED_HEADER_BYTES + body.length);
     out.set(head, 0);
@@ -141,16 +166,16 @@ export class PacketSecurity {
     const key = this.init.keys.key(h.keyId);
     if (!key) return { ok: false, reason: 'unknown-key', keyId: h.keyId, sender: h.sender };
     const stale = this.freshness(h);
-    // Only a datagram addressed to our earlier life is worth its tag: an authentic one means its
-    // sender has not heard our new epoch yet, and the node should tell it (security-service.ts).
-    if (stale && stale !== 'stale-receiver') return { ok: false, reason: stale, sender: h.sender };
+    // Only a datagram refused for its receiver is worth its tag: an authentic one means its sender
+    // does not know who we are now, and the node should tell it (security-service.ts).
+    if (stale && stale !== 'stale-receiver' && stale !== 'wrong-receiver') return { ok: false, reason: stale, sender: h.sender };
     const aad = bytes.subarray(0, SEALED_HEADER_BYTES);
     const cached = this.derived.get(h.sender);
     const hit = cached !== undefined && cached.keyId === h.keyId && cached.epoch === h.epoch;
     const aead = hit ? cached.aead : this.derive(key.secret, bytes.subarray(5, 13), h.epoch);
     const packet = aead.open(writeCounterNonce(this.nonce, h.counter), aad, bytes.subarray(SEALED_HEADER_BYTES));
     if (!packet) return { ok: false, reason: 'bad-seal', keyId: h.keyId, sender: h.sender };
-    if (stale) return { ok: false, reason: stale, sender: h.sender, keyId: h.keyId, authentic: true };
+    if (stale) return { ok: false, reason: stale, sender: h.sender, epoch: h.epoch, keyId: h.keyId, authentic: true };
     // Cached only once it verified: a stranger cannot make us keep keys for made-up senders.
     if (!hit) this.derived.set(h.sender, { keyId: h.keyId, epoch: h.epoch, aead });
     this.accept(from, h);
@@ -176,6 +201,7 @@ export class PacketSecurity {
   private freshness(h: SealedHeader): OpenFailure | undefined {
     const peer = this.peers.get(h.sender);
     if (peer && h.epoch < peer.epoch) return 'stale-epoch';
+    if (h.to !== UNKNOWN_NODE && h.to !== this.init.self) return 'wrong-receiver';
     if (h.toEpoch !== 0 && h.toEpoch !== this.epoch) return 'stale-receiver';
     if (!peer || h.epoch > peer.epoch) return undefined;
     // Same epoch as the highest seen.
@@ -195,9 +221,10 @@ export class PacketSecurity {
     }
     peer.window!.accept(h.counter);
     this.remember(h.sender, peer);
-    if (this.hints.get(from) !== h.epoch) {
+    const hint = this.hints.get(from);
+    if (hint?.id !== h.sender || hint.epoch !== h.epoch) {
       this.hints.delete(from);
-      this.hints.set(from, h.epoch);
+      this.hints.set(from, { id: h.sender, idBytes: nodeIdBytes(h.sender), epoch: h.epoch });
       if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value as Address);
     }
   }

@@ -27,8 +27,8 @@
  *   with the current primary. So no live member is ever cut off, and a
  *   member that was dead or left through a rotation is locked out by it.
  * - A member sealing with a key we hold but do not seal with (we missed a
- *   `use`) gets our digest sealed with its key, so its answer brings us up
- *   to date. A datagram sealed with a key we do not hold raises a
+ *   `use`) gets our digest sealed with its key (once per life of it, at its
+ *   address in the member table), so its answer brings us up to date. A datagram sealed with a key we do not hold raises a
  *   `key-alert` (at most one per key per alertIntervalMs): the plain reason
  *   a member cannot rejoin, for the operator.
  * - The operator's key file: its key is installed if the ring lacks it and
@@ -61,15 +61,12 @@ export interface SecurityConfig {
   statusRefreshMs: number;
   /** At most one key-alert per key this often. */
   alertIntervalMs: number;
-  /** At most one catch-up per member sealing with another key, this often. */
-  catchUpIntervalMs: number;
 }
 
 export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
   syncIntervalMs: 10_000,
   statusRefreshMs: 60_000,
   alertIntervalMs: 60_000,
-  catchUpIntervalMs: 5_000,
 };
 
 /** What a keyed node is built with. */
@@ -139,11 +136,18 @@ export interface SecurityServiceInit {
   now: TimeMs;
   /** Every member known, ourselves included. */
   members(): Iterable<MemberView>;
+  /** The address the member table has for `id`. */
+  memberAddress(id: NodeId): Address | undefined;
+  /** The member the table has at `addr`. */
+  memberAt(addr: Address): NodeId | undefined;
   /** Queues a broadcast on membership's gossip (newer under the same key replaces older). */
   broadcast(key: string, encoded: Uint8Array): void;
 }
 
 type Timer = 'sec-sync' | 'sec-status';
+
+/** Senders whose introduction is remembered (members, and room for churn). */
+const MAX_INTRODUCED = 10_240;
 
 const failure = (code: Extract<CommandResult, { ok: false }>['code'], message: string): CommandResult<never> => ({ ok: false, code, message });
 
@@ -161,7 +165,8 @@ export class SecurityService {
   private statusSeq = 0;
   private ownStatus: KeyStatus;
   private readonly lastAlert = new Map<KeyId, TimeMs>();
-  private readonly lastCatchUp = new Map<Address, TimeMs>();
+  /** The epoch of each sender we introduced ourselves to (bounded: MAX_INTRODUCED). */
+  private readonly introduced = new Map<NodeId, number>();
   private digestCache: Uint8Array | undefined;
 
   constructor(private readonly init: SecurityServiceInit) {
@@ -199,13 +204,13 @@ export class SecurityService {
       const r = this.packets.open(from, bytes);
       if (!r.ok) {
         if (r.reason === 'unknown-key' && r.keyId !== undefined) this.alert(now, from, r.sender, r.keyId);
-        // A member still addressing our earlier life: tell it our epoch, or it may never hear from us again.
-        if (r.authentic && r.keyId !== undefined) this.introduce(now, from, r.keyId);
+        // A member addressing our earlier life, or someone else: tell it who we are, or it may never hear from us again.
+        if ('authentic' in r) this.introduce(r.sender, r.epoch, r.keyId, from);
         return { ok: false, reason: r.reason };
       }
       const epochs = this.packets.takeChangedPeerEpochs();
       if (epochs) this.events.push({ type: 'persist', key: 'peer-epochs', value: epochs });
-      if (r.keyId !== this.keyring.primary().id) this.introduce(now, from, r.keyId);
+      if (r.keyId !== this.keyring.primary().id) this.introduce(r.sender, r.epoch, r.keyId, from);
       return { ok: true, packet: r.packet, sealedBy: r.sender };
     }
     if (looksPlain(bytes) && this.modeNow !== 'require') return { ok: true, packet: bytes, sealedBy: undefined };
@@ -215,7 +220,7 @@ export class SecurityService {
   /** `t` as it goes on the wire: sealed unless the mode sends plain and `t` does not ask for sealing. */
   seal(t: Transmit): Transmit {
     if (this.modeNow === 'accept' && !t.seal) return t;
-    return { to: t.to, bytes: this.packets.seal(t.to, t.bytes, t.seal?.keyId as KeyId | undefined) };
+    return { to: t.to, bytes: this.packets.seal(t.to, t.bytes, t.seal?.keyId as KeyId | undefined, this.init.memberAt(t.to)) };
   }
 
   /** Handles a security message from a sealed datagram (the node refuses them from plain ones). */
@@ -386,18 +391,26 @@ export class SecurityService {
   }
 
   /**
-   * Sends our digest and key status to `from`, sealed under `keyId`, at most
-   * once per catchUpIntervalMs: to a member that seals with a key we hold
-   * but do not seal with (its answer brings us up to date), and to one that
-   * still addresses our earlier life (our header teaches it our epoch).
+   * Sends our digest and key status, sealed under `keyId`, to `sender`,
+   * once per life (epoch) of that sender: to a member that seals with a key
+   * we hold but do not seal with (its answer brings us up to date), and to
+   * one that addresses an earlier life of ours or another node (our header
+   * teaches it who we are). It goes to the address the member table has for
+   * the sender; only a sender we do not know (it joined while we were down)
+   * is answered at `source`, the datagram's source address, which anyone
+   * replaying a recording can forge: once per sender's life, a recording
+   * replayed any number of times draws one datagram. Should it be lost, our
+   * regular traffic teaches the sender the same, and the periodic digest
+   * sync brings us up to date.
    */
-  private introduce(now: TimeMs, from: Address, keyId: KeyId): void {
-    const last = this.lastCatchUp.get(from);
-    if (last !== undefined && now - last < this.cfg.catchUpIntervalMs) return;
-    this.lastCatchUp.set(from, now);
-    if (this.lastCatchUp.size > 1024) this.lastCatchUp.delete(this.lastCatchUp.keys().next().value as Address);
+  private introduce(sender: NodeId, epoch: number, keyId: KeyId, source: Address): void {
+    if (this.introduced.get(sender) === epoch) return;
+    this.introduced.delete(sender);
+    this.introduced.set(sender, epoch);
+    if (this.introduced.size > MAX_INTRODUCED) this.introduced.delete(this.introduced.keys().next().value as NodeId);
     this.stats.catchUps++;
-    this.init.outbox.sendSealed(from, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus], { keyId });
+    const to = this.init.memberAddress(sender) ?? source;
+    this.init.outbox.sendSealed(to, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus], { keyId });
   }
 
   private alert(now: TimeMs, from: Address, sender: NodeId | undefined, keyId: KeyId): void {

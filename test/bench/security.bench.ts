@@ -12,7 +12,7 @@ import type { PacketHeader } from '../../protocol/wire/messages.ts';
 import { address, nodeId } from '../../protocol/types.ts';
 import { PacketSecurity } from '../../protocol/security/packet-security.ts';
 import { Keyring, keyIdOf } from '../../protocol/security/keyring.ts';
-import { SEAL_OVERHEAD_BYTES } from '../../protocol/security/envelope.ts';
+import { SEAL_OVERHEAD_BYTES, SEALED_HEADER_BYTES } from '../../protocol/security/envelope.ts';
 import { ANSWER_OVERHEAD_BYTES, REQUEST_HEADER_BYTES, answerKey, credentialKey, openAnswer, openRequest, sealAnswer, sealRequest } from '../../protocol/security/client-envelope.ts';
 import { TAG_BYTES, type SecurityCrypto } from '../../protocol/security/crypto.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
@@ -41,7 +41,7 @@ export default [
     name: 'security: AES-256-GCM per datagram',
     run(record) {
       const { a, b } = pair(nodeCrypto);
-      record({ name: 'bytes added to a cluster datagram (header 27, tag 16)', value: SEAL_OVERHEAD_BYTES, unit: 'B' });
+      record({ name: `bytes added to a cluster datagram (header ${SEALED_HEADER_BYTES}, tag ${TAG_BYTES})`, value: SEAL_OVERHEAD_BYTES, unit: 'B' });
       record({ name: 'bytes added to a client request / answer', value: REQUEST_HEADER_BYTES + TAG_BYTES, unit: 'B', baseline: ANSWER_OVERHEAD_BYTES });
       for (const size of [100, 400, 1400 - SEAL_OVERHEAD_BYTES]) {
         const packet = new Uint8Array(size).fill(0x83);

@@ -44,12 +44,12 @@ function party(self: NodeId, epoch: number, keys: Keyring, opts: { cluster?: str
 const PACKET = new TextEncoder().encode('\x83\x01any plain packet bytes, as the codec would make them');
 const reason = (r: OpenResult) => (r.ok ? 'ok' : r.reason);
 
-test('seal then open: the packet comes back, with its sender, epoch and key id; 43 bytes of overhead', () => {
+test('seal then open: the packet comes back, with its sender, epoch and key id; 51 bytes of overhead', () => {
   const a = party(A, 5, ring(K1));
   const b = party(B, 9, ring(K1));
   const sealed = a.seal(ADDR_B, PACKET);
   assert.is(sealed.length, PACKET.length + SEAL_OVERHEAD_BYTES);
-  assert.is(SEAL_OVERHEAD_BYTES, 43);
+  assert.is(SEAL_OVERHEAD_BYTES, 51);
   const r = b.open(ADDR_A, sealed);
   assert.ok(r.ok);
   if (!r.ok) return;
@@ -121,7 +121,7 @@ test('after the receiver restarts, nothing recorded before is taken: first-conta
   const b2 = party(B, 10, ring(K1), { peerEpochs: persisted });
   assert.is(reason(b2.open(ADDR_A, firstContact)), 'stale-receiver');
   // Authentic but stale: reported so, so the node can introduce itself; a forged one is just bad.
-  assert.equal(b2.open(ADDR_A, addressed), { ok: false, reason: 'stale-receiver', sender: A, keyId: K1.id, authentic: true });
+  assert.equal(b2.open(ADDR_A, addressed), { ok: false, reason: 'stale-receiver', sender: A, epoch: 5, keyId: K1.id, authentic: true });
   const forgedStale = Uint8Array.from(addressed);
   forgedStale[forgedStale.length - 1]! ^= 1;
   assert.is(reason(b2.open(ADDR_A, forgedStale)), 'bad-seal');
@@ -138,6 +138,26 @@ test('after the receiver restarts, nothing recorded before is taken: first-conta
   assert.equal([rebuilt.check(500), rebuilt.check(400), rebuilt.check(501)], ['too-old', 'too-old', 'fresh']);
   // A new life of A may introduce itself with a first-contact datagram.
   assert.is(reason(b2.open(ADDR_A, party(A, 6, ring(K1)).seal(ADDR_B, PACKET))), 'ok');
+});
+
+test('review 8: a datagram names its receiver: good at that node only, first contact aside', () => {
+  const C = nodeId('00000000000000cc');
+  const a = party(A, 5, ring(K1));
+  const b = party(B, 5, ring(K1));
+  const c = party(C, 5, ring(K1)); // the same epoch as B: nodes started in the same second share one
+  // A has heard from B and from C: it knows who is at each address.
+  assert.is(reason(a.open(ADDR_B, b.seal(ADDR_A, PACKET))), 'ok');
+  assert.is(reason(a.open(address('10.0.0.3:7700'), c.seal(ADDR_A, PACKET))), 'ok');
+  assert.is(reason(c.open(ADDR_A, a.seal(address('10.0.0.3:7700'), PACKET))), 'ok');
+  const toB = a.seal(ADDR_B, PACKET);
+  assert.equal([parseSealedHeader(toB)!.to, parseSealedHeader(toB)!.toEpoch], [B, 5]);
+  assert.equal(c.open(ADDR_A, toB), { ok: false, reason: 'wrong-receiver', sender: A, epoch: 5, keyId: K1.id, authentic: true });
+  assert.is(reason(b.open(ADDR_A, toB)), 'ok');
+  // Before it has heard from an address, a sender names the member its table has there (epoch 0), or nobody.
+  const fresh = party(A, 6, ring(K1));
+  assert.equal(parseSealedHeader(fresh.seal(ADDR_B, PACKET, undefined, B))!.to, B);
+  assert.equal(parseSealedHeader(fresh.seal(ADDR_B, PACKET))!.to, nodeId('0000000000000000'));
+  assert.is(reason(c.open(ADDR_A, fresh.seal(ADDR_B, PACKET, undefined, B))), 'wrong-receiver');
 });
 
 test('reordering within the window is fine; older than the window is refused', () => {
@@ -165,7 +185,7 @@ test('per-sender state is bounded; the sim stand-in refuses another key, epoch, 
   assert.is(reason(sim(B, 1).open(ADDR_A, sealed)), 'ok');
   assert.is(reason(sim(B, 1).open(ADDR_A, sim(A, 1, 'd').seal(ADDR_B, PACKET))), 'bad-seal');
   // It covers the header, the tag and the packet's ends, not every byte (sim-crypto.ts says why).
-  for (const i of [...Array(SEAL_OVERHEAD_BYTES - 16).keys(), 27, 28, sealed.length - 17, sealed.length - 1]) {
+  for (const i of [...Array(SEAL_OVERHEAD_BYTES - 16).keys(), 35, 36, sealed.length - 17, sealed.length - 1]) {
     const bad = Uint8Array.from(sealed);
     bad[i]! ^= 0x10;
     assert.is.not(reason(sim(B, 1).open(ADDR_A, bad)), 'ok', `byte ${i}`);

@@ -10,6 +10,8 @@ import { encodePacket } from '../../protocol/wire/codec.ts';
 import type { Message, SecState } from '../../protocol/wire/messages.ts';
 import type { ClusterNode, NodeEvent } from '../../protocol/node.ts';
 import { Keyring, keyIdOf } from '../../protocol/security/keyring.ts';
+import { parseSealedHeader } from '../../protocol/security/envelope.ts';
+import { address, nodeId, type Address } from '../../protocol/types.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
 import { KEY, KeyedCluster } from './keyed-cluster.ts';
 
@@ -78,6 +80,47 @@ test('review 3: merge keeps the key the register names and the last key; use dro
   const lone = new Keyring({ keys: [k2], removed: [], primary: { id: k1.id, version: 1, by: KeyedCluster.id(0) } });
   lone.merge({ keys: [], removed: [k2.id], primary: undefined });
   assert.equal(lone.ids(), [k2.id]);
+});
+
+/** Bytes `n` sends to each address in `to` (draining its queue). */
+function sentTo(n: ClusterNode, to: (a: Address) => boolean): { datagrams: number; bytes: number } {
+  const out = { datagrams: 0, bytes: 0 };
+  for (let t = n.pollTransmit(); t; t = n.pollTransmit()) if (to(t.to)) out.datagrams++, (out.bytes += t.bytes.length);
+  return out;
+}
+
+test('review 7 and 8: recordings replayed at another node, or after a restart, draw nothing to their forged source', () => {
+  const c = KeyedCluster.joined(3);
+  const [b, third] = [c.node(1), c.node(2)];
+  const recordings = c.log.filter((d) => d.from === KeyedCluster.addr(1) && d.to === KeyedCluster.addr(0));
+  const firstContacts = recordings.filter((d) => parseSealedHeader(d.bytes)!.to === nodeId('0000000000000000')).length;
+  assert.ok(recordings.length > 10 && firstContacts < 5, `${recordings.length} recordings, ${firstContacts} first contacts`);
+  // B's datagrams to A, replayed at C (same epoch as A) from a forged source.
+  const victim = address('198.51.100.9:53');
+  const opened = third.security!.packets.stats.opened;
+  while (third.pollTransmit());
+  for (const r of recordings) third.handleDatagram(c.now, victim, r.bytes);
+  assert.ok(third.security!.packets.stats.opened - opened <= firstContacts, 'only a first contact (a join) may be taken, once');
+  assert.ok((third.stats.dropped['wrong-receiver'] ?? 0) >= recordings.length - firstContacts);
+  assert.equal(sentTo(third, (t) => t === victim), { datagrams: 0, bytes: 0 });
+  // A restarts (epoch 6) and rejoins; one recording B made for its earlier life is replayed from 2,000 forged sources.
+  const rec = recordings[recordings.length - 1]!.bytes;
+  const replay = (n: ClusterNode) => {
+    let forged = 0;
+    for (let i = 0; i < 2_000; i++) {
+      n.handleDatagram(c.now, address(`198.51.${i >> 8}.${i & 255}:53`), rec);
+      forged += sentTo(n, (t) => t.startsWith('198.51.')).datagrams;
+    }
+    return forged;
+  };
+  const peerEpochs = { [b.id]: 5, [third.id]: 5 };
+  const a2 = c.add(0, { epoch: 6, restored: { peerEpochs } });
+  a2.join(c.now, [KeyedCluster.addr(1)]);
+  c.pump(3_000);
+  assert.is(replay(a2), 0, 'B is a member: not one datagram to a forged source');
+  assert.is(a2.stats.dropped['stale-receiver'], 2_000);
+  // A node that does not know B yet introduces itself where the datagram came from, but once per life of B, not per replay.
+  assert.ok(replay(c.add(0, { epoch: 7, restored: { peerEpochs } })) <= 1);
 });
 
 test.run();
