@@ -39,7 +39,7 @@ import { fragmentPacket, Reassembler } from '../protocol/fragments.ts';
 import type { ClientPush, ClientRes, PacketHeader } from '../protocol/wire/messages.ts';
 import { nodeId, parseAddress } from '../protocol/types.ts';
 import { parseJson, toAsciiJson } from '../protocol/client/json.ts';
-import { ANONYMOUS, REQUEST_HEADER_BYTES, credentialKey, openAnswer, sealRequest } from '../protocol/security/client-envelope.ts';
+import { ANONYMOUS, REQUEST_HEADER_BYTES, credentialKey, openAnswer, sealRequest, type RequestTarget } from '../protocol/security/client-envelope.ts';
 import { hexOf } from '../protocol/security/envelope.ts';
 import { TAG_BYTES, type Aead } from '../protocol/security/crypto.ts';
 import { nodeCrypto } from '../daemon/node-crypto.ts';
@@ -129,7 +129,12 @@ export class AuthRequiredError extends Error {
 
 interface Pending {
   resolve: (res: ClientRes | AuthRequiredError | undefined) => void;
+  /** The server said who it is (a retarget answer): send again, naming it. */
+  retarget: (target: RequestTarget) => void;
 }
+
+/** Retarget answers one request follows per server: a server restarting that often is not worth chasing. */
+const RETARGETS_MAX = 3;
 
 /** A client of a contactd cluster; `close()` it when done. */
 export class ContactsClient {
@@ -150,8 +155,10 @@ export class ContactsClient {
   /** K_c: the key requests are sealed under (undefined: anonymous). */
   private readonly kc: Uint8Array | undefined;
   private readonly answerKeys = new Map<string, Aead>();
-  /** Which request each envelope nonce belongs to (to match an auth-required answer). */
+  /** Which request each envelope nonce belongs to (to match an auth-required or retarget answer). */
   private readonly byNonce = new Map<string, number>();
+  /** Who each server is, in its current life, as its retarget answers said (bounded by SERVERS_MAX). */
+  private readonly targets = new Map<string, RequestTarget>();
 
   constructor(options: ClientOptions) {
     if (options.servers.length === 0) throw new TypeError('ContactsClient needs at least one server');
@@ -167,12 +174,12 @@ export class ContactsClient {
     this.kc = options.credential && credentialKey(nodeCrypto, options.credential.id, options.credential.secret);
   }
 
-  /** `packet` in a request envelope, with a fresh nonce (every attempt gets its own: a server refuses a nonce twice). */
-  private envelope(reqId: number, packet: Uint8Array): Uint8Array {
+  /** `packet` in a request envelope for `server`, with a fresh nonce (every attempt gets its own: a server refuses a nonce twice). */
+  private envelope(reqId: number, packet: Uint8Array, server: string): Uint8Array {
     const nonce = new Uint8Array(randomBytes(12));
     this.byNonce.set(hexOf(nonce), reqId);
     if (this.byNonce.size > 4096) this.byNonce.delete(this.byNonce.keys().next().value as string);
-    return sealRequest(nodeCrypto, { credential: this.credential, timeMs: Date.now(), nonce }, this.kc, packet);
+    return sealRequest(nodeCrypto, { credential: this.credential, timeMs: Date.now(), nonce, target: this.targets.get(server) }, this.kc, packet);
   }
 
   /** The servers tried, in order (given ones first, then learnt ones). */
@@ -226,7 +233,7 @@ export class ContactsClient {
     if (!a || this.closed) return;
     const reqId = this.nextReqId = (this.nextReqId + 1) >>> 0;
     const bytes = encodePacket(this.header, [{ type: 'clientReq', reqId, op, args: this.pad(toAsciiJson(args)) }]);
-    this.open().send(this.envelope(reqId, bytes), a.port, a.host, () => undefined);
+    this.open().send(this.envelope(reqId, bytes, server), a.port, a.host, () => undefined);
   }
 
   /** The failover order: the server that answered last, the rest in list order, members known down last. */
@@ -314,22 +321,34 @@ export class ContactsClient {
     const socket = this.open();
     return new Promise((resolve) => {
       let attempt = 0;
+      let retargets = 0;
       let timer: NodeJS.Timeout | undefined;
       const finish = (value: ClientRes | AuthRequiredError | undefined): void => {
         clearTimeout(timer);
         this.pending.delete(reqId);
         resolve(value);
       };
-      // Matched by request id alone: a server named by host name answers from its IP address.
-      this.pending.set(reqId, { resolve: finish });
+      const transmit = (): void => {
+        // Errors (unreachable port, DNS) show as no answer: the timeout moves on.
+        for (const d of datagrams) socket.send(this.envelope(reqId, d, server), port, host, () => undefined);
+      };
       const send = (): void => {
         if (attempt >= this.opts.attemptsPerServer || this.closed) return finish(undefined);
         const waitMs = Math.min(this.opts.attemptTimeoutMs * 2 ** attempt, this.opts.maxAttemptTimeoutMs);
         attempt++;
-        // Errors (unreachable port, DNS) show as no answer: the timeout moves on.
-        for (const d of datagrams) socket.send(this.envelope(reqId, d), port, host, () => undefined);
+        transmit();
         timer = setTimeout(send, waitMs);
       };
+      const retarget = (target: RequestTarget): void => {
+        const known = this.targets.get(server);
+        if (known?.server === target.server && known.epoch === target.epoch) return; // an earlier attempt's answer
+        if (retargets++ >= RETARGETS_MAX || this.closed) return;
+        if (!known && this.targets.size >= SERVERS_MAX) this.targets.delete(this.targets.keys().next().value as string);
+        this.targets.set(server, target);
+        transmit(); // at once: the server is there and answering; the attempt's timer keeps running
+      };
+      // Matched by request id alone: a server named by host name answers from its IP address.
+      this.pending.set(reqId, { resolve: finish, retarget });
       send();
     });
   }
@@ -348,9 +367,11 @@ export class ContactsClient {
     if (!reassembled) {
       const opened = openAnswer(nodeCrypto, this.kc, bytes, this.answerKeys);
       if (opened.kind === 'invalid') return;
-      if (opened.kind === 'auth-required') {
+      if (opened.kind === 'auth-required' || opened.kind === 'retarget') {
         const reqId = this.byNonce.get(hexOf(opened.nonce));
-        if (reqId !== undefined) this.pending.get(reqId)?.resolve(new AuthRequiredError(from, opened.reason, this.kc === undefined));
+        const pending = reqId === undefined ? undefined : this.pending.get(reqId);
+        if (opened.kind === 'retarget') pending?.retarget(opened.target);
+        else pending?.resolve(new AuthRequiredError(from, opened.reason, this.kc === undefined));
         return;
       }
       bytes = opened.packet;

@@ -12,7 +12,8 @@
  *   cluster has no credential at all.
  * - A credentialed request is checked in this order: credential known and
  *   not revoked, tag under its key (client-envelope.ts), timestamp within
- *   clockSkewMs of our clock, nonce not seen (a cache bounded in size:
+ *   clockSkewMs of our clock, meant for this server in this life (else a
+ *   `retarget` answer: client-envelope.ts), nonce not seen (a cache bounded in size:
  *   past it the oldest are forgotten and anything as old is refused). A
  *   duplicate is dropped without an answer (the first was answered); a
  *   request that fails any other check gets one small `auth-required`
@@ -31,10 +32,10 @@
 import { parseAddress, type Address, type ClientChannel, type NodeId, type TimeMs } from '../types.ts';
 import { bytesOf, type Aead, type SecurityCrypto } from './crypto.ts';
 import {
-  ANONYMOUS, ANSWER_FORM, answerKey, openRequest, parseRequestHeader, sealAnswer, shortAnswer,
+  ANONYMOUS, ANSWER_FORM, REQUEST_HEADER_BYTES, RETARGET_ANSWER_BYTES, answerKey, openRequest, parseRequestHeader, sealAnswer, shortAnswer,
 } from './client-envelope.ts';
 import { hexOf } from './envelope.ts';
-import type { ClientRole, CredentialStore } from './credentials.ts';
+import type { ClientRole, Credential, CredentialStore } from './credentials.ts';
 import { TokenBuckets } from './rate-limit.ts';
 
 /** Whether requests need a credential; see the file comment. */
@@ -48,8 +49,8 @@ export interface ClientIdentity {
 
 export type { ClientChannel };
 
-/** Why the gate refused a client datagram. */
-export type ClientDrop = 'client-malformed' | 'auth-required' | 'client-replay';
+/** Why the gate refused a client datagram ('client-retarget': it named no server, or another, or an earlier life of this one). */
+export type ClientDrop = 'client-malformed' | 'auth-required' | 'client-replay' | 'client-retarget';
 
 export type GateResult =
   | { ok: true; packet: Uint8Array; who: ClientIdentity; channel: ClientChannel }
@@ -97,7 +98,7 @@ export interface ClientGateInit {
 }
 
 export class ClientGate {
-  readonly stats = { admitted: 0, anonymous: 0, authRequired: 0, authAnswersLimited: 0, replays: 0 };
+  readonly stats = { admitted: 0, anonymous: 0, authRequired: 0, authAnswersLimited: 0, replays: 0, retargets: 0 };
   private readonly cfg: ClientGateConfig;
   private readonly seen = new Map<string, TimeMs>();
   /** Requests at or before this time are refused: their nonces may have been forgotten. */
@@ -118,8 +119,8 @@ export class ClientGate {
     const access = this.init.access();
     const creds = this.init.credentials();
     if (h.credential === ANONYMOUS) {
-      if (access !== 'required') return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'write' }, bytes.subarray(27));
-      if (creds && creds.size === 0 && isLoopbackAddress(from)) return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'bootstrap' }, bytes.subarray(27));
+      if (access !== 'required') return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'write' }, bytes.subarray(REQUEST_HEADER_BYTES));
+      if (creds && creds.size === 0 && isLoopbackAddress(from)) return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'bootstrap' }, bytes.subarray(REQUEST_HEADER_BYTES));
       return this.refuse(now, from, bytes, h.nonce, 'credential-required');
     }
     const cred = creds?.get(h.credential);
@@ -127,6 +128,7 @@ export class ClientGate {
     const packet = openRequest(this.init.crypto, cred.key, bytes);
     if (!packet) return this.refuse(now, from, bytes, h.nonce, 'bad-seal');
     if (Math.abs(now - h.timeMs) > this.cfg.clockSkewMs || h.timeMs <= this.floorMs) return this.refuse(now, from, bytes, h.nonce, 'clock-skew');
+    if (h.target?.server !== this.init.self || h.target.epoch !== this.init.epoch) return this.retarget(now, from, bytes, h.nonce, this.init.crypto, cred);
     const seenKey = h.credential + hexOf(h.nonce);
     if (this.seen.has(seenKey)) {
       this.stats.replays++;
@@ -142,15 +144,37 @@ export class ClientGate {
    * sent under another key or in the clear).
    */
   wrap(channel: ClientChannel, packet: Uint8Array): Uint8Array | undefined {
-    if (!channel.kc || !this.init.crypto) return shortAnswer(ANSWER_FORM.plain, channel.nonce, packet);
+    const crypto = this.init.crypto;
+    if (!channel.kc || !crypto) return shortAnswer(ANSWER_FORM.plain, channel.nonce, packet);
     if (!this.init.credentials()?.get(channel.credential)) return undefined;
-    let aead = this.answerKeys.get(channel.credential);
+    return sealAnswer(this.answerAead(crypto, channel.credential, channel.kc), channel.nonce, this.init.self, this.init.epoch, ++this.counter, packet);
+  }
+
+  /** The AEAD answers to `credential` are sealed with in this epoch (cached, bounded). */
+  private answerAead(crypto: SecurityCrypto, credential: string, kc: Uint8Array): Aead {
+    let aead = this.answerKeys.get(credential);
     if (!aead) {
-      aead = this.init.crypto.aead(answerKey(this.init.crypto, channel.kc, this.init.self, this.init.epoch));
+      aead = crypto.aead(answerKey(crypto, kc, this.init.self, this.init.epoch));
       if (this.answerKeys.size >= 1024) this.answerKeys.clear();
-      this.answerKeys.set(channel.credential, aead);
+      this.answerKeys.set(credential, aead);
     }
-    return sealAnswer(aead, channel.nonce, this.init.self, this.init.epoch, ++this.counter, packet);
+    return aead;
+  }
+
+  /**
+   * A verified request that names no server, another one, or an earlier
+   * life of this one: not run, and answered with who we are, sealed to its
+   * credential, never larger than the request and at most a few a second
+   * per source (a replay from a forged source draws no more than a stranger's junk).
+   */
+  private retarget(now: TimeMs, from: Address, request: Uint8Array, nonce: Uint8Array, crypto: SecurityCrypto, cred: Credential): GateResult {
+    this.stats.retargets++;
+    if (request.length < RETARGET_ANSWER_BYTES || !this.authAnswers.take(now, from)) {
+      this.stats.authAnswersLimited++;
+      return { ok: false, reason: 'client-retarget' };
+    }
+    const answer = sealAnswer(this.answerAead(crypto, cred.id, cred.key), nonce, this.init.self, this.init.epoch, ++this.counter, new Uint8Array(0), ANSWER_FORM.retarget);
+    return { ok: false, reason: 'client-retarget', answer };
   }
 
   private accept(nonce: Uint8Array, kc: Uint8Array | undefined, who: ClientIdentity, packet: Uint8Array): GateResult {

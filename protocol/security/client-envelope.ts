@@ -11,17 +11,31 @@
  *             1      8   credential id (16 hex digits as 8 bytes; all zero: anonymous)
  *             9      6   client's wall clock, ms
  *             15     12  nonce, random, fresh for every datagram (retries too)
- *             27     …   the packet, sealed under K_c (AES-256-GCM, header as AAD); plain when anonymous
+ *             27     8   the server it is meant for: its node id (all zero: not known yet)
+ *             35     4   that server's boot epoch (0: not known yet)
+ *             39     …   the packet, sealed under K_c (AES-256-GCM, header as AAD); plain when anonymous
  *
  *   answer    0      1   kind CLIENT_ANSWER_V1 (0xC7)
- *             1      1   form: SEALED, PLAIN (to an anonymous request) or AUTH_REQUIRED
+ *             1      1   form: SEALED, PLAIN (to an anonymous request), AUTH_REQUIRED or RETARGET
  *             2      12  the nonce of the request it answers (the latest from that client, for pushes)
- *   SEALED:   14     8   server's node id
+ *   SEALED, RETARGET:
+ *             14     8   server's node id
  *             22     4   server's boot epoch
  *             26     6   counter within that epoch
  *             32     …   the packet, sealed under HKDF(K_c, server id ‖ epoch) with the counter as nonce
+ *                        (RETARGET: an empty one; the header is what it says)
  *   PLAIN:    14     …   the packet
  *   AUTH_REQUIRED: 14 …  a short ASCII reason (the whole answer is smaller than any request)
+ *
+ * A sealed request is good at one server in one life of it: the server's
+ * id and epoch are in the header, so in the AAD. A request recorded on its
+ * way to one server and replayed at another, or at the same one after a
+ * restart, is refused whatever the nonce caches remember. A client learns
+ * a server's id and epoch from its first request there: it names no server,
+ * and the server answers RETARGET, sealed to the client's credential (so
+ * the client can trust what it says), no larger than the request, and does
+ * nothing else with it; the client sends the request again naming the
+ * server. One round trip per server and per life of it.
  *
  * K_c = HKDF(client secret, "contacts/client/v1", credential id): the server
  * keeps K_c (credentials.ts), never the secret, and never needs the cluster
@@ -35,8 +49,8 @@ import { bytesFromHex, hexOf, nodeIdBytes, nodeIdFromBytes, readU32, writeCounte
 
 export const CLIENT_REQUEST_V1 = 0xc6;
 export const CLIENT_ANSWER_V1 = 0xc7;
-export const REQUEST_HEADER_BYTES = 27;
-export const ANSWER_FORM = { sealed: 0, plain: 1, authRequired: 2 } as const;
+export const REQUEST_HEADER_BYTES = 39;
+export const ANSWER_FORM = { sealed: 0, plain: 1, authRequired: 2, retarget: 3 } as const;
 const SEALED_ANSWER_HEADER_BYTES = 32;
 const SHORT_ANSWER_HEADER_BYTES = 14;
 /** Bytes a sealed answer adds to its packet: what a server must leave free in its datagram budget. */
@@ -54,20 +68,33 @@ export function credentialKey(crypto: SecurityCrypto, id: string, secret: Uint8A
   return crypto.hkdf(secret, CLIENT_SALT, bytesFromHex(id));
 }
 
+/** The server a request is meant for, in one life of it. */
+export interface RequestTarget {
+  server: NodeId;
+  epoch: number;
+}
+
 /** A request's header fields. */
 export interface RequestHeader {
   credential: string;
   timeMs: number;
   nonce: Uint8Array;
+  /** Undefined: the client does not know the server yet. */
+  target?: RequestTarget | undefined;
 }
+
+const NO_SERVER = '0000000000000000' as NodeId;
 
 /** Parses a request header; undefined when `bytes` is not a client request. */
 export function parseRequestHeader(bytes: Uint8Array): RequestHeader | undefined {
   if (bytes.length < REQUEST_HEADER_BYTES || bytes[0] !== CLIENT_REQUEST_V1) return undefined;
+  const server = nodeIdFromBytes(bytes.subarray(27, 35));
+  const epoch = readU32(bytes, 35);
   return {
     credential: hexOf(bytes.subarray(1, 9)),
     timeMs: ((bytes[9]! << 8) | bytes[10]!) * 0x1_0000_0000 + readU32(bytes, 11),
     nonce: bytes.subarray(15, 27),
+    target: server === NO_SERVER && epoch === 0 ? undefined : { server, epoch },
   };
 }
 
@@ -81,6 +108,10 @@ export function sealRequest(crypto: SecurityCrypto, h: RequestHeader, key: Uint8
   head[10] = high & 0xff;
   writeU32(head, 11, h.timeMs >>> 0);
   head.set(h.nonce, 15);
+  if (h.target) {
+    head.set(nodeIdBytes(h.target.server), 27);
+    writeU32(head, 35, h.target.epoch);
+  }
   const body = key ? crypto.aead(key).seal(h.nonce, head, packet) : packet;
   const out = new Uint8Array(REQUEST_HEADER_BYTES + body.length);
   out.set(head, 0);
@@ -101,11 +132,14 @@ export function answerKey(crypto: SecurityCrypto, kc: Uint8Array, server: NodeId
   return crypto.hkdf(kc, ANSWER_SALT, info);
 }
 
-/** A sealed answer. `aead` is answerKey's AEAD; `counter` unique in the server's epoch. */
-export function sealAnswer(aead: ReturnType<SecurityCrypto['aead']>, requestNonce: Uint8Array, server: NodeId, epoch: number, counter: number, packet: Uint8Array): Uint8Array {
+/** A sealed answer (or, with `form` retarget and an empty packet, a retarget). `aead` is answerKey's AEAD; `counter` unique in the server's epoch. */
+export function sealAnswer(
+  aead: ReturnType<SecurityCrypto['aead']>, requestNonce: Uint8Array, server: NodeId, epoch: number, counter: number, packet: Uint8Array,
+  form: typeof ANSWER_FORM.sealed | typeof ANSWER_FORM.retarget = ANSWER_FORM.sealed,
+): Uint8Array {
   const head = new Uint8Array(SEALED_ANSWER_HEADER_BYTES);
   head[0] = CLIENT_ANSWER_V1;
-  head[1] = ANSWER_FORM.sealed;
+  head[1] = form;
   head.set(requestNonce, 2);
   head.set(nodeIdBytes(server), 14);
   writeU32(head, 22, epoch);
@@ -130,10 +164,15 @@ export function shortAnswer(form: typeof ANSWER_FORM.plain | typeof ANSWER_FORM.
   return out;
 }
 
+/** Bytes of a retarget answer: what a request must at least be to draw one. */
+export const RETARGET_ANSWER_BYTES = ANSWER_OVERHEAD_BYTES;
+
 /** What a client makes of an answer datagram. */
 export type OpenedAnswer =
   | { kind: 'packet'; packet: Uint8Array; nonce: Uint8Array }
   | { kind: 'auth-required'; reason: string; nonce: Uint8Array }
+  /** The server says who it is: send the request `nonce` belongs to again, naming `target`. */
+  | { kind: 'retarget'; target: RequestTarget; nonce: Uint8Array }
   | { kind: 'invalid' };
 
 /**
@@ -148,7 +187,7 @@ export function openAnswer(crypto: SecurityCrypto, kc: Uint8Array | undefined, b
   const form = bytes[1];
   if (form === ANSWER_FORM.authRequired) return { kind: 'auth-required', reason: asciiOf(bytes.subarray(SHORT_ANSWER_HEADER_BYTES, SHORT_ANSWER_HEADER_BYTES + 64)), nonce };
   if (form === ANSWER_FORM.plain) return kc ? { kind: 'invalid' } : { kind: 'packet', packet: bytes.subarray(SHORT_ANSWER_HEADER_BYTES), nonce };
-  if (form !== ANSWER_FORM.sealed || !kc || bytes.length < ANSWER_OVERHEAD_BYTES) return { kind: 'invalid' };
+  if ((form !== ANSWER_FORM.sealed && form !== ANSWER_FORM.retarget) || !kc || bytes.length < ANSWER_OVERHEAD_BYTES) return { kind: 'invalid' };
   const server = nodeIdFromBytes(bytes.subarray(14, 22));
   const epoch = readU32(bytes, 22);
   const name = `${server}/${epoch}`;
@@ -160,7 +199,8 @@ export function openAnswer(crypto: SecurityCrypto, kc: Uint8Array | undefined, b
   }
   const counter = ((bytes[26]! << 8) | bytes[27]!) * 0x1_0000_0000 + readU32(bytes, 28);
   const packet = aead.open(writeCounterNonce(new Uint8Array(NONCE_BYTES), counter), bytes.subarray(0, SEALED_ANSWER_HEADER_BYTES), bytes.subarray(SEALED_ANSWER_HEADER_BYTES));
-  return packet ? { kind: 'packet', packet, nonce } : { kind: 'invalid' };
+  if (!packet) return { kind: 'invalid' };
+  return form === ANSWER_FORM.retarget ? { kind: 'retarget', target: { server, epoch }, nonce } : { kind: 'packet', packet, nonce };
 }
 
 function asciiOf(b: Uint8Array): string {

@@ -10,12 +10,12 @@ import * as assert from 'uvu/assert';
 import { ClusterNode } from '../../protocol/node.ts';
 import { SeededRng } from '../../protocol/rng.ts';
 import { address, nodeId, type Address } from '../../protocol/types.ts';
-import { credentialKey, openAnswer, CLIENT_ANSWER_V1 } from '../../protocol/security/client-envelope.ts';
+import { credentialKey, openAnswer, CLIENT_ANSWER_V1, type RequestTarget } from '../../protocol/security/client-envelope.ts';
 import { SEALED_V1 } from '../../protocol/security/envelope.ts';
 import { roleNeeded } from '../../protocol/security/client-auth.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
 import {
-  KeyedCluster, answersTo, code, credKeyHex, newCred, ok, request as requestAt, type Cred, type Outcome,
+  KeyedCluster, answersTo, code, credKeyHex, newCred, ok, request as requestAt, targetOf, type Cred, type Outcome,
 } from './keyed-cluster.ts';
 
 const SERVER = nodeId('00000000000000a1');
@@ -30,8 +30,9 @@ function keyedNode(): ClusterNode {
   });
 }
 
-const request = (op: string, args: unknown, cred: Cred | undefined, opts: { timeMs?: number; secret?: Uint8Array } = {}) =>
-  requestAt(op, args, cred, { timeMs: now, ...opts });
+/** A request meant for `node` (SERVER in epoch 3) unless `opts` says otherwise. */
+const request = (op: string, args: unknown, cred: Cred | undefined, opts: { timeMs?: number; secret?: Uint8Array; target?: RequestTarget } = {}) =>
+  requestAt(op, args, cred, { timeMs: now, target: { server: SERVER, epoch: 3 }, ...opts });
 
 /** Sends `bytes` from `from` and reads what comes back to `from` as that client would. */
 function exchange(node: ClusterNode, bytes: Uint8Array, cred: Cred | undefined, from: Address = LOOPBACK): Outcome {
@@ -139,10 +140,10 @@ test('a request with a forged member source address changes nothing about how go
   const boot = newCred();
   const reader = newCred();
   a.handleDatagram(c.now, LOOPBACK, requestAt('credentials.bootstrap', { id: boot.id, key: credKeyHex(boot), name: 'x' }, undefined, { timeMs: c.now }).bytes);
-  a.handleDatagram(c.now, LOOPBACK, requestAt('credentials.create', { id: reader.id, role: 'read', key: credKeyHex(reader), name: 'r' }, boot, { timeMs: c.now }).bytes);
+  a.handleDatagram(c.now, LOOPBACK, requestAt('credentials.create', { id: reader.id, role: 'read', key: credKeyHex(reader), name: 'r' }, boot, { timeMs: c.now, target: targetOf(a) }).bytes);
   c.pump(3_000);
   // A read-only client forges B's address (and every other member's, at every node), then an anonymous one does.
-  for (const [, n] of c.nodes) for (const [to] of c.nodes) if (n !== c.nodes.get(to)) n.handleDatagram(c.now, to, requestAt('hello', {}, reader, { timeMs: c.now }).bytes);
+  for (const [, n] of c.nodes) for (const [to] of c.nodes) if (n !== c.nodes.get(to)) n.handleDatagram(c.now, to, requestAt('hello', {}, reader, { timeMs: c.now, target: targetOf(n) }).bytes);
   a.handleDatagram(c.now, KeyedCluster.addr(1), requestAt('hello', {}, undefined, { timeMs: c.now }).bytes);
   const since = c.log.length;
   c.pump(30_000);
@@ -152,6 +153,36 @@ test('a request with a forged member source address changes nothing about how go
   assert.is(b.stats.dropped.unauthenticated ?? 0, 0);
   assert.ok((a.stats.dropped['client-from-member'] ?? 0) >= 3, 'the forged requests were dropped unanswered');
   for (const v of c.views()) assert.not.match(v, /suspect|dead/);
+});
+
+test('review 5: a request is good at one server in one life of it: replays elsewhere and after a restart are not run', () => {
+  const c = KeyedCluster.joined(2);
+  const [a, b] = [c.node(0), c.node(1)];
+  const boot = newCred();
+  const at = address('10.9.0.1:40000');
+  a.handleDatagram(c.now, LOOPBACK, requestAt('credentials.bootstrap', { id: boot.id, key: credKeyHex(boot), name: 'x' }, undefined, { timeMs: c.now }).bytes);
+  c.pump(2_000);
+  // A first contact names no server: answered with who A is (sealed to the credential, smaller than the request), not run.
+  const first = requestAt('keys.list', {}, boot, { timeMs: c.now });
+  a.handleDatagram(c.now, at, first.bytes);
+  const told = answersTo(a, at, boot);
+  assert.equal([told.retarget, told.answer, told.datagrams], [targetOf(a), undefined, 1]);
+  assert.ok(told.bytesOut <= first.bytes.length);
+  // Named: run.
+  const meant = requestAt('credentials.create', { id: newCred().id, role: 'read', key: '00'.repeat(32), name: 'once' }, boot, { timeMs: c.now, target: targetOf(a) });
+  a.handleDatagram(c.now, at, meant.bytes);
+  ok(answersTo(a, at, boot));
+  assert.equal([a, b].map((n) => n.security!.credentials.size), [2, 1], 'made at A (the news to B was not delivered here)');
+  // The same datagram replayed at B, and at A after a restart: a retarget at most, never run.
+  const replayedAt = (n: ClusterNode) => {
+    n.handleDatagram(c.now, at, meant.bytes);
+    return answersTo(n, at, boot);
+  };
+  assert.equal(replayedAt(b).retarget, targetOf(b));
+  const a2 = c.add(0, { epoch: 6, restored: { state: { keyring: a.security!.keyring.state(), credentials: a.security!.credentials.state() } } });
+  assert.equal(replayedAt(a2).retarget, targetOf(a2));
+  assert.equal([b.stats.dropped['client-retarget'], a2.stats.dropped['client-retarget']], [1, 1]);
+  assert.equal([a2, b].map((n) => n.security!.credentials.size), [2, 1], 'nothing made again');
 });
 
 test('every op the client service serves has a role (a new op must be listed in client-auth.ts, or only admins may use it)', () => {

@@ -14,7 +14,7 @@ import { SeededRng } from '../../protocol/rng.ts';
 import { decodePacket, encodePacket } from '../../protocol/wire/codec.ts';
 import type { ClientRes } from '../../protocol/wire/messages.ts';
 import { address, nodeId, type Address, type NodeId } from '../../protocol/types.ts';
-import { ANONYMOUS, credentialKey, openAnswer, sealRequest } from '../../protocol/security/client-envelope.ts';
+import { ANONYMOUS, credentialKey, openAnswer, sealRequest, type RequestTarget } from '../../protocol/security/client-envelope.ts';
 import { hexOf } from '../../protocol/security/envelope.ts';
 import type { Aead } from '../../protocol/security/crypto.ts';
 import type { NodeSecurityInit } from '../../protocol/security/security-service.ts';
@@ -114,7 +114,12 @@ export interface RequestOptions {
   timeMs: number;
   /** Seal with this secret instead of the credential's (a wrong key). */
   secret?: Uint8Array;
+  /** The server it is meant for (client-envelope.ts; targetOf); none: a first contact, answered with a retarget. */
+  target?: RequestTarget;
 }
+
+/** Who `node` is in this life, as a request names it. */
+export const targetOf = (node: ClusterNode): RequestTarget => ({ server: node.id, epoch: node.security!.packets.epoch });
 
 /** One request datagram from `cred` (anonymous when undefined), padded as tui/client.ts pads them (room for an error to a stranger). */
 export function request(op: string, args: unknown, cred: Cred | undefined, opts: RequestOptions): { bytes: Uint8Array; reqId: number } {
@@ -122,13 +127,15 @@ export function request(op: string, args: unknown, cred: Cred | undefined, opts:
   const text = JSON.stringify(args);
   const packet = encodePacket({ cluster: 'contacts', from: nodeId('c1c1c1c1c1c1c1c1') }, [{ type: 'clientReq', reqId, op, args: text + ' '.repeat(Math.max(0, 600 - text.length)) }]);
   const kc = cred && credentialKey(nodeCrypto, cred.id, opts.secret ?? cred.secret);
-  const bytes = sealRequest(nodeCrypto, { credential: cred?.id ?? ANONYMOUS, timeMs: opts.timeMs, nonce: new Uint8Array(randomBytes(12)) }, kc, packet);
+  const bytes = sealRequest(nodeCrypto, { credential: cred?.id ?? ANONYMOUS, timeMs: opts.timeMs, nonce: new Uint8Array(randomBytes(12)), target: opts.target }, kc, packet);
   return { bytes, reqId };
 }
 
 export interface Outcome {
   answer?: ClientRes;
   authRequired?: string;
+  /** The server's id and epoch from a retarget answer. */
+  retarget?: RequestTarget;
   bytesOut: number;
   datagrams: number;
 }
@@ -144,6 +151,7 @@ export function answersTo(node: ClusterNode, to: Address, cred: Cred | undefined
     out.datagrams++;
     const opened = openAnswer(nodeCrypto, kc, t.bytes, cache);
     if (opened.kind === 'auth-required') out.authRequired = opened.reason;
+    if (opened.kind === 'retarget') out.retarget = opened.target;
     if (opened.kind !== 'packet') continue;
     const r = decodePacket(opened.packet, 'contacts');
     assert.ok(r.ok);
