@@ -13,13 +13,12 @@
  * - A credentialed request is checked in this order: credential known and
  *   not revoked, tag under its key (client-envelope.ts), timestamp within
  *   clockSkewMs of our clock, meant for this server in this life (else a
- *   `retarget` answer: client-envelope.ts), nonce not seen (a cache bounded in size:
- *   past it the oldest are forgotten and anything as old is refused). A
- *   duplicate is dropped without an answer (the first was answered); a
- *   request that fails any other check gets one small `auth-required`
- *   answer, never larger than the request, at most a few a second per
- *   source, so a wrong credential never looks like a dead cluster and
- *   never makes us an amplifier.
+ *   `retarget` answer: client-envelope.ts), nonce not seen (per credential,
+ *   bounded: request-replay.ts). A duplicate is dropped without an answer
+ *   (the first was answered); a request that fails any other check gets
+ *   one small `auth-required` answer, never larger than the request, at
+ *   most a few a second per source, so a wrong credential never looks like
+ *   a dead cluster and never makes us an amplifier.
  * - Roles: read < write < admin; `roleNeeded` says what each op needs.
  * - Answers go back in the client envelope: sealed under a key derived from
  *   the client's and ours (per server epoch, our counter as nonce), or plain
@@ -37,6 +36,7 @@ import {
 import { hexOf } from './envelope.ts';
 import type { ClientRole, Credential, CredentialStore } from './credentials.ts';
 import { TokenBuckets } from './rate-limit.ts';
+import { RequestReplayCache } from './request-replay.ts';
 
 /** Whether requests need a credential; see the file comment. */
 export type ClientAccess = 'open' | 'optional' | 'required';
@@ -73,7 +73,7 @@ export function isLoopbackAddress(a: Address): boolean {
 export interface ClientGateConfig {
   /** How far a request's timestamp may be from our clock. */
   clockSkewMs: number;
-  /** Request nonces remembered to refuse replays. */
+  /** Request nonces remembered to refuse replays, in all (request-replay.ts). */
   replayCacheMax: number;
   /** auth-required answers per source address: rate and burst. */
   authAnswersPerSecond: number;
@@ -100,15 +100,15 @@ export interface ClientGateInit {
 export class ClientGate {
   readonly stats = { admitted: 0, anonymous: 0, authRequired: 0, authAnswersLimited: 0, replays: 0, retargets: 0 };
   private readonly cfg: ClientGateConfig;
-  private readonly seen = new Map<string, TimeMs>();
-  /** Requests at or before this time are refused: their nonces may have been forgotten. */
-  private floorMs = -Infinity;
+  /** Nonces seen, per credential (request-replay.ts). */
+  private readonly seen: RequestReplayCache;
   private counter = 0;
   private readonly answerKeys = new Map<string, Aead>();
   private readonly authAnswers: TokenBuckets<Address>;
 
   constructor(private readonly init: ClientGateInit) {
     this.cfg = { ...DEFAULT_CLIENT_GATE_CONFIG, ...init.config };
+    this.seen = new RequestReplayCache({ max: this.cfg.replayCacheMax, windowMs: this.cfg.clockSkewMs });
     this.authAnswers = new TokenBuckets({ perSecond: this.cfg.authAnswersPerSecond, burst: this.cfg.authAnswerBurst, maxKeys: 1024 });
   }
 
@@ -127,15 +127,21 @@ export class ClientGate {
     if (!cred || !this.init.crypto) return this.refuse(now, from, bytes, h.nonce, creds?.isRevoked(h.credential) ? 'revoked' : 'unknown-credential');
     const packet = openRequest(this.init.crypto, cred.key, bytes);
     if (!packet) return this.refuse(now, from, bytes, h.nonce, 'bad-seal');
-    if (Math.abs(now - h.timeMs) > this.cfg.clockSkewMs || h.timeMs <= this.floorMs) return this.refuse(now, from, bytes, h.nonce, 'clock-skew');
+    const nonce = hexOf(h.nonce);
+    const seen = this.seen.check(cred.id, nonce, h.timeMs);
+    if (Math.abs(now - h.timeMs) > this.cfg.clockSkewMs || seen === 'below-floor') return this.refuse(now, from, bytes, h.nonce, 'clock-skew');
     if (h.target?.server !== this.init.self || h.target.epoch !== this.init.epoch) return this.retarget(now, from, bytes, h.nonce, this.init.crypto, cred);
-    const seenKey = h.credential + hexOf(h.nonce);
-    if (this.seen.has(seenKey)) {
+    if (seen === 'replay') {
       this.stats.replays++;
       return { ok: false, reason: 'client-replay' };
     }
-    this.remember(now, seenKey, h.timeMs);
+    this.seen.remember(now, cred.id, nonce, h.timeMs);
     return this.accept(h.nonce, cred.key, { credential: cred.id, role: cred.role }, packet);
+  }
+
+  /** Request nonces kept to refuse replays (bounded by replayCacheMax). */
+  get noncesKept(): number {
+    return this.seen.count;
   }
 
   /**
@@ -192,15 +198,5 @@ export class ClientGate {
       return { ok: false, reason: 'auth-required' };
     }
     return { ok: false, reason: 'auth-required', answer };
-  }
-
-  private remember(now: TimeMs, key: string, timeMs: TimeMs): void {
-    // Oldest first: forget what has expired, then, past the bound, the oldest, raising the floor.
-    for (const [k, t] of this.seen) {
-      if (t >= now - this.cfg.clockSkewMs && this.seen.size < this.cfg.replayCacheMax) break;
-      this.seen.delete(k);
-      this.floorMs = Math.max(this.floorMs, t);
-    }
-    this.seen.set(key, timeMs);
   }
 }

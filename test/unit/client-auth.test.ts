@@ -12,7 +12,8 @@ import { SeededRng } from '../../protocol/rng.ts';
 import { address, nodeId, type Address } from '../../protocol/types.ts';
 import { credentialKey, openAnswer, CLIENT_ANSWER_V1, type RequestTarget } from '../../protocol/security/client-envelope.ts';
 import { SEALED_V1 } from '../../protocol/security/envelope.ts';
-import { roleNeeded } from '../../protocol/security/client-auth.ts';
+import { ClientGate, roleNeeded } from '../../protocol/security/client-auth.ts';
+import { CredentialStore } from '../../protocol/security/credentials.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
 import {
   KeyedCluster, answersTo, code, credKeyHex, newCred, ok, request as requestAt, targetOf, type Cred, type Outcome,
@@ -183,6 +184,28 @@ test('review 5: a request is good at one server in one life of it: replays elsew
   assert.equal(replayedAt(a2).retarget, targetOf(a2));
   assert.equal([b.stats.dropped['client-retarget'], a2.stats.dropped['client-retarget']], [1, 1]);
   assert.equal([a2, b].map((n) => n.security!.credentials.size), [2, 1], 'nothing made again');
+});
+
+test('review 6: a client that floods the replay cache raises only its own floor; every other client keeps working', () => {
+  const store = new CredentialStore();
+  const evil = newCred();
+  const honest = newCred();
+  for (const [c, role] of [[evil, 'read'], [honest, 'admin']] as const) store.add({ id: c.id, role, key: credentialKey(nodeCrypto, c.id, c.secret), name: '', created: 0 });
+  const gate = new ClientGate({ crypto: nodeCrypto, self: SERVER, epoch: 1, access: () => 'required', credentials: () => store, config: { replayCacheMax: 256 } });
+  const target = { server: SERVER, epoch: 1 };
+  const admit = (c: Cred, timeMs: number, at = now) => {
+    const r = gate.admit(at, REMOTE, requestAt('list', {}, c, { timeMs, target }).bytes);
+    return r.ok ? 'ok' : r.reason;
+  };
+  // One request stamped near the end of the window, then more than the cache holds to push it out.
+  assert.is(admit(evil, now + 299_000), 'ok');
+  for (let i = 0; i < 300; i++) admit(evil, now);
+  assert.is(admit(honest, now + 1_000, now + 1_000), 'ok', 'the honest client is not shut out');
+  assert.is(admit(honest, now + 290_000, now + 290_000), 'ok');
+  assert.is(admit(evil, now + 1_000, now + 1_000), 'auth-required', 'the flooder shut out only itself');
+  // Memory stays bounded however many credentials take part.
+  for (let i = 0; i < 300; i++) admit(honest, now + 2_000 + i, now + 2_000);
+  assert.ok(gate.noncesKept <= 256, `${gate.noncesKept} nonces kept`);
 });
 
 test('every op the client service serves has a role (a new op must be listed in client-auth.ts, or only admins may use it)', () => {
