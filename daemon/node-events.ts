@@ -93,6 +93,11 @@ export class NodeEventHandler {
         log.warn({ event: 'key-file-retired', keyId: keyIdText(e.keyId) },
           `the key file holds key ${keyIdText(e.keyId)}, which a rotation removed from the cluster's keyring; it is ignored (the keyring in the data dir is current). Put the cluster's current key in the key file, so that this node could join again with an empty data dir`);
         return;
+      case 'key-file-unused':
+        log.warn({ event: 'key-file-unused', keyId: keyIdText(e.keyId), reason: e.reason, primary: keyIdText(e.primary) }, e.reason === 'full'
+          ? `the key file holds key ${keyIdText(e.keyId)}, which the keyring in the data dir lacks, and the ring is full: it is not used. Remove a key that is not primary (contacts keys remove), then restart or \`contacts keys install\` it`
+          : `the key file holds key ${keyIdText(e.keyId)}, which the keyring in the data dir lacked: it is installed (and spreads to the members) but this node still seals with ${keyIdText(e.primary)}, the cluster's primary. To rotate, wait until every member holds it (contacts keys list), then \`contacts keys use ${keyIdText(e.keyId)}\`, then remove the old key`);
+        return;
       case 'key-alert': return this.keyAlert(e);
       case 'keyring-changed':
         log.info({ event: 'keyring-changed', keys: e.keys.map(keyIdText), primary: keyIdText(e.primary), removed: e.removed.map(keyIdText) },

@@ -31,9 +31,14 @@
  *   address in the member table), so its answer brings us up to date. A datagram sealed with a key we do not hold raises a
  *   `key-alert` (at most one per key per alertIntervalMs): the plain reason
  *   a member cannot rejoin, for the operator.
- * - The operator's key file: its key is installed if the ring lacks it and
- *   becomes this node's primary; a key a rotation removed is ignored and
- *   reported (the ring in the data dir is newer).
+ * - The operator's key file: its key is the first key and the primary of an
+ *   empty ring (a new node). When the data dir holds a ring, that ring is
+ *   the cluster's and newer: a key-file key it lacks is installed (and
+ *   spreads with the next digest sync, as `keys install` would) but not
+ *   made primary, or one edit of a key file would cut the node off from
+ *   every member that does not hold the key yet; making it primary is
+ *   `keys use`, checked like any rotation. A key a rotation removed is
+ *   ignored and reported.
  * What must survive a restart leaves as `persist` events: the state
  * ('security') and the highest epoch seen per sender ('peer-epochs').
  */
@@ -101,6 +106,8 @@ export type SecurityEvent =
   | { type: 'persist'; key: 'security' | 'peer-epochs'; value: unknown }
   /** The key file names a key a rotation removed: ignored, the ring from the data dir is used. */
   | { type: 'key-file-retired'; keyId: KeyId }
+  /** The key file names a key the ring lacked: installed but not used ('not-primary'), or not installed at all ('full'). */
+  | { type: 'key-file-unused'; keyId: KeyId; reason: 'not-primary' | 'full'; primary: KeyId }
   | KeyAlert
   /** The keyring changed here (a command, or news from a member). */
   | { type: 'keyring-changed'; keys: KeyId[]; primary: KeyId; removed: KeyId[] };
@@ -472,12 +479,20 @@ export class SecurityService {
     };
   }
 
+  /**
+   * The operator's key file: the first key of an empty ring (a new node, or
+   * one whose data dir lost its ring) and its primary; otherwise installed
+   * beside the ring's keys, never made primary here (see the file comment).
+   */
   private installKeyFileKey(secret: Uint8Array): void {
     const key = { id: keyIdOf(this.crypto, secret), secret };
+    const empty = this.keyring.size === 0;
     const r = this.keyring.install(key);
     if (r === 'removed') this.events.push({ type: 'key-file-retired', keyId: key.id });
+    if (r === 'full') this.events.push({ type: 'key-file-unused', keyId: key.id, reason: 'full', primary: this.keyring.primary().id });
     if (r !== 'installed') return;
-    this.keyring.use(key.id, this.init.id);
+    if (empty) this.keyring.use(key.id, this.init.id);
+    else this.events.push({ type: 'key-file-unused', keyId: key.id, reason: 'not-primary', primary: this.keyring.primary().id });
     this.persistState();
   }
 

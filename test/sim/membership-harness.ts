@@ -197,6 +197,7 @@ function describeNodeEvent(e: ClusterNode extends { pollEvent(): infer E } ? Non
     case 'member-removed': return `removed ${e.member.id}`;
     case 'persist': return `persist ${e.key}`;
     case 'key-file-retired': return `key-file-retired ${e.keyId}`;
+    case 'key-file-unused': return `key-file-unused ${e.keyId} ${e.reason}`;
     case 'key-alert': return `key-alert ${e.keyId} from ${e.from}`;
     case 'keyring-changed': return `keyring ${e.keys.join(',')} primary ${e.primary}`;
     case 'contact-changed': return `contact ${e.id} ${e.state.entries.length}`;

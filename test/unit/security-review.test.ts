@@ -82,6 +82,31 @@ test('review 3: merge keeps the key the register names and the last key; use dro
   assert.equal(lone.ids(), [k2.id]);
 });
 
+test('review 10: a new key in the key file of a restarted node is installed and spreads, but is not made primary there', () => {
+  const c = KeyedCluster.joined(3);
+  const old = c.node(2);
+  const saved = { keyring: old.security!.keyring.state(), credentials: old.security!.credentials.state() };
+  const K2 = new Uint8Array(32).fill(0x22);
+  const k1 = keyIdOf(nodeCrypto, KEY);
+  const k2 = keyIdOf(nodeCrypto, K2);
+  // The operator "rotates" node 2 by putting a new key in its key file and restarting it with its data dir.
+  const restarted = c.add(2, { epoch: 6, keyFileKey: K2, restored: { state: saved } }, {
+    restored: { membership: { incarnation: 1, members: [0, 1].map((i) => ({ id: KeyedCluster.id(i), name: `n${i}`, addr: KeyedCluster.addr(i) })) } },
+  });
+  const told = drainEvents(restarted).find((e) => e.type === 'key-file-unused');
+  assert.equal(told && { ...told }, { type: 'key-file-unused', keyId: k2, reason: 'not-primary', primary: k1 });
+  restarted.join(c.now, [KeyedCluster.addr(0)]);
+  c.pump(40_000);
+  for (const v of c.views()) assert.not.match(v, /suspect|dead/, 'node 2 still talks to the cluster');
+  for (let i = 0; i < 3; i++) {
+    assert.is(c.node(i).security!.keyring.primary().id, k1, `node ${i} seals with the cluster's primary`);
+    assert.equal(c.node(i).security!.keyring.ids(), [k1, k2].sort((a, b) => a - b), `node ${i} holds the new key: \`keys use\` can proceed`);
+  }
+  // An empty ring (a new node) takes the key file's key as its primary.
+  const fresh = new KeyedCluster().add(0, { keyFileKey: K2 });
+  assert.is(fresh.security!.keyring.primary().id, k2);
+});
+
 /** Bytes `n` sends to each address in `to` (draining its queue). */
 function sentTo(n: ClusterNode, to: (a: Address) => boolean): { datagrams: number; bytes: number } {
   const out = { datagrams: 0, bytes: 0 };
