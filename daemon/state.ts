@@ -78,13 +78,19 @@ export class StateDir {
    * This start's boot epoch, saved before it is returned: one above the last
    * start's, and never below the wall clock in seconds, so a data dir
    * restored from an old backup still moves forward (packet-security.ts:
-   * a sender's (epoch, counter) must never repeat).
+   * members refuse an epoch lower than one they saw; nonces stay unique
+   * even if an epoch repeats, through the boot salt).
    */
   raiseBootEpoch(nowMs: number): number {
     const last = this.load('boot-epoch');
     const previous = Number.isSafeInteger(last) && (last as number) > 0 ? (last as number) : 0;
     const epoch = Math.max(previous + 1, Math.floor(nowMs / 1000));
-    if (epoch > 0xffff_ffff) throw new StateError(`the boot epoch in ${this.keyPath('boot-epoch')} is exhausted (${previous}); delete the file and the data dir's peer-epochs.json to start counting again.`);
+    // Counting again from a lower epoch would not reuse a nonce (each start draws a new boot salt), but every member
+    // remembers this node's highest epoch and would refuse the lower ones: the way on is a new node id.
+    if (epoch > 0xffff_ffff) {
+      throw new StateError(`the boot epoch in ${this.keyPath('boot-epoch')} is exhausted (${previous}): this node cannot start again under its id. `
+        + `Start it as a new member: stop it, delete node-id, boot-epoch.json and peer-epochs.json in ${this.dir}, and start it (its contacts stay; the old id is marked dead and reaped).`);
+    }
     this.save('boot-epoch', epoch);
     return epoch;
   }

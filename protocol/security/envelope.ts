@@ -9,10 +9,11 @@
  *   1       4      key id: which cluster key sealed it (keyring.ts)
  *   5       8      sender: its node id (16 hex digits, as 8 bytes)
  *   13      4      sender's boot epoch (raised at every start, persisted)
- *   17      6      counter within that epoch, from 1
- *   23      8      receiver: its node id (all zero: not known yet, a first contact)
- *   31      4      receiver's boot epoch as the sender last heard it (0: not heard yet)
- *   35      …      ciphertext of the plain packet (wire/codec.ts), then a 16-byte tag
+ *   17      8      sender's boot salt (random at every start)
+ *   25      6      counter within that epoch, from 1
+ *   31      8      receiver: its node id (all zero: not known yet, a first contact)
+ *   39      4      receiver's boot epoch as the sender last heard it (0: not heard yet)
+ *   43      …      ciphertext of the plain packet (wire/codec.ts), then a 16-byte tag
  *
  * All integers big-endian. The whole header is the AEAD's associated data,
  * so none of it can be changed without the tag failing. The nonce is the
@@ -26,7 +27,9 @@ import { TAG_BYTES } from './crypto.ts';
 /** First byte of a sealed cluster datagram (version 1). */
 export const SEALED_V1 = 0xc5;
 /** Bytes of the header. */
-export const SEALED_HEADER_BYTES = 35;
+export const SEALED_HEADER_BYTES = 43;
+/** Bytes of a boot salt. */
+export const BOOT_SALT_BYTES = 8;
 /** The receiver id of a first contact: the sender does not know who listens at that address yet. */
 export const UNKNOWN_NODE = '0000000000000000' as NodeId;
 /** Bytes sealing adds to a plain packet. */
@@ -44,6 +47,8 @@ export interface SealedHeader {
   keyId: KeyId;
   sender: NodeId;
   epoch: number;
+  /** Random at every start of the sender: with its id and epoch, what its key is derived from. */
+  salt: Uint8Array;
   counter: number;
   /** The receiver, as the sender knows who is at that address; UNKNOWN_NODE on first contact. */
   to: NodeId;
@@ -61,11 +66,11 @@ export function looksPlain(bytes: Uint8Array): boolean {
 export function parseSealedHeader(bytes: Uint8Array): SealedHeader | undefined {
   if (bytes.length < SEAL_OVERHEAD_BYTES || bytes[0] !== SEALED_V1) return undefined;
   const epoch = readU32(bytes, 13);
-  const counter = ((bytes[17]! << 8) | bytes[18]!) * 0x1_0000_0000 + readU32(bytes, 19);
+  const counter = ((bytes[25]! << 8) | bytes[26]!) * 0x1_0000_0000 + readU32(bytes, 27);
   if (epoch === 0 || counter === 0) return undefined;
   return {
-    keyId: readU32(bytes, 1) as KeyId, sender: nodeIdFromBytes(bytes.subarray(5, 13)), epoch, counter,
-    to: nodeIdFromBytes(bytes.subarray(23, 31)), toEpoch: readU32(bytes, 31),
+    keyId: readU32(bytes, 1) as KeyId, sender: nodeIdFromBytes(bytes.subarray(5, 13)), epoch, salt: bytes.subarray(17, 25), counter,
+    to: nodeIdFromBytes(bytes.subarray(31, 39)), toEpoch: readU32(bytes, 39),
   };
 }
 
@@ -75,12 +80,13 @@ export function writeSealedHeader(out: Uint8Array, h: SealedHeader, senderBytes:
   writeU32(out, 1, h.keyId);
   out.set(senderBytes, 5);
   writeU32(out, 13, h.epoch);
+  out.set(h.salt, 17);
   const high = Math.floor(h.counter / 0x1_0000_0000);
-  out[17] = high >>> 8;
-  out[18] = high & 0xff;
-  writeU32(out, 19, h.counter >>> 0);
-  out.set(toBytes, 23);
-  writeU32(out, 31, h.toEpoch);
+  out[25] = high >>> 8;
+  out[26] = high & 0xff;
+  writeU32(out, 27, h.counter >>> 0);
+  out.set(toBytes, 31);
+  writeU32(out, 39, h.toEpoch);
 }
 
 /** Writes the AEAD nonce for `counter` into `out` (NONCE_BYTES): six zero bytes, then the counter. */

@@ -4,13 +4,17 @@
  *
  * How this works.
  * - Keys. Each sender seals under its own key, HKDF(cluster key, salt =
- *   cluster name, info = sender id ‖ boot epoch), and uses its counter as
- *   the nonce. A node's epoch is raised and persisted at every start
- *   (never below the wall clock in seconds, so a data dir restored from a
- *   backup still moves on), and its counter starts at 1 in each epoch: a
- *   (key, nonce) pair never repeats anywhere in the cluster, which is what
- *   AES-GCM needs. The cluster name in the salt makes another cluster's
- *   datagrams fail their tag even under the same key.
+ *   cluster name, info = sender id ‖ boot epoch ‖ boot salt), and uses its
+ *   counter as the nonce. A node's epoch is raised and persisted at every
+ *   start (never below the wall clock in seconds, so a data dir restored
+ *   from a backup still moves on), its boot salt is 8 random bytes drawn
+ *   at every start, and its counter starts at 1 in each life: a (key,
+ *   nonce) pair never repeats anywhere in the cluster, which is what
+ *   AES-GCM needs. The salt is what keeps that true when the epoch alone
+ *   would not: a data dir cloned, or a VM snapshot restored, and started
+ *   twice within the same second gives two lives the same id and epoch,
+ *   but not the same salt. The cluster name in the HKDF salt makes another
+ *   cluster's datagrams fail their tag even under the same key.
  * - Receivers. The header names the receiver (node id, and its epoch as
  *   the sender last heard it), so a datagram is good at one node in one
  *   life of it. The sender learns who is at an address from what it opened
@@ -43,7 +47,7 @@ import type { Address, NodeId } from '../types.ts';
 import { invariant } from '../types.ts';
 import { bytesOf, NONCE_BYTES, type Aead, type SecurityCrypto } from './crypto.ts';
 import {
-  MAX_COUNTER, SEALED_HEADER_BYTES, UNKNOWN_NODE, nodeIdBytes, parseSealedHeader, writeCounterNonce, writeSealedHeader, writeU32,
+  BOOT_SALT_BYTES, MAX_COUNTER, SEALED_HEADER_BYTES, UNKNOWN_NODE, nodeIdBytes, parseSealedHeader, readU32, writeCounterNonce, writeSealedHeader, writeU32,
   type KeyId, type SealedHeader,
 } from './envelope.ts';
 import { ReplayWindow } from './replay-window.ts';
@@ -73,6 +77,8 @@ export interface PacketSecurityInit {
   self: NodeId;
   /** This boot's epoch (>= 1), persisted by the driver before the core was built. */
   epoch: number;
+  /** This boot's salt: BOOT_SALT_BYTES random bytes, new at every start. */
+  salt: Uint8Array;
   keys: KeySource;
   /** The highest epoch seen per sender, as last persisted. */
   peerEpochs?: Readonly<Record<string, number>> | undefined;
@@ -94,10 +100,12 @@ interface Hint {
   epoch: number;
 }
 
-/** A derived per-sender key, and what it was derived for. */
+/** A derived per-sender key, and what it was derived for (the salt as two u32s, cheap to compare). */
 interface DerivedKey {
   keyId: KeyId;
   epoch: number;
+  saltHigh: number;
+  saltLow: number;
   aead: Aead;
 }
 
@@ -106,8 +114,10 @@ const MAX_HINTS = 16_384;
 export class PacketSecurity {
   readonly epoch: number;
   private counter = 0;
-  private readonly salt: Uint8Array;
+  private readonly hkdfSalt: Uint8Array;
   private readonly selfBytes: Uint8Array;
+  /** What our own keys are derived from: our id ‖ epoch ‖ salt, as in our header. */
+  private readonly selfInfo: Uint8Array;
   private readonly peers = new Map<NodeId, Peer>();
   /** The last key that verified per sender: the next datagram almost always needs the same one. */
   private readonly derived = new Map<NodeId, DerivedKey>();
@@ -123,9 +133,14 @@ export class PacketSecurity {
 
   constructor(private readonly init: PacketSecurityInit) {
     invariant(Number.isInteger(init.epoch) && init.epoch >= 1 && init.epoch <= 0xffff_ffff, 'boot epoch is a u32 >= 1');
+    invariant(init.salt.length === BOOT_SALT_BYTES, 'a boot salt is 8 bytes');
     this.epoch = init.epoch;
-    this.salt = bytesOf(`contacts/cluster/v1/${init.cluster}`);
+    this.hkdfSalt = bytesOf(`contacts/cluster/v1/${init.cluster}`);
     this.selfBytes = nodeIdBytes(init.self);
+    this.selfInfo = new Uint8Array(8 + 4 + BOOT_SALT_BYTES);
+    this.selfInfo.set(this.selfBytes, 0);
+    writeU32(this.selfInfo, 8, init.epoch);
+    this.selfInfo.set(init.salt, 12);
     this.maxPeers = init.maxPeers ?? 10_240;
     for (const [id, epoch] of Object.entries(init.peerEpochs ?? {})) this.remember(id as NodeId, { epoch, window: undefined });
   }
@@ -141,10 +156,12 @@ export class PacketSecurity {
     invariant(this.counter < MAX_COUNTER, 'the datagram counter of this epoch is not exhausted');
     const hint = this.hints.get(to);
     const receiver = hint?.id ?? toId ?? UNKNOWN_NODE;
-    const header: SealedHeader = { keyId: key.id, sender: this.init.self, epoch: this.epoch, counter: ++this.counter, to: receiver, toEpoch: hint?.epoch ?? 0 };
+    const header: SealedHeader = {
+      keyId: key.id, sender: this.init.self, epoch: this.epoch, salt: this.init.salt, counter: ++this.counter, to: receiver, toEpoch: hint?.epoch ?? 0,
+    };
     let own = this.own.get(key.id);
     if (!own) {
-      own = this.derive(key.secret, this.selfBytes, this.epoch);
+      own = this.derive(key.secret, this.selfInfo);
       if (this.own.size >= 16) this.own.clear(); // keys retired by rotations
       this.own.set(key.id, own);
     }
@@ -171,13 +188,16 @@ export class PacketSecurity {
     if (stale && stale !== 'stale-receiver' && stale !== 'wrong-receiver') return { ok: false, reason: stale, sender: h.sender };
     const aad = bytes.subarray(0, SEALED_HEADER_BYTES);
     const cached = this.derived.get(h.sender);
-    const hit = cached !== undefined && cached.keyId === h.keyId && cached.epoch === h.epoch;
-    const aead = hit ? cached.aead : this.derive(key.secret, bytes.subarray(5, 13), h.epoch);
+    const saltHigh = readU32(bytes, 17);
+    const saltLow = readU32(bytes, 21);
+    const hit = cached !== undefined && cached.keyId === h.keyId && cached.epoch === h.epoch && cached.saltHigh === saltHigh && cached.saltLow === saltLow;
+    // The header's sender ‖ epoch ‖ salt (bytes 5..25) is the derivation's info, as is.
+    const aead = hit ? cached.aead : this.derive(key.secret, bytes.subarray(5, 25));
     const packet = aead.open(writeCounterNonce(this.nonce, h.counter), aad, bytes.subarray(SEALED_HEADER_BYTES));
     if (!packet) return { ok: false, reason: 'bad-seal', keyId: h.keyId, sender: h.sender };
     if (stale) return { ok: false, reason: stale, sender: h.sender, epoch: h.epoch, keyId: h.keyId, authentic: true };
     // Cached only once it verified: a stranger cannot make us keep keys for made-up senders.
-    if (!hit) this.derived.set(h.sender, { keyId: h.keyId, epoch: h.epoch, aead });
+    if (!hit) this.derived.set(h.sender, { keyId: h.keyId, epoch: h.epoch, saltHigh, saltLow, aead });
     this.accept(from, h);
     this.stats.opened++;
     return { ok: true, sender: h.sender, epoch: h.epoch, keyId: h.keyId, packet };
@@ -242,11 +262,8 @@ export class PacketSecurity {
     }
   }
 
-  /** The AEAD under HKDF(cluster key, salt, sender ‖ epoch). */
-  private derive(secret: Uint8Array, senderBytes: Uint8Array, epoch: number): Aead {
-    const info = new Uint8Array(12);
-    info.set(senderBytes, 0);
-    writeU32(info, 8, epoch);
-    return this.init.crypto.aead(this.init.crypto.hkdf(secret, this.salt, info));
+  /** The AEAD under HKDF(cluster key, cluster name, `info`: sender ‖ epoch ‖ boot salt). */
+  private derive(secret: Uint8Array, info: Uint8Array): Aead {
+    return this.init.crypto.aead(this.init.crypto.hkdf(secret, this.hkdfSalt, info));
   }
 }

@@ -49,7 +49,7 @@ import type { Outbox } from '../outbox.ts';
 import type { MemberView } from '../membership/member-table.ts';
 import { TimerTable } from '../timers.ts';
 import { equalBytes, KEY_BYTES, type SecurityCrypto } from './crypto.ts';
-import { keyIdText, looksPlain, SEALED_V1, type KeyId } from './envelope.ts';
+import { BOOT_SALT_BYTES, keyIdText, looksPlain, SEALED_V1, writeU32, type KeyId } from './envelope.ts';
 import { checkKeyringState, Keyring, keyIdOf, MAX_KEYS } from './keyring.ts';
 import { CredentialStore, type Credential } from './credentials.ts';
 import { PacketSecurity, type OpenFailure } from './packet-security.ts';
@@ -156,6 +156,17 @@ type Timer = 'sec-sync' | 'sec-status';
 /** Senders whose introduction is remembered (members, and room for churn). */
 const MAX_INTRODUCED = 10_240;
 
+/**
+ * This start's boot salt (packet-security.ts), from the core's random
+ * source: the daemon seeds it from crypto.randomBytes at every start, so two
+ * lives never share one; the simulator's seeded one keeps runs repeatable.
+ */
+function bootSalt(rng: Rng): Uint8Array {
+  const salt = new Uint8Array(BOOT_SALT_BYTES);
+  for (let i = 0; i < salt.length; i += 4) writeU32(salt, i, rng.nextU32());
+  return salt;
+}
+
 const failure = (code: Extract<CommandResult, { ok: false }>['code'], message: string): CommandResult<never> => ({ ok: false, code, message });
 
 export class SecurityService {
@@ -184,7 +195,7 @@ export class SecurityService {
     this.keyring = new Keyring(s.restored?.state?.keyring);
     this.credentials = new CredentialStore(s.restored?.state?.credentials);
     this.packets = new PacketSecurity({
-      crypto: s.crypto, cluster: init.cluster, self: init.id, epoch: s.epoch, keys: this.keyring, peerEpochs: s.restored?.peerEpochs,
+      crypto: s.crypto, cluster: init.cluster, self: init.id, epoch: s.epoch, salt: bootSalt(init.rng), keys: this.keyring, peerEpochs: s.restored?.peerEpochs,
     });
     if (s.keyFileKey) this.installKeyFileKey(s.keyFileKey);
     if (this.keyring.size === 0) throw new TypeError('a keyed node needs a key: give it a key file, or a restored keyring');

@@ -29,7 +29,7 @@ function pair(crypto: SecurityCrypto): { a: PacketSecurity; b: PacketSecurity } 
   const keyId = keyIdOf(crypto, KEY);
   ring.install({ id: keyId, secret: KEY });
   ring.use(keyId, A);
-  const mk = (self: typeof A) => new PacketSecurity({ crypto, cluster: 'bench', self, epoch: 1, keys: ring });
+  const mk = (self: typeof A) => new PacketSecurity({ crypto, cluster: 'bench', self, epoch: 1, salt: new Uint8Array(8), keys: ring });
   return { a: mk(A), b: mk(B) };
 }
 

@@ -65,6 +65,17 @@ test('node id: 16 hex digits, made once and kept across opens', () => {
   s3.close();
 });
 
+test('boot epoch: raised at every start, never below the clock; exhausted, the advice is a new node id (review 9)', () => {
+  const d = tempDir();
+  const s = StateDir.open(d);
+  const first = s.raiseBootEpoch(1_700_000_000_000);
+  assert.is(first, 1_700_000_000);
+  assert.is(s.raiseBootEpoch(1_700_000_000_000), first + 1);
+  s.save('boot-epoch', 0xffff_ffff);
+  assert.throws(() => s.raiseBootEpoch(1_700_000_000_000), (e: Error) => e instanceof StateError && /exhausted/.test(e.message) && /new member/.test(e.message) && /node-id/.test(e.message));
+  s.close();
+});
+
 test('save/load round-trips values; missing is undefined; corrupt JSON is a StateError', () => {
   const d = tempDir();
   const s = StateDir.open(d);

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
 import { PacketSecurity, type OpenResult } from '../../protocol/security/packet-security.ts';
 import { Keyring, keyIdOf, keyringFromJson, keyringToJson, type ClusterKey } from '../../protocol/security/keyring.ts';
-import { SEAL_OVERHEAD_BYTES, parseSealedHeader } from '../../protocol/security/envelope.ts';
+import { SEAL_OVERHEAD_BYTES, SEALED_HEADER_BYTES, parseSealedHeader } from '../../protocol/security/envelope.ts';
 import { ReplayWindow, WINDOW } from '../../protocol/security/replay-window.ts';
 import { simCrypto } from '../sim/sim-crypto.ts';
 import { address, nodeId, type Address, type NodeId } from '../../protocol/types.ts';
@@ -37,19 +37,22 @@ function ring(...keys: ClusterKey[]): Keyring {
   return r;
 }
 
-function party(self: NodeId, epoch: number, keys: Keyring, opts: { cluster?: string; peerEpochs?: Record<string, number> } = {}): PacketSecurity {
-  return new PacketSecurity({ crypto: nodeCrypto, cluster: opts.cluster ?? 'contacts', self, epoch, keys, peerEpochs: opts.peerEpochs });
+/** A boot salt (in the daemon, random at every start). */
+const SALT = new Uint8Array(8).fill(0x5a);
+
+function party(self: NodeId, epoch: number, keys: Keyring, opts: { cluster?: string; peerEpochs?: Record<string, number>; salt?: Uint8Array } = {}): PacketSecurity {
+  return new PacketSecurity({ crypto: nodeCrypto, cluster: opts.cluster ?? 'contacts', self, epoch, salt: opts.salt ?? SALT, keys, peerEpochs: opts.peerEpochs });
 }
 
 const PACKET = new TextEncoder().encode('\x83\x01any plain packet bytes, as the codec would make them');
 const reason = (r: OpenResult) => (r.ok ? 'ok' : r.reason);
 
-test('seal then open: the packet comes back, with its sender, epoch and key id; 51 bytes of overhead', () => {
+test('seal then open: the packet comes back, with its sender, epoch and key id; 59 bytes of overhead', () => {
   const a = party(A, 5, ring(K1));
   const b = party(B, 9, ring(K1));
   const sealed = a.seal(ADDR_B, PACKET);
   assert.is(sealed.length, PACKET.length + SEAL_OVERHEAD_BYTES);
-  assert.is(SEAL_OVERHEAD_BYTES, 51);
+  assert.is(SEAL_OVERHEAD_BYTES, 59);
   const r = b.open(ADDR_A, sealed);
   assert.ok(r.ok);
   if (!r.ok) return;
@@ -160,6 +163,21 @@ test('review 8: a datagram names its receiver: good at that node only, first con
   assert.is(reason(c.open(ADDR_A, fresh.seal(ADDR_B, PACKET, undefined, B))), 'wrong-receiver');
 });
 
+test('review 9: two lives with the same id and epoch (a cloned data dir) never share a key: the boot salt tells them apart', () => {
+  const clone1 = party(A, 5, ring(K1), { salt: new Uint8Array(8).fill(1) });
+  const clone2 = party(A, 5, ring(K1), { salt: new Uint8Array(8).fill(2) });
+  const [x, y] = [clone1.seal(ADDR_B, PACKET), clone2.seal(ADDR_B, PACKET)];
+  assert.equal([parseSealedHeader(x)!.counter, parseSealedHeader(y)!.counter], [1, 1], 'the same counter: the same nonce');
+  // Same plaintext, same nonce: under one key the ciphertexts would be equal (and GCM broken); under two they differ.
+  assert.not.equal([...x.subarray(SEALED_HEADER_BYTES)], [...y.subarray(SEALED_HEADER_BYTES)]);
+  assert.is(reason(party(B, 9, ring(K1)).open(ADDR_A, x)), 'ok');
+  assert.is(reason(party(B, 9, ring(K1)).open(ADDR_A, y)), 'ok');
+  // A flipped salt bit makes the key another one: the tag fails.
+  const bad = Uint8Array.from(x);
+  bad[20]! ^= 1;
+  assert.is(reason(party(B, 9, ring(K1)).open(ADDR_A, bad)), 'bad-seal');
+});
+
 test('reordering within the window is fine; older than the window is refused', () => {
   const a = party(A, 5, ring(K1));
   const b = party(B, 9, ring(K1));
@@ -173,19 +191,19 @@ test('reordering within the window is fine; older than the window is refused', (
 });
 
 test('per-sender state is bounded; the sim stand-in refuses another key, epoch, cluster or header', () => {
-  const b = new PacketSecurity({ crypto: nodeCrypto, cluster: 'c', self: B, epoch: 1, keys: ring(K1), maxPeers: 3 });
+  const b = new PacketSecurity({ crypto: nodeCrypto, cluster: 'c', self: B, epoch: 1, salt: SALT, keys: ring(K1), maxPeers: 3 });
   for (let i = 0; i < 10; i++) {
     const id = nodeId(i.toString(16).padStart(16, '0'));
-    const s = new PacketSecurity({ crypto: nodeCrypto, cluster: 'c', self: id, epoch: 1, keys: ring(K1) });
+    const s = new PacketSecurity({ crypto: nodeCrypto, cluster: 'c', self: id, epoch: 1, salt: SALT, keys: ring(K1) });
     assert.is(reason(b.open(`10.0.1.${i}:7700` as Address, s.seal(ADDR_B, PACKET))), 'ok');
   }
   assert.is(b.peerCount, 3);
-  const sim = (self: NodeId, epoch: number, cluster = 'c') => new PacketSecurity({ crypto: simCrypto, cluster, self, epoch, keys: ring(K1) });
+  const sim = (self: NodeId, epoch: number, cluster = 'c') => new PacketSecurity({ crypto: simCrypto, cluster, self, epoch, salt: SALT, keys: ring(K1) });
   const sealed = sim(A, 1).seal(ADDR_B, PACKET);
   assert.is(reason(sim(B, 1).open(ADDR_A, sealed)), 'ok');
   assert.is(reason(sim(B, 1).open(ADDR_A, sim(A, 1, 'd').seal(ADDR_B, PACKET))), 'bad-seal');
   // It covers the header, the tag and the packet's ends, not every byte (sim-crypto.ts says why).
-  for (const i of [...Array(SEAL_OVERHEAD_BYTES - 16).keys(), 35, 36, sealed.length - 17, sealed.length - 1]) {
+  for (const i of [...Array(SEAL_OVERHEAD_BYTES - 16).keys(), 43, 44, sealed.length - 17, sealed.length - 1]) {
     const bad = Uint8Array.from(sealed);
     bad[i]! ^= 0x10;
     assert.is.not(reason(sim(B, 1).open(ADDR_A, bad)), 'ok', `byte ${i}`);
