@@ -141,7 +141,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.security = init.security && new SecurityService({
       id: init.id, cluster: this.config.clusterName, security: init.security, outbox: this.outbox, rng: init.rng, now: init.now,
       members: () => membership.memberViews(), broadcast: (key, encoded) => membership.enqueueBroadcast(key, encoded),
-      memberAddress: (id) => membership.member(id)?.addr, memberAt: (addr) => this.memberAt(addr),
+      member: (id) => membership.member(id), memberAt: (addr) => this.memberAt(addr),
     });
     this.replication = new Replication({
       id: init.id, rng: init.rng, outbox: this.outbox, now: init.now, config: this.config,
@@ -284,7 +284,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         // Keyring news only counts from a member that proved it holds a key.
         if (!this.security) this.drop('no-key');
         else if (!sealedBy) this.drop('unauthenticated');
-        else this.security.handleMessage(from, msg);
+        else this.security.handleMessage(now, from, sealedBy, msg);
       }
       else this.membership.handleMessage(now, from, packet.from, msg);
     }

@@ -20,6 +20,23 @@
  *   and the two merge (CRDTs, so order and repetition do not matter). The
  *   state is never piggybacked on gossip: gossip also reaches dead members,
  *   and a member declared dead or left must not learn the next key.
+ * - Who gets what. The whole state (key secrets, credential keys) goes only
+ *   to a live member (alive or suspect), at its address in the member table
+ *   (the node answers there, never at a datagram's source). A member dead or
+ *   left that asks — it may have been removed on purpose, and still hold a
+ *   key the ring has not dropped yet — gets the public part only (which key
+ *   is primary, which keys and credentials are gone, by id: publicPart),
+ *   enough for a member that missed a rotation and was handed the current
+ *   key to start sealing with it, nothing that lets one that was not read
+ *   what comes next; a node we do not know gets nothing. From a member that
+ *   is not live we merge only the public part of what it sends; from a node
+ *   we do not know, nothing.
+ *   What this does not stop, as in Serf: whoever holds a key still in the
+ *   ring is a member to everyone. It can seal under any member's id (ids
+ *   are not secret), so it can push a state or statuses of its own making
+ *   (say, a credential for itself) under a live member's name, and read
+ *   whatever is sealed with that key. A rotation locks a removed member out
+ *   only from the moment the old key is removed everywhere: rotate promptly.
  * - Key statuses. Each node gossips which keys it holds and which it seals
  *   with (a `keyStatus`, newer replacing older, re-sent every statusRefreshMs).
  *   That is what the commands check: `use K` only when every member that is
@@ -53,7 +70,7 @@ import { BOOT_SALT_BYTES, keyIdText, looksPlain, SEALED_V1, writeU32, type KeyId
 import { checkKeyringState, Keyring, keyIdOf, MAX_KEYS } from './keyring.ts';
 import { CredentialStore, type Credential } from './credentials.ts';
 import { PacketSecurity, type OpenFailure } from './packet-security.ts';
-import { fromSecState, securityDigest, securityToJson, toSecState, type SecurityState } from './security-state.ts';
+import { fromSecState, publicPart, securityDigest, securityToJson, toSecState, type SecurityState } from './security-state.ts';
 
 /** Which datagrams a keyed node takes and sends; see the file comment. */
 export type SecurityMode = 'accept' | 'send' | 'require';
@@ -66,12 +83,15 @@ export interface SecurityConfig {
   statusRefreshMs: number;
   /** At most one key-alert per key this often. */
   alertIntervalMs: number;
+  /** At most one public state (publicPart) per member not live, this often. */
+  publicAnswerIntervalMs: number;
 }
 
 export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
   syncIntervalMs: 10_000,
   statusRefreshMs: 60_000,
   alertIntervalMs: 60_000,
+  publicAnswerIntervalMs: 10_000,
 };
 
 /** What a keyed node is built with. */
@@ -143,8 +163,8 @@ export interface SecurityServiceInit {
   now: TimeMs;
   /** Every member known, ourselves included. */
   members(): Iterable<MemberView>;
-  /** The address the member table has for `id`. */
-  memberAddress(id: NodeId): Address | undefined;
+  /** Member `id` as the member table has it. */
+  member(id: NodeId): MemberView | undefined;
   /** The member the table has at `addr`. */
   memberAt(addr: Address): NodeId | undefined;
   /** Queues a broadcast on membership's gossip (newer under the same key replaces older). */
@@ -173,7 +193,9 @@ export class SecurityService {
   readonly keyring: Keyring;
   readonly credentials: CredentialStore;
   readonly packets: PacketSecurity;
-  readonly stats = { syncs: 0, statesSent: 0, statesMerged: 0, statesRefused: 0, statusesHeard: 0, catchUps: 0, alerts: 0 };
+  readonly stats = {
+    syncs: 0, statesSent: 0, publicStatesSent: 0, statesWithheld: 0, statesMerged: 0, statesRefused: 0, statusesHeard: 0, catchUps: 0, alerts: 0,
+  };
   private modeNow: SecurityMode;
   private readonly cfg: SecurityConfig;
   private readonly crypto: SecurityCrypto;
@@ -185,6 +207,8 @@ export class SecurityService {
   private readonly lastAlert = new Map<KeyId, TimeMs>();
   /** The epoch of each sender we introduced ourselves to (bounded: MAX_INTRODUCED). */
   private readonly introduced = new Map<NodeId, number>();
+  /** When each member not live last got our public state (bounded: MAX_INTRODUCED). */
+  private readonly publicAnswers = new Map<NodeId, TimeMs>();
   private digestCache: Uint8Array | undefined;
 
   constructor(private readonly init: SecurityServiceInit) {
@@ -241,14 +265,25 @@ export class SecurityService {
     return { to: t.to, bytes: this.packets.seal(t.to, t.bytes, t.seal?.keyId as KeyId | undefined, this.init.memberAt(t.to)) };
   }
 
-  /** Handles a security message from a sealed datagram (the node refuses them from plain ones). */
-  handleMessage(fromAddr: Address, msg: Message): void {
+  /**
+   * Handles a security message from a sealed datagram (the node refuses
+   * them from plain ones) from `sender`, answering at `fromAddr` (the
+   * node passes the sender's address in the member table). What we reveal
+   * depends on who asks (see the file comment): the whole state only to a
+   * live member; to a member dead or left, the public part, at most once
+   * per publicAnswerIntervalMs; to a node we do not know, nothing.
+   */
+  handleMessage(now: TimeMs, fromAddr: Address, sender: NodeId, msg: Message): void {
     switch (msg.type) {
       case 'keyStatus': return this.onStatus(msg);
-      case 'secDigest':
-        if (!equalBytes(msg.digest, this.digest())) this.sendState(fromAddr, false);
-        return;
-      case 'secState': return this.onState(fromAddr, msg);
+      case 'secDigest': {
+        if (equalBytes(msg.digest, this.digest())) return;
+        const state = this.init.member(sender)?.state;
+        if (state === 'alive' || state === 'suspect') return this.sendState(fromAddr, false);
+        if (state === undefined) return void this.stats.statesWithheld++;
+        return this.sendPublicState(now, fromAddr, sender);
+      }
+      case 'secState': return this.onState(fromAddr, sender, msg);
     }
   }
 
@@ -367,8 +402,12 @@ export class SecurityService {
     for (const m of this.liveOthers()) this.sendState(m.addr, false);
   }
 
-  private onState(fromAddr: Address, msg: SecState): void {
-    const incoming = fromSecState(msg);
+  /** Merges a member's state; from a member not live, only its public part; from a node we do not know, nothing (see the file comment). */
+  private onState(fromAddr: Address, sender: NodeId, msg: SecState): void {
+    const state = this.init.member(sender)?.state;
+    if (state === undefined) return void this.stats.statesRefused++;
+    const live = state === 'alive' || state === 'suspect';
+    const incoming = fromSecState(live ? msg : publicPart(msg));
     const wrong = checkKeyringState(this.crypto, incoming.keyring);
     if (wrong !== undefined) {
       this.stats.statesRefused++;
@@ -381,7 +420,7 @@ export class SecurityService {
       this.changed(false);
     }
     // The sender lacks something we hold: answer once (a reply is never answered).
-    if (!msg.reply && !equalBytes(this.digest(), securityDigest(this.crypto, new Keyring(incoming.keyring), incoming.credentials))) this.sendState(fromAddr, true);
+    if (live && !msg.reply && !equalBytes(this.digest(), securityDigest(this.crypto, new Keyring(incoming.keyring), incoming.credentials))) this.sendState(fromAddr, true);
   }
 
   private onStatus(msg: KeyStatus): void {
@@ -427,7 +466,7 @@ export class SecurityService {
     this.introduced.set(sender, epoch);
     if (this.introduced.size > MAX_INTRODUCED) this.introduced.delete(this.introduced.keys().next().value as NodeId);
     this.stats.catchUps++;
-    const to = this.init.memberAddress(sender) ?? source;
+    const to = this.init.member(sender)?.addr ?? source;
     this.init.outbox.sendSealed(to, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus], { keyId });
   }
 
@@ -473,6 +512,17 @@ export class SecurityService {
   private sendState(to: Address, reply: boolean): void {
     this.stats.statesSent++;
     this.init.outbox.sendSealed(to, [toSecState(this.keyring, this.credentials, reply)]);
+  }
+
+  /** The public part of our state (publicPart) to member `sender`, not live, at most once per publicAnswerIntervalMs. */
+  private sendPublicState(now: TimeMs, to: Address, sender: NodeId): void {
+    const last = this.publicAnswers.get(sender);
+    if (last !== undefined && now - last < this.cfg.publicAnswerIntervalMs) return;
+    this.publicAnswers.delete(sender);
+    this.publicAnswers.set(sender, now);
+    if (this.publicAnswers.size > MAX_INTRODUCED) this.publicAnswers.delete(this.publicAnswers.keys().next().value as NodeId);
+    this.stats.publicStatesSent++;
+    this.init.outbox.sendSealed(to, [publicPart(toSecState(this.keyring, this.credentials, true))]);
   }
 
   /** Our state's digest, computed again only after the state changed. */

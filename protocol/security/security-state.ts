@@ -35,6 +35,17 @@ export function toSecState(keyring: Keyring, creds: CredentialStore, reply: bool
   };
 }
 
+/**
+ * What of a state may go to, or be taken from, a member that is not live
+ * (dead or left: perhaps removed on purpose): which key is primary and which
+ * keys and credentials are gone, by id. No key, no credential. Enough for a
+ * member that missed a rotation and was handed the current key to learn it
+ * is the primary; nothing that helps one that was not.
+ */
+export function publicPart(m: SecState): SecState {
+  return { ...m, keys: [], creds: [] };
+}
+
 /** A `secState` message as a state to merge. */
 export function fromSecState(m: SecState): SecurityState {
   return {

@@ -82,6 +82,38 @@ test('review 3: merge keeps the key the register names and the last key; use dro
   assert.equal(lone.ids(), [k2.id]);
 });
 
+test('review 2: a removed member that kept the old key learns no new key and no credential; an outsider learns nothing', () => {
+  const c = KeyedCluster.joined(3);
+  const [a, removed] = [c.node(0), c.node(2)];
+  c.nodes.delete(KeyedCluster.addr(2)); // gone: the others mark it dead (an operator removing it would then rotate)
+  c.pump(40_000);
+  assert.match(c.views()[0]!, /10\.0\.0\.3:7700:dead/);
+  const K2 = new Uint8Array(32).fill(0x22);
+  assert.ok(a.security!.installKey(K2).ok);
+  c.pump(2_000);
+  const asked = (n: ClusterNode, fromAddr: Address) => {
+    while (a.pollTransmit());
+    a.handleDatagram(c.now, fromAddr, sealedBy(n, a, undefined, [{ type: 'secDigest', digest: new Uint8Array(8) }]));
+    const out: { to: Address; bytes: Uint8Array }[] = [];
+    for (let t = a.pollTransmit(); t; t = a.pollTransmit()) out.push(t);
+    return out;
+  };
+  // The removed member asks (from anywhere: the answer goes to its address in A's table).
+  const answers = asked(removed, address('192.0.2.66:7700'));
+  assert.equal(answers.map((t) => t.to), [KeyedCluster.addr(2)]);
+  for (const t of answers) removed.handleDatagram(c.now, KeyedCluster.addr(0), t.bytes);
+  assert.equal(removed.security!.keyring.ids(), [keyIdOf(nodeCrypto, KEY)], 'no new key');
+  assert.is(removed.security!.credentials.size, 0);
+  assert.is(asked(removed, KeyedCluster.addr(2)).length, 0, 'and at most one public answer per interval');
+  // A node A never knew, holding the key: nothing at all.
+  const stranger = new KeyedCluster().add(7);
+  assert.equal(asked(stranger, KeyedCluster.addr(7)), []);
+  assert.ok(a.security!.stats.statesWithheld >= 1);
+  // Nor does A take a state from it: its removals would drop K2.
+  a.handleDatagram(c.now, KeyedCluster.addr(7), sealedBy(stranger, a, undefined, [evilState(stranger, { removed: a.security!.keyring.ids() })]));
+  assert.is(a.security!.keyring.ids().length, 2);
+});
+
 test('review 10: a new key in the key file of a restarted node is installed and spreads, but is not made primary there', () => {
   const c = KeyedCluster.joined(3);
   const old = c.node(2);
