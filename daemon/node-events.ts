@@ -114,14 +114,24 @@ export class NodeEventHandler {
     }
   }
 
-  /** A datagram sealed with a key this node does not hold: say plainly who cannot talk to whom, and what to do. */
+  /** Datagrams sealed with a key this node does not hold: say plainly who cannot talk to whom, and what to do (at most one a minute). */
   private keyAlert(e: Extract<NodeEvent, { type: 'key-alert' }>): void {
     const who = e.senderName ? `member ${e.senderName} (${e.from})` : `${e.from}${e.sender ? ` (node ${e.sender})` : ''}`;
     const held = e.held.map(keyIdText).join(', ');
+    const key = keyIdText(e.keyId);
+    const count = `${e.datagrams} datagram${e.datagrams === 1 ? '' : 's'}`;
+    const others = e.otherDatagrams > 0
+      ? ` (also ${e.otherDatagrams} datagram${e.otherDatagrams === 1 ? '' : 's'} under ${e.otherKeys} other unknown key id${e.otherKeys === 1 ? '' : 's'}: forged, or from another cluster)`
+      : '';
     const msg = e.removedByRotation
-      ? `${who} seals with key ${keyIdText(e.keyId)}, which a rotation removed from the cluster: it missed the rotation and cannot rejoin until it has the current key ${keyIdText(e.primary)}. Put that key in its --key-file and restart it.`
-      : `datagrams from ${who} are sealed with key ${keyIdText(e.keyId)}, which this node does not hold (it holds ${held}). If the cluster's key was rotated while this node was away, this node cannot rejoin: put the cluster's current key in --key-file and restart it (\`contacts keys list\` on a member shows the key ids). If ${who} is the one behind, give it the current key instead.`;
-    this.ctx.log.error({ event: 'key-alert', from: e.from, sender: e.sender, keyId: keyIdText(e.keyId), removedByRotation: e.removedByRotation, held: e.held.map(keyIdText) }, msg);
+      ? `${count} from ${who} sealed with key ${key}, which a rotation removed from the cluster: it missed the rotation and cannot rejoin until it has the current key ${keyIdText(e.primary)}. Put that key in its --key-file and restart it.${others}`
+      : e.senderName
+      ? `${count} from ${who} sealed with key ${key}, which this node does not hold (it holds ${held}): this node has most likely missed a key rotation while it was down or cut off, and the members no longer take what it sends. Put the cluster's current key (${key}, if ${e.senderName} is up to date: \`contacts keys list\` on a member shows it) in this node's --key-file and restart it.${others}`
+      : `${count} from ${who} sealed with key ${key}, which this node does not hold (it holds ${held}). If the cluster's key was rotated while this node was away, this node cannot rejoin: put the cluster's current key in --key-file and restart it (\`contacts keys list\` on a member shows the key ids). If ${who} is the one behind, give it the current key instead.${others}`;
+    this.ctx.log.error({
+      event: 'key-alert', from: e.from, sender: e.sender, keyId: key, datagrams: e.datagrams, otherKeys: e.otherKeys, otherDatagrams: e.otherDatagrams,
+      removedByRotation: e.removedByRotation, held: e.held.map(keyIdText),
+    }, msg);
   }
 
   /** Store changes since the last commit, in order. */

@@ -45,9 +45,10 @@
  *   member that was dead or left through a rotation is locked out by it.
  * - A member sealing with a key we hold but do not seal with (we missed a
  *   `use`) gets our digest sealed with its key (once per life of it, at its
- *   address in the member table), so its answer brings us up to date. A datagram sealed with a key we do not hold raises a
- *   `key-alert` (at most one per key per alertIntervalMs): the plain reason
- *   a member cannot rejoin, for the operator.
+ *   address in the member table), so its answer brings us up to date.
+ *   Datagrams sealed with keys we do not hold raise a `key-alert` (at most
+ *   one per alertIntervalMs, summing up: see alert): the plain reason a
+ *   member cannot rejoin, for the operator.
  * - The operator's key file: its key is the first key and the primary of an
  *   empty ring (a new node). When the data dir holds a ring, that ring is
  *   the cluster's and newer: a key-file key it lacks is installed (and
@@ -81,7 +82,7 @@ export interface SecurityConfig {
   syncIntervalMs: number;
   /** How often a node gossips its key status even when it has not changed. */
   statusRefreshMs: number;
-  /** At most one key-alert per key this often. */
+  /** At most one key-alert this often (each sums up what came since the last). */
   alertIntervalMs: number;
   /** At most one public state (publicPart) per member not live, this often. */
   publicAnswerIntervalMs: number;
@@ -107,15 +108,25 @@ export interface NodeSecurityInit {
   config?: Partial<SecurityConfig>;
 }
 
-/** A datagram sealed with a key this node does not hold. */
+/**
+ * Datagrams sealed with keys this node does not hold, since the last alert
+ * (at most one alert per alertIntervalMs in all): the key most of them
+ * came under, and how many came under others.
+ */
 export interface KeyAlert {
   type: 'key-alert';
+  /** Where the latest datagram under `keyId` came from. */
   from: Address;
   /** The sender its header names (unverified: nothing could be verified). */
   sender: NodeId | undefined;
   /** That sender's name, when it is a member we know. */
   senderName: string | undefined;
   keyId: KeyId;
+  /** Datagrams under `keyId` since the last alert. */
+  datagrams: number;
+  /** Other unknown key ids seen since the last alert, and the datagrams under them (forged, or another cluster's). */
+  otherKeys: number;
+  otherDatagrams: number;
   /** A rotation removed that key: the sender missed it. */
   removedByRotation: boolean;
   held: KeyId[];
@@ -173,6 +184,9 @@ export interface SecurityServiceInit {
 
 type Timer = 'sec-sync' | 'sec-status';
 
+/** Unknown key ids an alert window tells apart; datagrams under more are only counted. */
+const MAX_ALERT_KEYS = 64;
+
 /** Senders whose introduction is remembered (members, and room for churn). */
 const MAX_INTRODUCED = 10_240;
 
@@ -204,7 +218,10 @@ export class SecurityService {
   private readonly statuses = new Map<NodeId, KeyStatus>();
   private statusSeq = 0;
   private ownStatus: KeyStatus;
-  private readonly lastAlert = new Map<KeyId, TimeMs>();
+  /** Unknown key ids seen since the last alert (bounded: MAX_ALERT_KEYS; past it only counted). */
+  private readonly unknownKeys = new Map<KeyId, { datagrams: number; from: Address; sender: NodeId | undefined }>();
+  private unknownKeysOther = 0;
+  private lastAlertAt: TimeMs | undefined;
   /** The epoch of each sender we introduced ourselves to (bounded: MAX_INTRODUCED). */
   private readonly introduced = new Map<NodeId, number>();
   /** When each member not live last got our public state (bounded: MAX_INTRODUCED). */
@@ -470,17 +487,35 @@ export class SecurityService {
     this.init.outbox.sendSealed(to, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus], { keyId });
   }
 
+  /**
+   * Counts a datagram sealed with a key we do not hold, and at most once per
+   * alertIntervalMs raises one key-alert for all of them: the key most came
+   * under (a member on another key sends many; forged key ids, one each, so
+   * a flood of them never hides it, nor floods the log), with the counts.
+   */
   private alert(now: TimeMs, from: Address, sender: NodeId | undefined, keyId: KeyId): void {
-    const last = this.lastAlert.get(keyId);
-    if (last !== undefined && now - last < this.cfg.alertIntervalMs) return;
-    this.lastAlert.set(keyId, now);
-    if (this.lastAlert.size > 64) this.lastAlert.delete(this.lastAlert.keys().next().value as KeyId);
+    const seen = this.unknownKeys.get(keyId);
+    if (seen) Object.assign(seen, { datagrams: seen.datagrams + 1, from, sender });
+    else if (this.unknownKeys.size < MAX_ALERT_KEYS) this.unknownKeys.set(keyId, { datagrams: 1, from, sender });
+    else this.unknownKeysOther++;
+    if (this.lastAlertAt !== undefined && now - this.lastAlertAt < this.cfg.alertIntervalMs) return;
+    this.lastAlertAt = now;
+    let top: KeyId = keyId;
+    let total = this.unknownKeysOther;
+    for (const [id, k] of this.unknownKeys) {
+      total += k.datagrams;
+      if (k.datagrams > (this.unknownKeys.get(top)?.datagrams ?? 0)) top = id;
+    }
+    const t = this.unknownKeys.get(top) ?? { datagrams: 1, from, sender };
+    const otherKeys = Math.max(0, this.unknownKeys.size - 1) + (this.unknownKeysOther > 0 ? 1 : 0);
+    this.unknownKeys.clear();
+    this.unknownKeysOther = 0;
     this.stats.alerts++;
     let senderName: string | undefined;
-    for (const m of this.init.members()) if (m.id === sender || m.addr === from) senderName = m.name;
+    for (const m of this.init.members()) if (m.id === t.sender || m.addr === t.from) senderName = m.name;
     this.events.push({
-      type: 'key-alert', from, sender, senderName, keyId, removedByRotation: this.keyring.isRemoved(keyId),
-      held: this.keyring.ids(), primary: this.keyring.primary().id,
+      type: 'key-alert', from: t.from, sender: t.sender, senderName, keyId: top, datagrams: t.datagrams, otherKeys, otherDatagrams: total - t.datagrams,
+      removedByRotation: this.keyring.isRemoved(top), held: this.keyring.ids(), primary: this.keyring.primary().id,
     });
   }
 

@@ -10,7 +10,9 @@ import { encodePacket } from '../../protocol/wire/codec.ts';
 import type { Message, SecState } from '../../protocol/wire/messages.ts';
 import type { ClusterNode, NodeEvent } from '../../protocol/node.ts';
 import { Keyring, keyIdOf } from '../../protocol/security/keyring.ts';
-import { parseSealedHeader } from '../../protocol/security/envelope.ts';
+import { parseSealedHeader, SEALED_V1 } from '../../protocol/security/envelope.ts';
+import type { KeyAlert } from '../../protocol/security/security-service.ts';
+import { SeededRng } from '../../protocol/rng.ts';
 import { address, nodeId, type Address } from '../../protocol/types.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
 import { KEY, KeyedCluster } from './keyed-cluster.ts';
@@ -137,6 +139,34 @@ test('review 10: a new key in the key file of a restarted node is installed and 
   // An empty ring (a new node) takes the key file's key as its primary.
   const fresh = new KeyedCluster().add(0, { keyFileKey: K2 });
   assert.is(fresh.security!.keyring.primary().id, k2);
+});
+
+test('review 11: datagrams under random key ids raise at most one key-alert a minute, and the key a member uses is the one named', () => {
+  const unlimited = { strangerPerSecond: 1e9, strangerBurst: 1e9, strangersPerSecond: 1e9, strangersBurst: 1e9 };
+  const c = new KeyedCluster();
+  const a = c.add(0, {}, { inboundLimits: unlimited });
+  a.join(c.now, []);
+  const rng = new SeededRng(11);
+  const sealedUnder = (keyId: number): Uint8Array => {
+    const d = new Uint8Array(120);
+    for (let i = 0; i < d.length; i++) d[i] = rng.int(256);
+    d[0] = SEALED_V1;
+    new DataView(d.buffer).setUint32(1, keyId);
+    d[16] = 1; // epoch and counter non-zero: a well-formed header
+    d[30] = 1;
+    return d;
+  };
+  const theirs = 0x1234abcd;
+  const alerts: KeyAlert[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    if (i % 100 === 0) c.now += 1_000; // 100 s in all
+    a.handleDatagram(c.now, address(`203.0.113.${i % 250}:9`), sealedUnder(i % 50 === 0 ? theirs : rng.nextU32()));
+    for (const e of drainEvents(a)) if (e.type === 'key-alert') alerts.push(e);
+  }
+  assert.ok(alerts.length <= 2, `${alerts.length} alerts for 10,000 datagrams in 100 s`);
+  const last = alerts[alerts.length - 1]!;
+  assert.is(last.keyId, theirs, 'the key that came most often, not a forged one');
+  assert.ok(last.datagrams >= 100 && last.otherDatagrams > 5_000 && last.otherKeys === 64, JSON.stringify({ ...last, held: undefined }));
 });
 
 /** Bytes `n` sends to each address in `to` (draining its queue). */
