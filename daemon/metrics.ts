@@ -58,6 +58,7 @@ export function registerTransportMetrics(registry: Registry, node: ClusterNode, 
     + 'skipped or misdirected; unparsable states; fragments never completed; client requests refused as malformed).', () => [
       ...Object.entries(node.badInput().byReason).map(([reason, n]): [Record<string, string>, number] => [{ direction: 'in', reason }, n]),
       [{ direction: 'out', reason: 'queue-full' }, node.outbox.droppedFull],
+      [{ direction: 'out', reason: 'reply-capped' }, node.outbox.repliesCapped],
       [{ direction: 'out', reason: 'send-error' }, udp.sendErrors],
     ]);
   gauge(registry, 'contactd_rate_limited_sources', 'Source addresses with rate-limit state (bounded).', () => node.guard.sources);
@@ -67,6 +68,7 @@ export function registerTransportMetrics(registry: Registry, node: ClusterNode, 
     [{ outcome: 'auth-required' }, node.clientGate.stats.authRequired],
     [{ outcome: 'auth-answer-withheld' }, node.clientGate.stats.authAnswersLimited],
     [{ outcome: 'replay' }, node.clientGate.stats.replays],
+    [{ outcome: 'retarget' }, node.clientGate.stats.retargets],
   ]);
   mirrorCounter(registry, 'contactd_socket_errors_total', 'Errors the UDP socket reported (the node keeps running).', () => [[{}, udp.socketErrors]]);
 }

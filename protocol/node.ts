@@ -28,7 +28,7 @@ import { DEFAULT_SUBSCRIPTION_CONFIG, memberInfo, PUSH_OVERHEAD_BYTES, Subscript
 import { view } from './contacts/view.ts';
 import { SecurityService, type NodeSecurityInit, type SecurityDrop, type SecurityEvent } from './security/security-service.ts';
 import { SEAL_OVERHEAD_BYTES, SEALED_V1 } from './security/envelope.ts';
-import { ClientGate, roleNeeded, type ClientDrop, type ClientIdentity } from './security/client-auth.ts';
+import { ClientGate, isLoopbackAddress, roleNeeded, type ClientDrop, type ClientIdentity } from './security/client-auth.ts';
 import { ANONYMOUS, ANSWER_OVERHEAD_BYTES, CLIENT_REQUEST_V1, PLAIN_ANSWER_OVERHEAD_BYTES } from './security/client-envelope.ts';
 import { roleAllows } from './security/credentials.ts';
 import { DEFAULT_INBOUND_LIMITS, InboundGuard, type InboundLimits } from './security/inbound-guard.ts';
@@ -160,7 +160,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         badInput: this.badInput(),
         node: this.stats, membership: membership.stats, replication: this.replication.stats,
         subscriptions: { ...this.subscriptions.stats, active: this.subscriptions.size },
-        outbox: { datagramsSent: this.outbox.datagramsSent, bytesSent: this.outbox.bytesSent, droppedFull: this.outbox.droppedFull },
+        outbox: { datagramsSent: this.outbox.datagramsSent, bytesSent: this.outbox.bytesSent, droppedFull: this.outbox.droppedFull, repliesCapped: this.outbox.repliesCapped },
       }),
     });
     this.guard = new InboundGuard({ ...DEFAULT_INBOUND_LIMITS, ...init.inboundLimits });
@@ -226,13 +226,30 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     if (bytes[0] === CLIENT_REQUEST_V1) return this.handleClientDatagram(now, from, bytes);
     if (!this.security) {
       if (bytes[0] === SEALED_V1) return this.drop('no-key');
-      return this.handlePacketBytes(now, from, bytes, false, undefined);
+      return this.handlePlainPacket(now, from, bytes);
     }
     // Nothing is decoded before security has admitted it.
     const admitted = this.security.admit(now, from, bytes);
     if (!admitted.ok) return this.drop(admitted.reason);
-    if (admitted.sealedBy) this.guard.authenticated(now, from);
+    if (!admitted.sealedBy) return this.handlePlainPacket(now, from, admitted.packet);
+    this.guard.authenticated(now, from);
     this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
+  }
+
+  /**
+   * A plain packet (a node without a key, or a rolling upgrade's modes):
+   * it proves nothing, so while its source is not a member (a join makes it
+   * one midway) nor on this host, what it draws back is no larger than it
+   * is and carries no gossip: a stranger's ping gets a bare ack, or nothing
+   * when a sealed one would be larger; an anonymous `list` gets no page.
+   * (A forged join still draws the member list to the address it names:
+   * whoever takes plain datagrams lets anyone join; see README, Security.)
+   */
+  private handlePlainPacket(now: TimeMs, from: Address, bytes: Uint8Array): void {
+    if (this.isMemberAddress(from) || isLoopbackAddress(from)) return this.handlePacketBytes(now, from, bytes, false, undefined);
+    const sealedOut = this.security !== undefined && this.security.mode !== 'accept';
+    const cap = { to: from, maxBytes: bytes.length - (sealedOut ? SEAL_OVERHEAD_BYTES : 0), applies: () => !this.isMemberAddress(from) };
+    this.outbox.withReplyCap(cap, () => this.handlePacketBytes(now, from, bytes, false, undefined));
   }
 
   /** Whether `a` is the address of a member we know. */
@@ -305,7 +322,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       return;
     }
     if (r.who.credential !== ANONYMOUS) this.guard.authenticated(now, from);
-    this.handleClientPacket(now, from, r.packet, r.who, r.channel, bytes.length, false);
+    // An answer in the envelope grows by it (a plain one to an anonymous client: PLAIN_ANSWER_OVERHEAD_BYTES).
+    this.handleClientPacket(now, from, r.packet, r.who, r.channel, bytes.length - PLAIN_ANSWER_OVERHEAD_BYTES, false);
   }
 
   private handleClientPacket(now: TimeMs, from: Address, bytes: Uint8Array, who: ClientIdentity, channel: ClientChannel, requestBytes: number, reassembled: boolean): void {
@@ -338,7 +356,9 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
         : `credential ${who.credential} has role ${who.role}; ${msg.op} needs ${needed}: ask an admin for a ${needed} credential (contacts credentials create --role ${needed})`;
       return this.answerClient(from, channel, msg.reqId, { ok: false, code: 'forbidden', message }, who.credential === ANONYMOUS ? requestBytes : undefined);
     }
-    if (!isAdminOp(msg.op)) return this.client.handleRequest(now, from, fromId, msg, requestBytes, channel);
+    // An anonymous client on another host proved nothing: no answer to it is larger than its request.
+    const capped = who.credential === ANONYMOUS && !isLoopbackAddress(from);
+    if (!isAdminOp(msg.op)) return this.client.handleRequest(now, from, fromId, msg, requestBytes, channel, capped);
     const args = parseJson(msg.args);
     const obj = args.ok && typeof args.value === 'object' && args.value !== null && !Array.isArray(args.value) ? (args.value as Record<string, unknown>) : undefined;
     this.answerClient(from, channel, msg.reqId, obj ? runAdminOp(this.security, now, msg.op, obj) : { ok: false, code: 'bad-request', message: `args of ${msg.op} must be a JSON object` });
@@ -349,7 +369,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     const res = (result: unknown): ClientRes => ({ type: 'clientRes', reqId, ok: r.ok, result: toAsciiJson(result), cursor: '', more: false });
     let answer = res(r.ok ? r.result : { code: r.code, message: r.message });
     if (maxBytes !== undefined && !r.ok) {
-      const size = (m: ClientRes) => packetOverhead(this.outbox.header, 1) + encodeMessage(m).length + PLAIN_ANSWER_OVERHEAD_BYTES;
+      // (`maxBytes` already leaves room for the answer envelope: handleClientDatagram.)
+      const size = (m: ClientRes) => packetOverhead(this.outbox.header, 1) + encodeMessage(m).length;
       if (size(answer) > maxBytes) answer = res({ code: r.code, message: '' });
       if (size(answer) > maxBytes) return;
     }

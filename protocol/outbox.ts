@@ -16,6 +16,15 @@ export interface Piggyback {
   limit: number;
 }
 
+/** A bound on what goes to one address while a datagram from it is handled (Outbox.withReplyCap). */
+export interface ReplyCap {
+  to: Address;
+  /** Most bytes of packet (before any seal or envelope) a reply may have. */
+  maxBytes: number;
+  /** Whether the cap still holds (a join makes its source a member midway). */
+  applies(): boolean;
+}
+
 export class Outbox {
   private readonly queue: Transmit[] = [];
   private head = 0;
@@ -44,6 +53,24 @@ export class Outbox {
   }
 
   droppedFull = 0;
+  /** Replies withheld by a reply cap (withReplyCap): they would have been larger than what asked for them. */
+  repliesCapped = 0;
+  private cap: ReplyCap | undefined;
+
+  /**
+   * Runs `fn` with datagrams to `cap.to` (while `cap.applies()`) kept to at
+   * most `cap.maxBytes` and free of piggybacked broadcasts; a larger one is
+   * withheld and counted. For answers to a source that proved nothing: a
+   * forged source address must not make us an amplifier.
+   */
+  withReplyCap(cap: ReplyCap, fn: () => void): void {
+    this.cap = cap;
+    try {
+      fn();
+    } finally {
+      this.cap = undefined;
+    }
+  }
 
   /** Sends `messages` to `to` in one datagram, filled up with broadcasts when `piggyback` is given. */
   send(to: Address, messages: Message[], piggyback?: Piggyback): void {
@@ -62,6 +89,7 @@ export class Outbox {
 
   /** As `send`, for messages already encoded. */
   sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback, seal?: Transmit['seal'], client?: ClientChannel): void {
+    if (this.cap && this.cap.to === to && this.cap.applies()) return this.sendCapped(this.cap, encoded, seal, client);
     let room = this.budgetBytes - this.overheadBytes;
     for (const m of encoded) room -= m.length;
     if (room < 0) {
@@ -72,6 +100,15 @@ export class Outbox {
     }
     const parts = piggyback && room > 0 ? encoded.concat(piggyback.queue.take(room, piggyback.limit, 255 - encoded.length)) : encoded;
     this.push(to, assemblePacket(this.header, parts), seal, client);
+  }
+
+  private sendCapped(cap: ReplyCap, encoded: Uint8Array[], seal?: Transmit['seal'], client?: ClientChannel): void {
+    const bytes = assemblePacket(this.header, encoded);
+    if (bytes.length > cap.maxBytes) {
+      this.repliesCapped++;
+      return;
+    }
+    this.push(cap.to, bytes, seal, client);
   }
 
   /** Sends only broadcasts (a gossip datagram); false when there was nothing to send. */

@@ -28,7 +28,10 @@
  * codes of contacts/write.ts (invalid, deleted, exists, too-many). An error
  * to a sender that is not a live member at that address is cut to fit in no
  * more bytes than its request, or not sent at all: a forged source address
- * must not turn us into an amplifier. Requests that fail the wire schema
+ * must not turn us into an amplifier. For the same reason, when the node
+ * says the asker proved nothing (`capped`: an anonymous client on another
+ * host), a result larger than the request is not sent either: the answer is
+ * the error too-large, cut the same way. Requests that fail the wire schema
  * never get here (the codec drops the packet: no reqId to answer).
  */
 import { packetOverhead, encodeMessage } from '../wire/codec.ts';
@@ -77,6 +80,8 @@ export interface ClientStats {
   /** Error replies to non-members cut short or withheld to stay within the request's size. */
   errorsTrimmed: number;
   errorsWithheld: number;
+  /** Results not sent to an anonymous client on another host because they were larger than its request. */
+  answersCapped: number;
   /** Answered requests by op (unknown ops are not counted here: see errorsByCode['unknown-op']). */
   byOp: Record<string, number>;
   errorsByCode: Partial<Record<ClientErrorCode, number>>;
@@ -111,7 +116,7 @@ const ARG_KEYS: Record<string, readonly string[]> = {
 };
 
 export class ClientService {
-  readonly stats: ClientStats = { requests: 0, errors: 0, errorsTrimmed: 0, errorsWithheld: 0, byOp: {}, errorsByCode: {} };
+  readonly stats: ClientStats = { requests: 0, errors: 0, errorsTrimmed: 0, errorsWithheld: 0, answersCapped: 0, byOp: {}, errorsByCode: {} };
   private readonly ops: Record<string, Op> = {
     hello: () => this.hello(),
     get: (_now, a) => this.get(a),
@@ -140,12 +145,12 @@ export class ClientService {
    * of `requestBytes` bytes, on `channel` (the client envelope it came in;
    * undefined when it came in a cluster packet). Never throws on bad input.
    */
-  handleRequest(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: ClientReq, requestBytes: number, channel?: ClientChannel): void {
+  handleRequest(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: ClientReq, requestBytes: number, channel?: ClientChannel, capped = false): void {
     this.stats.requests++;
     const asker = { from: fromAddr, channel };
     const r = this.run(now, msg, asker);
     if (r.ok) this.stats.byOp[msg.op] = (this.stats.byOp[msg.op] ?? 0) + 1;
-    this.reply(asker, fromId, msg.reqId, r, requestBytes);
+    this.reply(asker, fromId, msg.reqId, r, requestBytes, capped);
   }
 
   private run(now: TimeMs, msg: ClientReq, asker: Asker): OpResult {
@@ -221,15 +226,22 @@ export class ClientService {
     return { ok: true, result: req.patch.kind === 'delete' ? { outcome: outcome.kind, id } : { outcome: outcome.kind, contact } };
   }
 
-  private reply(asker: Asker, fromId: NodeId, reqId: number, result: OpResult, requestBytes: number): void {
+  private reply(asker: Asker, fromId: NodeId, reqId: number, result: OpResult, requestBytes: number, capped: boolean): void {
     const to = asker.from;
     const send = (x: ClientRes): void => (asker.channel ? this.init.outbox.sendToClient(to, [x], asker.channel) : this.init.outbox.send(to, [x]));
+    const sizeOf = (x: ClientRes): number => packetOverhead(this.init.header, 1) + encodeMessage(x).length;
     let r = result;
     let res: ClientRes;
     if (r.ok) {
       res = { type: 'clientRes', reqId, ok: true, result: toAsciiJson(r.result), cursor: r.cursor ?? '', more: r.more ?? false };
-      if (res.result.length <= WIRE_LIMITS.maxClientJsonChars) return send(res);
-      r = { ok: false, code: 'too-large', message: `the result is over ${WIRE_LIMITS.maxClientJsonChars} characters of JSON; ask for fewer items ("limit")` };
+      if (res.result.length > WIRE_LIMITS.maxClientJsonChars) {
+        r = { ok: false, code: 'too-large', message: `the result is over ${WIRE_LIMITS.maxClientJsonChars} characters of JSON; ask for fewer items ("limit")` };
+      } else if (capped && sizeOf(res) > requestBytes) {
+        this.stats.answersCapped++;
+        r = { ok: false, code: 'too-large', message: 'an anonymous request from another host gets no more bytes back than it sent: use a credential (CONTACTS_CREDENTIAL or --credential-file)' };
+      } else {
+        return send(res);
+      }
     }
     this.stats.errors++;
     this.stats.errorsByCode[r.code] = (this.stats.errorsByCode[r.code] ?? 0) + 1;
@@ -239,7 +251,6 @@ export class ClientService {
     if (r.issues) body.issues = r.issues;
     res = { type: 'clientRes', reqId, ok: false, result: toAsciiJson(body), cursor: '', more: false };
     if (member) return send(res);
-    const sizeOf = (x: ClientRes): number => packetOverhead(this.init.header, 1) + encodeMessage(x).length;
     let size = sizeOf(res);
     if (size <= requestBytes) return send(res);
     // Too large for a stranger: drop the issues, then shorten the message, then keep only the code.

@@ -6,16 +6,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodePacket } from '../../protocol/wire/codec.ts';
+import { encodeMessage, encodePacket } from '../../protocol/wire/codec.ts';
 import type { Message, SecState } from '../../protocol/wire/messages.ts';
-import type { ClusterNode, NodeEvent } from '../../protocol/node.ts';
+import { ClusterNode, type NodeEvent } from '../../protocol/node.ts';
 import { Keyring, keyIdOf } from '../../protocol/security/keyring.ts';
 import { parseSealedHeader, SEALED_V1 } from '../../protocol/security/envelope.ts';
 import type { KeyAlert } from '../../protocol/security/security-service.ts';
 import { SeededRng } from '../../protocol/rng.ts';
 import { address, nodeId, type Address } from '../../protocol/types.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
-import { KEY, KeyedCluster } from './keyed-cluster.ts';
+import { KEY, KeyedCluster, T0, answersTo, code, request } from './keyed-cluster.ts';
 
 /** `msgs` sealed by `from` for `to`, as `from` would send them. */
 function sealedBy(from: ClusterNode, to: ClusterNode, toAddr = KeyedCluster.addr(0), msgs: Message[] = []): Uint8Array {
@@ -167,6 +167,38 @@ test('review 11: datagrams under random key ids raise at most one key-alert a mi
   const last = alerts[alerts.length - 1]!;
   assert.is(last.keyId, theirs, 'the key that came most often, not a forged one');
   assert.ok(last.datagrams >= 100 && last.otherDatagrams > 5_000 && last.otherKeys === 64, JSON.stringify({ ...last, held: undefined }));
+});
+
+test('review 12: where plain datagrams count, a stranger\'s gets back no more than it sent; an anonymous client on another host too', () => {
+  const victim = address('198.51.100.9:53');
+  const ping = (to: ClusterNode) => encodePacket({ cluster: 'contacts', from: nodeId('f1f1f1f1f1f1f1f1') }, [{ type: 'ping', seq: 7, target: to.id }]);
+  const plain = new ClusterNode({ id: KeyedCluster.id(9), addr: address('10.0.0.10:7700'), rng: new SeededRng(9), now: T0 });
+  const nodes = { send: KeyedCluster.joined(2, 3_000, { mode: 'send' }).node(0), accept: KeyedCluster.joined(2, 3_000, { mode: 'accept' }).node(0), plain };
+  plain.join(T0, []);
+  for (const [mode, n] of Object.entries(nodes)) {
+    while (n.pollTransmit());
+    for (let i = 0; i < 50; i++) n.membership.enqueueBroadcast(`x${i}`, encodeMessage({ type: 'alive', node: KeyedCluster.id(20 + i), incarnation: 1, name: 'a-rather-long-node-name', addr: address(`10.1.0.${i}:7700`) }));
+    const p = ping(n);
+    n.handleDatagram(T0 + 10_000, victim, p);
+    const back = sentTo(n, (t) => t === victim);
+    assert.ok(back.bytes <= p.length, `${mode}: ${back.bytes} bytes back for a ${p.length}-byte ping`);
+    if (mode === 'send') assert.is(back.datagrams, 0, 'a sealed ack would be larger: nothing');
+    else assert.is(back.datagrams, 1, `${mode}: a bare ack`);
+  }
+  // An anonymous `list` (the CLI pads requests to 600 bytes) from another host, and from this one.
+  for (let i = 0; i < 30; i++) {
+    const contact = { id: `01HZZZZZZZZZZZZZZZZZZZZZ${String(i).padStart(2, '0')}`.slice(0, 26), formattedName: `Person number ${i} with a long name` };
+    plain.replication.write(T0, { opId: `op-${i}`, patch: { kind: 'create', contact } } as never);
+  }
+  const list = request('list', {}, undefined, { timeMs: T0 }).bytes;
+  plain.handleDatagram(T0 + 10_000, victim, list);
+  const far = answersTo(plain, victim, undefined);
+  assert.ok(far.bytesOut <= list.length, `${far.bytesOut} bytes back for ${list.length}`);
+  assert.is(code(far), 'too-large');
+  const here = address('127.0.0.1:40000');
+  plain.handleDatagram(T0 + 10_000, here, list);
+  const near = answersTo(plain, here, undefined);
+  assert.ok(near.bytesOut > 5 * list.length, `on this host, the whole page (${near.bytesOut} bytes in ${near.datagrams} pieces)`);
 });
 
 /** Bytes `n` sends to each address in `to` (draining its queue). */
