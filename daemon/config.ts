@@ -43,6 +43,8 @@ export interface DaemonConfig {
   metrics: HostPort | undefined;
   /** The cluster key file (absolute), or undefined: no encryption. */
   keyFile: string | undefined;
+  /** Why a --key-file given with --key-file-optional is not used (missing or empty), for the start's warning. */
+  keyFileSkipped: string | undefined;
   gossipEncryption: GossipMode;
   /** Listen beyond loopback without a cluster key (--allow-unencrypted). */
   allowUnencrypted: boolean;
@@ -168,11 +170,13 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
   const name = one('name') ? text(one('name')!, LIMITS.maxNodeNameLength) : defaultName(inputs.hostname ?? osHostname, bind.port);
   const journald = Boolean(inputs.env.JOURNAL_STREAM);
   const allowUnencrypted = one('allow-unencrypted') ? yesNo(one('allow-unencrypted')!) : false;
-  const keyFile = one('key-file') ? path(one('key-file')!, inputs) : undefined;
+  const given = one('key-file') ? path(one('key-file')!, inputs) : undefined;
+  const keyFileSkipped = given && one('key-file-optional') && yesNo(one('key-file-optional')!) ? absentKeyFile(given, inputs) : undefined;
+  const keyFile = keyFileSkipped ? undefined : given;
   if (one('gossip-encryption') && !keyFile) throw new ConfigError(`${one('gossip-encryption')!.source}: needs a cluster key; give --key-file FILE (make one with contactd keygen), or drop the option.`);
   if (!keyFile && !isLoopback(bind.host) && !allowUnencrypted) {
     const where = formatAddress(bind.host, bind.port);
-    throw new ConfigError(`${one('bind')?.source ?? '--bind'} ${where}: without a cluster key, contactd listens on loopback only, because anyone who can reach ${where} could read, forge and replay cluster traffic. Give every node a cluster key (contactd keygen > cluster.key; --key-file cluster.key), or bind a loopback address (the default 127.0.0.1:7700), or pass --allow-unencrypted on a network you trust entirely.`);
+    throw new ConfigError(`${one('bind')?.source ?? '--bind'} ${where}: without a cluster key${keyFileSkipped ? ` (${keyFileSkipped})` : ''}, contactd listens on loopback only, because anyone who can reach ${where} could read, forge and replay cluster traffic. Give every node a cluster key (contactd keygen > cluster.key; --key-file cluster.key), or bind a loopback address (the default 127.0.0.1:7700), or pass --allow-unencrypted on a network you trust entirely.`);
   }
   return {
     name,
@@ -186,6 +190,7 @@ function validate(raw: RawOptions, inputs: ConfigInputs, configFile: string | un
     logFormat: one('log-format') ? choice(one('log-format')!, LOG_FORMATS) : (inputs.stderrIsTTY && !journald ? 'text' : 'json'),
     metrics: one('metrics') ? hostPort(one('metrics')!, { ip: false }) : undefined,
     keyFile,
+    keyFileSkipped,
     gossipEncryption: one('gossip-encryption') ? choice(one('gossip-encryption')!, GOSSIP_MODES) : 'require',
     allowUnencrypted,
     configFile,
@@ -281,6 +286,18 @@ function path(r: Raw, inputs: ConfigInputs): string {
   const v = str(r);
   if (v === '') throw new ConfigError(`${r.source}: empty. Give a file, e.g. --key-file /etc/contactd/cluster.key.`);
   return resolve(inputs.cwd ?? process.cwd(), v);
+}
+
+/** Why key file `file` counts as absent under --key-file-optional (it does not exist, or holds only whitespace), or undefined: it must hold a key. */
+function absentKeyFile(file: string, inputs: ConfigInputs): string | undefined {
+  let text: string;
+  try {
+    text = (inputs.readFile ?? ((p) => readFileSync(p, 'utf8')))(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `key file ${file} does not exist`;
+    return undefined; // unreadable for another reason: keys.ts says so when it reads it
+  }
+  return text.trim() === '' ? `key file ${file} is empty` : undefined;
 }
 
 function dataDir(r: Raw | undefined, name: string, inputs: ConfigInputs): string {

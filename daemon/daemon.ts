@@ -86,6 +86,8 @@ export class Daemon {
         rng: new SeededRng(entropy.readUInt32LE(0), entropy.readUInt32LE(4), entropy.readUInt32LE(8), entropy.readUInt32LE(12)),
         restored: { membership: restored, store },
         security,
+        // A client on this host may send from the address we bind (isLocalAddress: the first admin's bootstrap).
+        ownHosts: [config.bind.host],
       });
       const notifier = SystemdNotifier.fromEnv(env, log);
       undo.push(() => notifier.close());
@@ -197,7 +199,7 @@ export class Daemon {
 function logSecurity(core: ClusterNode, config: DaemonConfig, log: Logger): void {
   const security = core.security!;
   const keys = security.keyring.ids().map(keyIdText);
-  const primary = keyIdText(security.keyring.primary()!.id);
+  const primary = keyIdText(security.keyring.primary().id);
   const mode = security.mode;
   const what = mode === 'require' ? 'only sealed datagrams are taken'
     : mode === 'send' ? 'sending sealed datagrams but still taking plain ones (rolling upgrade): set --gossip-encryption require on every node once all send sealed'
@@ -212,8 +214,8 @@ function warnUnencrypted(config: DaemonConfig, bound: string, log: Logger): void
   const where = isLoopback(config.bind.host)
     ? `listening on loopback only (${bound}), so only this host can reach it`
     : `listening on ${bound} beyond loopback because of --allow-unencrypted: anyone who can reach it can read, forge and replay cluster traffic`;
-  log.warn({ event: 'unencrypted', bind: bound, allowUnencrypted: config.allowUnencrypted },
-    `no cluster key: gossip and client requests are neither encrypted nor authenticated; ${where}`);
+  log.warn({ event: 'unencrypted', bind: bound, allowUnencrypted: config.allowUnencrypted, keyFileSkipped: config.keyFileSkipped },
+    `no cluster key${config.keyFileSkipped ? ` (${config.keyFileSkipped}; --key-file-optional)` : ''}: gossip and client requests are neither encrypted nor authenticated; ${where}`);
 }
 
 function restoreMembership(state: StateDir, log: Logger): PersistedMembership | undefined {

@@ -56,7 +56,8 @@ function readKeyFile(path: string): Uint8Array {
 export function securityForStart(config: DaemonConfig, state: StateDir, log: Logger, nowMs: number): NodeSecurityInit | undefined {
   const saved = restoreSecurity(state);
   if (!config.keyFile) {
-    if (saved) throw new KeyError(`${state.dir} holds a cluster keyring (this node ran with --key-file before): give --key-file again (any key of the cluster: the ring in the data dir is newer), or delete ${state.dir}/security.json to run this node unencrypted.`);
+    const why = config.keyFileSkipped ? `, but ${config.keyFileSkipped}` : '';
+    if (saved) throw new KeyError(`${state.dir} holds a cluster keyring (this node ran with --key-file before)${why}: give --key-file again (any key of the cluster: the ring in the data dir is newer; under systemd, /etc/contactd/cluster.key), or delete ${state.dir}/security.json to run this node unencrypted.`);
     return undefined;
   }
   const keyFileKey = readKeyFile(config.keyFile);

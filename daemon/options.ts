@@ -13,7 +13,7 @@
 /** The options a user can set, by their flag name. */
 export type OptionName =
   | 'name' | 'bind' | 'advertise' | 'data' | 'join' | 'cluster'
-  | 'datagram-budget' | 'log-level' | 'log-format' | 'metrics' | 'key-file' | 'gossip-encryption' | 'allow-unencrypted';
+  | 'datagram-budget' | 'log-level' | 'log-format' | 'metrics' | 'key-file' | 'key-file-optional' | 'gossip-encryption' | 'allow-unencrypted';
 
 export interface OptionSpec {
   readonly name: OptionName;
@@ -66,6 +66,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics.' },
   { name: 'key-file', value: 'FILE', defaultText: 'none: no encryption, loopback only',
     help: 'File holding the cluster key (base64 of 32 bytes; make one with `contactd keygen`). Every datagram between members is then sealed with AES-256-GCM. The key is added to the keyring kept in the data dir, which `contacts keys` rotates; a key a rotation removed is ignored.' },
+  { name: 'key-file-optional', value: '', boolean: true, defaultText: 'off: a missing or empty --key-file is an error',
+    help: 'A missing or empty --key-file means no key (then loopback only, as without --key-file) instead of an error: for the systemd unit, which hands the node an empty credential when /etc/contactd/cluster.key does not exist. A key file that holds anything else must hold a key.' },
   { name: 'gossip-encryption', value: 'MODE', defaultText: 'require', reloadable: true,
     help: `With --key-file: ${GOSSIP_MODES_HELP}` },
   { name: 'allow-unencrypted', value: '', boolean: true, defaultText: 'off: without a key, --bind must be a loopback address',

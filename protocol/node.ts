@@ -16,7 +16,7 @@ import { DECODE_FAILURES, decodePacket, encodeMessage, packetOverhead, type Deco
 import { Outbox } from './outbox.ts';
 import { Reassembler } from './fragments.ts';
 import type { SansIoCore } from './sans-io.ts';
-import type { Address, ClientChannel, NodeId, Rng, TimeMs, Transmit } from './types.ts';
+import { parseAddress, type Address, type ClientChannel, type NodeId, type Rng, type TimeMs, type Transmit } from './types.ts';
 import { DEFAULT_MEMBERSHIP_CONFIG, type MembershipConfig } from './membership/config.ts';
 import { Membership, type MembershipEvent, type PersistedMembership } from './membership/membership.ts';
 import type { MemberView } from './membership/member-table.ts';
@@ -28,7 +28,7 @@ import { DEFAULT_SUBSCRIPTION_CONFIG, memberInfo, PUSH_OVERHEAD_BYTES, Subscript
 import { view } from './contacts/view.ts';
 import { SecurityService, type NodeSecurityInit, type SecurityDrop, type SecurityEvent } from './security/security-service.ts';
 import { SEAL_OVERHEAD_BYTES, SEALED_V1 } from './security/envelope.ts';
-import { ClientGate, isLoopbackAddress, roleNeeded, type ClientDrop, type ClientIdentity } from './security/client-auth.ts';
+import { ClientGate, isLocalAddress, roleNeeded, type ClientDrop, type ClientIdentity } from './security/client-auth.ts';
 import { ANONYMOUS, ANSWER_OVERHEAD_BYTES, CLIENT_REQUEST_V1, PLAIN_ANSWER_OVERHEAD_BYTES } from './security/client-envelope.ts';
 import { roleAllows } from './security/credentials.ts';
 import { DEFAULT_INBOUND_LIMITS, InboundGuard, type InboundLimits } from './security/inbound-guard.ts';
@@ -58,6 +58,8 @@ export interface NodeInit {
   security?: NodeSecurityInit | undefined;
   /** Rate limits on inbound datagrams (inbound-guard.ts). */
   inboundLimits?: Partial<InboundLimits> | undefined;
+  /** This host's addresses the node binds and advertises (hosts only); `addr`'s host is always one. See isLocalAddress. */
+  ownHosts?: readonly string[] | undefined;
 }
 
 /** Datagram counters, by outcome. */
@@ -110,6 +112,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   /** Rate limits in front of everything (inbound-guard.ts). */
   readonly guard: InboundGuard;
   private memberAddrs = new Map<Address, NodeId>();
+  private readonly ownHosts: ReadonlySet<string>;
   private memberAddrsVersion = -1;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, withheld: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
@@ -122,6 +125,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   constructor(init: NodeInit) {
     this.id = init.id;
     this.config = { ...DEFAULT_NODE_CONFIG, ...init.config };
+    this.ownHosts = new Set([parseAddress(init.addr)?.host ?? '', ...(init.ownHosts ?? [])].map((h) => h.toLowerCase()).filter((h) => h !== ''));
     const header = { cluster: this.config.clusterName, from: init.id };
     // A keyed node's datagrams grow by the seal (or a client answer's envelope): the packets inside stay within the
     // budget with it. A plain node keeps its budget (and its gossip exactly as before); only its answers to anonymous
@@ -168,7 +172,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.clientGate = new ClientGate({
       crypto: init.security?.crypto, self: init.id, epoch: security?.packets.epoch ?? 0,
       access: () => (!security ? 'open' : security.mode === 'require' ? 'required' : 'optional'),
-      credentials: () => security?.credentials,
+      credentials: () => security?.credentials, isLocal: (a) => this.isLocal(a),
     });
     this.pushSource = {
       contact: (id) => {
@@ -246,10 +250,15 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
    * whoever takes plain datagrams lets anyone join; see README, Security.)
    */
   private handlePlainPacket(now: TimeMs, from: Address, bytes: Uint8Array): void {
-    if (this.isMemberAddress(from) || isLoopbackAddress(from)) return this.handlePacketBytes(now, from, bytes, false, undefined);
+    if (this.isMemberAddress(from) || this.isLocal(from)) return this.handlePacketBytes(now, from, bytes, false, undefined);
     const sealedOut = this.security !== undefined && this.security.mode !== 'accept';
     const cap = { to: from, maxBytes: bytes.length - (sealedOut ? SEAL_OVERHEAD_BYTES : 0), applies: () => !this.isMemberAddress(from) };
     this.outbox.withReplyCap(cap, () => this.handlePacketBytes(now, from, bytes, false, undefined));
+  }
+
+  /** Whether `a` is on this host (loopback, or an address of ours). */
+  private isLocal(a: Address): boolean {
+    return isLocalAddress(a, this.ownHosts);
   }
 
   /** Whether `a` is the address of a member we know. */
@@ -357,7 +366,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
       return this.answerClient(from, channel, msg.reqId, { ok: false, code: 'forbidden', message }, who.credential === ANONYMOUS ? requestBytes : undefined);
     }
     // An anonymous client on another host proved nothing: no answer to it is larger than its request.
-    const capped = who.credential === ANONYMOUS && !isLoopbackAddress(from);
+    const capped = who.credential === ANONYMOUS && !this.isLocal(from);
     if (!isAdminOp(msg.op)) return this.client.handleRequest(now, from, fromId, msg, requestBytes, channel, capped);
     const args = parseJson(msg.args);
     const obj = args.ok && typeof args.value === 'object' && args.value !== null && !Array.isArray(args.value) ? (args.value as Record<string, unknown>) : undefined;

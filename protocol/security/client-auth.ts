@@ -8,8 +8,8 @@
  *   a keyed node in the `accept` or `send` modes of a rolling upgrade is
  *   `optional` (anonymous still works, credentials are checked when given);
  *   in `require` every request needs a credential, except the one-time
- *   bootstrap of the first admin, from this host (loopback), while the
- *   cluster has no credential at all.
+ *   bootstrap of the first admin, from this host (loopback, or the node's
+ *   own address: isLocalAddress), while the cluster has no credential at all.
  * - A credentialed request is checked in this order: credential known and
  *   not revoked, tag under its key (client-envelope.ts), timestamp within
  *   clockSkewMs of our clock, meant for this server in this life (else a
@@ -64,11 +64,19 @@ export function roleNeeded(op: string): ClientRole {
   return READ_OPS.has(op) ? 'read' : WRITE_OPS.has(op) ? 'write' : 'admin';
 }
 
-/** True for 127.0.0.0/8 and ::1: a request from this host. */
-export function isLoopbackAddress(a: Address): boolean {
+/**
+ * A source on this host: loopback (127.0.0.0/8, ::1), or one of `ownHosts`,
+ * the addresses this node binds and advertises (a client on the same host
+ * that asks the node at 10.0.0.5 sends from 10.0.0.5). Neither can come from
+ * another host: Linux drops, as martian, a datagram that arrives on another
+ * interface with one of this host's own addresses as its source (unless
+ * net.ipv4.conf.*.accept_local is set, which nothing here expects).
+ */
+export function isLocalAddress(a: Address, ownHosts: ReadonlySet<string> = NO_HOSTS): boolean {
   const host = parseAddress(a)?.host.toLowerCase() ?? '';
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
+  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || ownHosts.has(host);
 }
+const NO_HOSTS: ReadonlySet<string> = new Set();
 
 export interface ClientGateConfig {
   /** How far a request's timestamp may be from our clock. */
@@ -94,6 +102,8 @@ export interface ClientGateInit {
   epoch: number;
   access(): ClientAccess;
   credentials(): CredentialStore | undefined;
+  /** Whether a source is on this host (isLocalAddress): the first admin's bootstrap is taken only from there. */
+  isLocal(a: Address): boolean;
   config?: Partial<ClientGateConfig>;
 }
 
@@ -120,7 +130,7 @@ export class ClientGate {
     const creds = this.init.credentials();
     if (h.credential === ANONYMOUS) {
       if (access !== 'required') return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'write' }, bytes.subarray(REQUEST_HEADER_BYTES));
-      if (creds && creds.size === 0 && isLoopbackAddress(from)) return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'bootstrap' }, bytes.subarray(REQUEST_HEADER_BYTES));
+      if (creds && creds.size === 0 && this.init.isLocal(from)) return this.accept(h.nonce, undefined, { credential: ANONYMOUS, role: 'bootstrap' }, bytes.subarray(REQUEST_HEADER_BYTES));
       return this.refuse(now, from, bytes, h.nonce, 'credential-required');
     }
     const cred = creds?.get(h.credential);

@@ -191,7 +191,7 @@ test('review 6: a client that floods the replay cache raises only its own floor;
   const evil = newCred();
   const honest = newCred();
   for (const [c, role] of [[evil, 'read'], [honest, 'admin']] as const) store.add({ id: c.id, role, key: credentialKey(nodeCrypto, c.id, c.secret), name: '', created: 0 });
-  const gate = new ClientGate({ crypto: nodeCrypto, self: SERVER, epoch: 1, access: () => 'required', credentials: () => store, config: { replayCacheMax: 256 } });
+  const gate = new ClientGate({ crypto: nodeCrypto, self: SERVER, epoch: 1, access: () => 'required', credentials: () => store, isLocal: () => false, config: { replayCacheMax: 256 } });
   const target = { server: SERVER, epoch: 1 };
   const admit = (c: Cred, timeMs: number, at = now) => {
     const r = gate.admit(at, REMOTE, requestAt('list', {}, c, { timeMs, target }).bytes);
@@ -206,6 +206,18 @@ test('review 6: a client that floods the replay cache raises only its own floor;
   // Memory stays bounded however many credentials take part.
   for (let i = 0; i < 300; i++) admit(honest, now + 2_000 + i, now + 2_000);
   assert.ok(gate.noncesKept <= 256, `${gate.noncesKept} nonces kept`);
+});
+
+test('review 13: the first admin may come from the address the node binds (a CLI on the same host), not from another host', () => {
+  const c = KeyedCluster.joined(1, 100);
+  const a = c.node(0); // binds 10.0.0.1:7700
+  const first = newCred();
+  const bootstrap = (from: Address) => {
+    a.handleDatagram(c.now, from, requestAt('credentials.bootstrap', { id: first.id, key: credKeyHex(first), name: 'x' }, undefined, { timeMs: c.now }).bytes);
+    return answersTo(a, from, undefined);
+  };
+  assert.is(bootstrap(address('10.0.0.2:5000')).authRequired, 'credential-required', 'another host');
+  assert.equal(ok(bootstrap(address('10.0.0.1:5000'))), { id: first.id, role: 'admin', name: 'x' });
 });
 
 test('every op the client service serves has a role (a new op must be listed in client-auth.ts, or only admins may use it)', () => {

@@ -35,6 +35,28 @@ function configError(over: Partial<ConfigInputs> & { file?: Record<string, unkno
   throw new Error('expected a ConfigError');
 }
 
+test('--key-file-optional (the systemd unit): a missing or empty key file means no key, loopback only; anything else must be a key (review 13)', () => {
+  // As systemd hands it over: the credential's file, or SetCredential's stand-in (a newline) when /etc/contactd/cluster.key is absent.
+  const files: Record<string, string> = { '/run/credentials/contactd.service/cluster.key': '\n', '/srv/junk.key': 'not a key\n' };
+  const withKey = (keyFile: string, argv: string[] = []) => loadConfig({
+    ...base, argv, env: { CONTACTD_KEY_FILE: keyFile, CONTACTD_KEY_FILE_OPTIONAL: 'yes' },
+    readFile: (p) => {
+      if (p in files) return files[p]!;
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    },
+  });
+  const empty = withKey('/run/credentials/contactd.service/cluster.key');
+  assert.ok(empty.kind === 'config' && empty.config.keyFile === undefined);
+  assert.match(empty.kind === 'config' ? empty.config.keyFileSkipped ?? '' : '', 'is empty');
+  const missing = withKey('/srv/none.key');
+  assert.ok(missing.kind === 'config' && missing.config.keyFile === undefined && /does not exist/.test(missing.config.keyFileSkipped ?? ''));
+  assert.throws(() => withKey('/srv/none.key', ['--bind', '10.0.0.5:7700']), (e: Error) => e instanceof ConfigError && /does not exist/.test(e.message) && /loopback only/.test(e.message));
+  const junk = withKey('/srv/junk.key');
+  assert.ok(junk.kind === 'config' && junk.config.keyFile === '/srv/junk.key', 'a file with anything in it is read as a key (and refused by keys.ts if it is not one)');
+  // Without the option, a key file is required to be there.
+  assert.is(load({ argv: ['--key-file', '/srv/none.key'] }).keyFile, '/srv/none.key');
+});
+
 test('defaults: loopback 7700, name from host and port, data under ./data, json off a TTY', () => {
   const c = load({});
   assert.equal(c.bind, { host: '127.0.0.1', port: 7700 });

@@ -96,6 +96,9 @@ test('contactd.service: hardened as required, and systemd-analyze verify accepts
     'Type=notify', 'DynamicUser=yes', 'StateDirectory=contactd', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes',
     'PrivateDevices=yes', 'NoNewPrivileges=yes', 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX',
     'SystemCallFilter=@system-service', 'CapabilityBoundingSet=\n', 'UMask=0077', 'WatchdogSec=', 'ExecReload=/bin/kill -HUP $MAINPID',
+    // Without /etc/contactd/cluster.key the unit still starts: an empty credential stands in, and means "no key" (review 13).
+    'LoadCredential=cluster.key:/etc/contactd/cluster.key\n', 'SetCredential=cluster.key:\\n\n', 'Environment=CONTACTD_KEY_FILE=%d/cluster.key\n',
+    'Environment=CONTACTD_KEY_FILE_OPTIONAL=yes\n',
   ];
   for (const line of required) assert.ok(unit.includes(line), `missing ${JSON.stringify(line)}`);
   assert.not.ok(/^\s*MemoryDenyWriteExecute\s*=\s*(yes|true|1)/m.test(unit), "Node's JIT aborts under MemoryDenyWriteExecute");
