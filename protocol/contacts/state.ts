@@ -121,7 +121,8 @@ export function compact(s: ContactState, stable: VersionVector): ContactState {
 
 /** A delta: `added` entries (fresh dots) and the dots of the entries it removes. */
 export function makeDelta(id: ContactId, added: readonly Entry[], removed: readonly Dot[]): ContactState {
-  const entries = [...added].sort((x, y) => compareDots(x.dot, y.dot));
+  // A write numbers its entries in order: sorted already, unless a caller made them otherwise.
+  const entries = added.every((e, k) => k === 0 || compareDots(added[k - 1]!.dot, e.dot) < 0) ? added : [...added].sort((x, y) => compareDots(x.dot, y.dot));
   // The added dots come sorted (one pass); the removed ones are few, or none.
   const ctx = cloudFromDots(entries.map((e) => e.dot));
   return { id, entries, ctx: removed.length === 0 ? ctx : cloudUnion(ctx, cloudFromDots(removed)), floor: EMPTY_VV };

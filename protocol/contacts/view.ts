@@ -99,8 +99,11 @@ function buildView(s: ContactState): Contact | undefined {
     else (contact[w.key] as unknown[]).push({ uid: w.uid, ...(w.value as object) });
   }
   // List entries in uid order (clients make uids ULIDs, so that is creation order).
-  for (const f of LIST_FIELDS) (contact[f] as { uid: string }[]).sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
-  conflicts.sort((a, b) => (a.field + (a.uid ?? '') < b.field + (b.uid ?? '') ? -1 : 1));
+  for (const f of LIST_FIELDS) {
+    const list = contact[f] as { uid: string }[];
+    if (list.length > 1) list.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  }
+  if (conflicts.length > 1) conflicts.sort((a, b) => (a.field + (a.uid ?? '') < b.field + (b.uid ?? '') ? -1 : 1));
   contact.extra = Object.fromEntries(Object.keys(extra).sort().map((k) => [k, extra[k]!]));
   contact.revived = s.entries.some((e) => e.key === DEL_KEY);
   contact.conflicts = conflicts;

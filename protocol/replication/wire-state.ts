@@ -79,7 +79,8 @@ function jsonBytesBound(v: unknown): number {
   }
   if (typeof v === 'object') {
     let n = 2;
-    for (const [k, x] of Object.entries(v as object)) n += jsonBytesBound(k) + jsonBytesBound(x) + 2;
+    const o = v as Record<string, unknown>;
+    for (const k in o) if (Object.hasOwn(o, k)) n += jsonBytesBound(k) + jsonBytesBound(o[k]) + 2;
     return n;
   }
   return Infinity;
