@@ -25,7 +25,8 @@ import { ClusterNode, type NodeEvent } from '../protocol/node.ts';
 import { SeededRng } from '../protocol/rng.ts';
 import type { PersistedMembership } from '../protocol/membership/membership.ts';
 import { isLoopback, type DaemonConfig } from './config.ts';
-import { Driver, monotonicNowMs } from './driver.ts';
+import { type Driver, monotonicNowMs } from './driver.ts';
+import { writePathDriver } from './write-path.ts';
 import { NodeEventHandler } from './node-events.ts';
 import { createRegistry, registerMembershipMetrics, registerSecurityMetrics, registerShellMetrics, registerSubscriptionMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
 import { resolveSeeds } from './seeds.ts';
@@ -93,19 +94,14 @@ export class Daemon {
       undo.push(() => notifier.close());
       const shell = { stateWriteErrors: 0 };
       const events = new NodeEventHandler({ log, save: (k, v) => state.save(k, v), notifier, members: () => core.membership.members(), shell });
-      const driver = new Driver({
-        core, sink: udp, onEvent: (e) => events.handle(e),
-        // A write is acknowledged (and its delta sent) only once its transaction commits.
-        commitBarrier: () => {
-          const changes = events.takeStoreChanges();
-          return changes.length > 0 ? sqlite.commit(changes) : undefined;
+      const driver = writePathDriver({
+        core, sink: udp, events, store: sqlite,
+        onCommitFailed: (err) => {
+          // Memory is now ahead of the disk: stop rather than serve state that a restart would lose.
+          log.fatal({ event: 'commit-failed', err }, `cannot commit contacts to ${config.dataDir}: ${(err as Error).message}; exiting (nothing uncommitted was acknowledged)`);
+          process.exit(1);
         },
         onError: (err, where) => {
-          if (where === 'commit') {
-            // Memory is now ahead of the disk: stop rather than serve state that a restart would lose.
-            log.fatal({ event: 'commit-failed', err }, `cannot commit contacts to ${config.dataDir}: ${(err as Error).message}; exiting (nothing uncommitted was acknowledged)`);
-            process.exit(1);
-          }
           log.error({ event: 'driver-error', where, err }, `internal error while handling ${where} (the node keeps running): ${(err as Error).message}`);
         },
       });

@@ -111,6 +111,25 @@ export class Outbox {
     this.push(cap.to, bytes, seal, client);
   }
 
+  /**
+   * Sends `encoded` to every address of `to`, each in a datagram of its own
+   * (never with piggybacked broadcasts): the packet is assembled, or cut into
+   * pieces, once for all of them.
+   */
+  sendEncodedToEach(to: readonly Address[], encoded: Uint8Array[]): void {
+    if (to.length === 0) return;
+    let room = this.budgetBytes - this.overheadBytes;
+    for (const m of encoded) room -= m.length;
+    if (room >= 0) {
+      const packet = assemblePacket(this.header, encoded);
+      for (const a of to) this.push(a, packet);
+      return;
+    }
+    this.xid = (this.xid + 1) >>> 0;
+    const pieces = fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes);
+    for (const a of to) for (const piece of pieces) this.push(a, piece);
+  }
+
   /** Sends only broadcasts (a gossip datagram); false when there was nothing to send. */
   sendBroadcasts(to: Address, piggyback: Piggyback): boolean {
     const parts = piggyback.queue.take(this.budgetBytes - this.overheadBytes, piggyback.limit);

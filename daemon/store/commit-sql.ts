@@ -42,8 +42,9 @@ function ftsText(s: string): string {
   return sqlText(CONTROL.test(s) ? s.replace(CONTROL_ALL, ' ') : s);
 }
 
-const CONTROL = /\p{Cc}/u;
-const CONTROL_ALL = /\p{Cc}/gu;
+/** The control characters (Unicode category Cc: U+0000-001F, U+007F-009F), without the slower Unicode mode. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 function chunks<T>(xs: readonly T[]): T[][] {
   const out: T[][] = [];

@@ -229,6 +229,12 @@ export class MemoryStore implements ContactStore {
     if (!ix) this.index.set(d.origin, (ix = { seqs: [], ids: [] }));
     const k = lowerBound(ix.seqs, d.seq);
     if (ix.seqs[k] === d.seq) return;
+    if (k === ix.seqs.length) {
+      // This node's own new dots, and most others, come in order: an append.
+      ix.seqs.push(d.seq);
+      ix.ids.push(id);
+      return;
+    }
     ix.seqs.splice(k, 0, d.seq);
     ix.ids.splice(k, 0, id);
   }

@@ -34,7 +34,7 @@
  * would mark the dot seen and a receiver would then refuse the others.
  */
 import {
-  cloudAbove, cloudAdd, cloudEquals, cloudHas, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvEquals, vvMax, type Dot, type DotCloud, type VersionVector,
+  cloudAbove, cloudEquals, cloudFromDots, cloudHas, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvEquals, vvMax, type Dot, type DotCloud, type VersionVector,
 } from './dots.ts';
 import type { Hlc } from './hlc.ts';
 import type { ContactId } from './ids.ts';
@@ -121,11 +121,11 @@ export function compact(s: ContactState, stable: VersionVector): ContactState {
 
 /** A delta: `added` entries (fresh dots) and the dots of the entries it removes. */
 export function makeDelta(id: ContactId, added: readonly Entry[], removed: readonly Dot[]): ContactState {
-  let ctx: DotCloud = EMPTY_CLOUD;
-  for (const e of added) ctx = cloudAdd(ctx, e.dot);
-  for (const d of removed) ctx = cloudAdd(ctx, d);
-  const entries = [...added].sort((x, y) => compareDots(x.dot, y.dot));
-  return { id, entries, ctx, floor: EMPTY_VV };
+  // A write numbers its entries in order: sorted already, unless a caller made them otherwise.
+  const entries = added.every((e, k) => k === 0 || compareDots(added[k - 1]!.dot, e.dot) < 0) ? added : [...added].sort((x, y) => compareDots(x.dot, y.dot));
+  // The added dots come sorted (one pass); the removed ones are few, or none.
+  const ctx = cloudFromDots(entries.map((e) => e.dot));
+  return { id, entries, ctx: removed.length === 0 ? ctx : cloudUnion(ctx, cloudFromDots(removed)), floor: EMPTY_VV };
 }
 
 /** Entries under `key` (and `uid`, when given). */

@@ -40,12 +40,15 @@ export class Issues {
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 const CONTROL_MULTILINE_RE = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** Printable ASCII only: no control character, no surrogate (most text): one scan instead of two. */
+const PRINTABLE_ASCII_RE = /^[\x20-\x7e]*$/;
 
 /** A string of at most `maxChars`, without control characters (newline and tab allowed when multiline). */
 export function checkText(x: unknown, path: string, out: Issues, maxChars: number, opts: { multiline?: boolean; required?: boolean } = {}): string | undefined {
   if (typeof x !== 'string') return out.add(path, 'must be a string');
   if (x.length > maxChars) return out.add(path, `longer than ${maxChars} characters`);
   if (opts.required && x.trim() === '') return out.add(path, 'must not be empty');
+  if (PRINTABLE_ASCII_RE.test(x)) return x;
   if ((opts.multiline ? CONTROL_MULTILINE_RE : CONTROL_RE).test(x)) return out.add(path, 'contains control characters');
   if (LONE_SURROGATE_RE.test(x)) return out.add(path, 'is not well-formed Unicode');
   return x;
@@ -119,12 +122,23 @@ export function checkPhone(x: unknown, path: string, out: Issues): string | unde
   const s = checkText(x, path, out, LIMITS.phoneCharsMax, { required: true });
   if (s === undefined) return undefined;
   if (!PHONE_RE.test(s)) return out.add(path, 'may hold only digits, letters, spaces, + in front and ( ) . / - # * , ; =');
-  if ((s.match(/[0-9]/g) ?? []).length < LIMITS.phoneDigitsMin) return out.add(path, `needs at least ${LIMITS.phoneDigitsMin} digits`);
+  if (digitCount(s) < LIMITS.phoneDigitsMin) return out.add(path, `needs at least ${LIMITS.phoneDigitsMin} digits`);
   return s;
+}
+
+function digitCount(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) n++;
+  }
+  return n;
 }
 
 const EMAIL_ATOM_RE = /^[^\s@"(),:;<>\[\]\\]+$/;
 const DOMAIN_LABEL_RE = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
+/** The ASCII labels DOMAIN_LABEL_RE accepts (nearly all of them), without Unicode property lookups. */
+const ASCII_DOMAIN_LABEL_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 
 /** An email address of ordinary shape: local@domain, no quoted local parts. */
 export function checkEmail(x: unknown, path: string, out: Issues): string | undefined {
@@ -137,7 +151,7 @@ export function checkEmail(x: unknown, path: string, out: Issues): string | unde
   if (local.length > LIMITS.emailLocalCharsMax) return out.add(path, `part before @ is longer than ${LIMITS.emailLocalCharsMax} characters`);
   if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return out.add(path, 'has a misplaced dot before @');
   const labels = domain.split('.');
-  if (!labels.every((l) => l.length <= 63 && DOMAIN_LABEL_RE.test(l))) return out.add(path, 'has a malformed domain after @');
+  if (!labels.every((l) => l.length <= 63 && (ASCII_DOMAIN_LABEL_RE.test(l) || DOMAIN_LABEL_RE.test(l)))) return out.add(path, 'has a malformed domain after @');
   return s;
 }
 

@@ -243,8 +243,17 @@ export function checkReadContext(x: unknown, path: string, out: Issues): DotClou
   return cloud;
 }
 
-/** A whole write request: op id, patch, optional read context. */
+/**
+ * Requests checkWriteRequest built: a write validated by the client service
+ * is not validated again when it is applied. Each is a fresh object of the
+ * check's own making, which nothing changes afterwards (a caller that did
+ * would be our own bug: the check would not see its change).
+ */
+const CHECKED = new WeakSet<WriteRequest>();
+
+/** A whole write request: op id, patch, optional read context. A request it returns passes it again without work. */
 export function checkWriteRequest(x: unknown): Checked<WriteRequest> {
+  if (CHECKED.has(x as WriteRequest)) return { ok: true, value: x as WriteRequest };
   const out = new Issues();
   const o = checkObject(x, '', out, ['opId', 'patch', 'read'], ['opId', 'patch']);
   if (!o) return refused(out);
@@ -254,6 +263,7 @@ export function checkWriteRequest(x: unknown): Checked<WriteRequest> {
   if (out.list.length > 0 || !patch.ok) return refused(out);
   const req: WriteRequest = { opId: o.opId as WriteRequest['opId'], patch: patch.value };
   if (read) req.read = read;
+  CHECKED.add(req);
   return result(req, out);
 }
 

@@ -64,8 +64,25 @@ function conflictOf(values: readonly Entry[]): FieldConflict {
   return c;
 }
 
-/** The reader's view of a live contact; undefined when it is deleted (or was never written). */
+/**
+ * The state viewed last and its view. A write's answer to its client and
+ * its full-text row (daemon/store) read the view of the same new state one
+ * after the other; states are never changed in place, so the second read
+ * is the first one's view.
+ */
+let lastState: ContactState | undefined;
+let lastView: Contact | undefined;
+
+/** The reader's view of a live contact; undefined when it is deleted (or was never written). Shared: read it, do not change it. */
 export function view(s: ContactState): Contact | undefined {
+  if (s !== lastState) {
+    lastView = buildView(s);
+    lastState = s;
+  }
+  return lastView;
+}
+
+function buildView(s: ContactState): Contact | undefined {
   if (!isLive(s)) return undefined;
   const contact: Record<string, unknown> = { id: s.id, formattedName: '' };
   for (const f of LIST_FIELDS) contact[f] = [];
@@ -82,8 +99,11 @@ export function view(s: ContactState): Contact | undefined {
     else (contact[w.key] as unknown[]).push({ uid: w.uid, ...(w.value as object) });
   }
   // List entries in uid order (clients make uids ULIDs, so that is creation order).
-  for (const f of LIST_FIELDS) (contact[f] as { uid: string }[]).sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
-  conflicts.sort((a, b) => (a.field + (a.uid ?? '') < b.field + (b.uid ?? '') ? -1 : 1));
+  for (const f of LIST_FIELDS) {
+    const list = contact[f] as { uid: string }[];
+    if (list.length > 1) list.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  }
+  if (conflicts.length > 1) conflicts.sort((a, b) => (a.field + (a.uid ?? '') < b.field + (b.uid ?? '') ? -1 : 1));
   contact.extra = Object.fromEntries(Object.keys(extra).sort().map((k) => [k, extra[k]!]));
   contact.revived = s.entries.some((e) => e.key === DEL_KEY);
   contact.conflicts = conflicts;

@@ -57,12 +57,14 @@ export interface OpRecord {
   fields: string[];
 }
 
+const MODEL_FIELDS = [...SINGLE_FIELDS, ...LIST_FIELDS];
+
 /** The fields a patch touches, as OpRecord.fields lists them. */
 export function patchFields(patch: Patch): string[] {
   const out = new Set<string>();
   const add = (op: FieldOp) => out.add(op.op === 'setExtra' ? 'extra' : op.field);
   if (patch.kind === 'create') {
-    for (const f of [...SINGLE_FIELDS, ...LIST_FIELDS]) if (patch.contact[f] !== undefined && !(Array.isArray(patch.contact[f]) && (patch.contact[f] as unknown[]).length === 0)) out.add(f);
+    for (const f of MODEL_FIELDS) if (patch.contact[f] !== undefined && !(Array.isArray(patch.contact[f]) && (patch.contact[f] as unknown[]).length === 0)) out.add(f);
     if (Object.keys(patch.contact.extra ?? {}).length > 0) out.add('extra');
   } else if (patch.kind === 'update') patch.ops.forEach(add);
   else if (patch.kind === 'resolve') add(patch.op);

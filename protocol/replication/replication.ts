@@ -223,12 +223,10 @@ export class Replication {
     storeWrite(this.store, outcome);
     this.stats.writes++;
     this.flushStore(true);
-    // Encoded once, sent to everyone.
-    const encoded = encodeMessage(toRepState(outcome.delta, { reply: false, full: false, batch: 0 }));
-    for (const m of this.init.peers.live()) {
-      this.stats.statesOut++;
-      this.init.outbox.sendEncoded(m.addr, [encoded]);
-    }
+    // Encoded and assembled once, sent to everyone.
+    const live = this.init.peers.live();
+    this.stats.statesOut += live.length;
+    if (live.length > 0) this.init.outbox.sendEncodedToEach(live.map((m) => m.addr), [encodeMessage(toRepState(outcome.delta, { reply: false, full: false, batch: 0 }))]);
     return outcome;
   }
 

@@ -14,14 +14,20 @@ import type { ContactId } from '../contacts/ids.ts';
 import type { DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
 import { isValidEntry } from '../contacts/validate.ts';
+import { toAsciiJson } from '../client/json.ts';
 
-/** The wire message for `s`. */
+/**
+ * The wire message for `s`. Values travel as JSON with every non-ASCII
+ * character escaped (\uXXXX): the decoder's gate bounds non-ASCII text per
+ * datagram (cbor-x decodes it ~10x slower), and a contact's values must
+ * never be what makes its own state unsendable.
+ */
 export function toRepState(s: ContactState, opts: { reply: boolean; full: boolean; batch: number }): RepState {
   return {
     type: 'repState',
     ...opts,
     id: s.id,
-    entries: s.entries.map((e): WireEntry => [e.key, e.uid, asciiJson(e.value), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
+    entries: s.entries.map((e): WireEntry => [e.key, e.uid, toAsciiJson(e.value), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
     ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
     stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
   };
@@ -53,7 +59,7 @@ function text(t: string): number {
   return HEAD + 3 * t.length;
 }
 
-/** The longest `asciiJson(v)` can be (Infinity for anything JSON cannot carry: then encode to know). */
+/** The longest `toAsciiJson(v)` can be (Infinity for anything JSON cannot carry: then encode to know). */
 function jsonBytesBound(v: unknown): number {
   if (typeof v === 'string') {
     let n = 2;
@@ -73,20 +79,13 @@ function jsonBytesBound(v: unknown): number {
   }
   if (typeof v === 'object') {
     let n = 2;
-    for (const [k, x] of Object.entries(v as object)) n += jsonBytesBound(k) + jsonBytesBound(x) + 2;
+    const o = v as Record<string, unknown>;
+    for (const k in o) if (Object.hasOwn(o, k)) n += jsonBytesBound(k) + jsonBytesBound(o[k]) + 2;
     return n;
   }
   return Infinity;
 }
 
-/**
- * JSON with every non-ASCII character escaped (\uXXXX): the decoder's gate
- * bounds non-ASCII text per datagram (cbor-x decodes it ~10x slower), and a
- * contact's values must never be what makes its own state unsendable.
- */
-function asciiJson(v: unknown): string {
-  return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 /**
 /**

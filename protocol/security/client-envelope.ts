@@ -44,7 +44,7 @@
  * (key, nonce) even when one request is retried and answered twice.
  */
 import type { NodeId } from '../types.ts';
-import { bytesOf, NONCE_BYTES, TAG_BYTES, type SecurityCrypto } from './crypto.ts';
+import { bytesOf, NONCE_BYTES, TAG_BYTES, type Aead, type SecurityCrypto } from './crypto.ts';
 import { bytesFromHex, hexOf, nodeIdBytes, nodeIdFromBytes, readU32, writeCounterNonce, writeU32 } from './envelope.ts';
 
 export const CLIENT_REQUEST_V1 = 0xc6;
@@ -119,9 +119,9 @@ export function sealRequest(crypto: SecurityCrypto, h: RequestHeader, key: Uint8
   return out;
 }
 
-/** The packet of a sealed request, or undefined when its tag does not verify under `key`. */
-export function openRequest(crypto: SecurityCrypto, key: Uint8Array, bytes: Uint8Array): Uint8Array | undefined {
-  return crypto.aead(key).open(bytes.subarray(15, 27), bytes.subarray(0, REQUEST_HEADER_BYTES), bytes.subarray(REQUEST_HEADER_BYTES));
+/** The packet of a sealed request, or undefined when its tag does not verify under `aead` (the credential key's). */
+export function openRequest(aead: Aead, bytes: Uint8Array): Uint8Array | undefined {
+  return aead.open(bytes.subarray(15, 27), bytes.subarray(0, REQUEST_HEADER_BYTES), bytes.subarray(REQUEST_HEADER_BYTES));
 }
 
 /** The key a server seals its answers to credential key `kc` with, in its epoch. */

@@ -165,7 +165,20 @@ export function rssBytes(pid: number): number {
 
 /** CPU time `pid` has used so far, user + system, in seconds (/proc/PID/stat fields 14 and 15). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of `pid`'s main thread alone, in seconds: where a Node process
+ * runs its JavaScript. The rest of cpuSeconds is SQLite's thread pool, the
+ * garbage collector's and the compiler's helper threads.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
