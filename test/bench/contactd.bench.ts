@@ -16,7 +16,8 @@
  * acknowledged writes per second (each answer comes after the write's
  * SQLite transaction committed, synchronous FULL) and per-write latency.
  * Then, once every member holds the 10,000 (its `stats`), resident memory
- * (VmRSS) per member, beside the same figure before the writes.
+ * (VmRSS) per member, beside the same figure before the writes, and the
+ * CPU each member uses when idle (probing and gossiping, no writes).
  */
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -33,6 +34,8 @@ const CONCURRENCY = 4;
 const THROUGHPUT_MEMBERS = 3;
 const THROUGHPUT_WRITES = 10_000;
 const CLIENTS = 16;
+/** How long the idle members' CPU is watched (they gossip and probe, nothing else). */
+const IDLE_MS = 10_000;
 /** Bounds on waits (failures, not targets): starting Node processes on a busy 2-core machine is slow. */
 const START_TIMEOUT_MS = 600_000;
 const SETTLE_TIMEOUT_MS = 180_000;
@@ -154,6 +157,9 @@ async function writesAndMemory(record: Record): Promise<void> {
     const nodes = await cluster(THROUGHPUT_MEMBERS, 'info');
     await sleep(2000); // let start-up garbage be collected before the empty-store figure
     const rssEmpty = nodes.map((n) => rssBytes(n.child.pid!));
+    const idleCpu = nodes.map((n) => cpuSeconds(n.child.pid!));
+    await sleep(IDLE_MS);
+    const idleMsPerS = nodes.map((n, i) => ((cpuSeconds(n.child.pid!) - idleCpu[i]!) * 1000) / (IDLE_MS / 1000));
     clients.push(...Array.from({ length: CLIENTS }, () => new ContactsClient({ servers: [nodes[0]!.addr], attemptTimeoutMs: 1000 })));
     const benchCpu = process.cpuUsage();
     const nodesCpu = nodes.map((n) => cpuSeconds(n.child.pid!));
@@ -179,6 +185,7 @@ async function writesAndMemory(record: Record): Promise<void> {
     record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, mean`, value: mb(mean(rss)), unit: 'MB' });
     record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, max`, value: mb(Math.max(...rss)), unit: 'MB' });
     record({ name: 'memory: resident per member with no contacts, mean', value: mb(mean(rssEmpty)), unit: 'MB' });
+    record({ name: `idle: CPU per member with no contacts (${THROUGHPUT_MEMBERS} members), mean`, value: round(mean(idleMsPerS), 1), unit: 'ms/s' });
     recordLoad(record, 'writes 10k: at end');
   } finally {
     for (const c of clients) c.close();
