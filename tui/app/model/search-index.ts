@@ -117,6 +117,11 @@ export class SearchIndex {
   /** The rows whose haystack holds `needle` (no whitespace in it). */
   private rowsHolding(needle: string): SlotSet {
     const out = new Int32Array(this.words);
+    if (needle.length === 0) {
+      // Every haystack holds '' (queryTerms never makes one; `includes` would say so).
+      for (let slot = 0; slot < this.size; slot++) out[slot >>> 5]! |= 1 << (slot & 31);
+      return out;
+    }
     const grams: Posting[] = [];
     for (const [a, b] of gramsOf(needle)) {
       const n = this.numbers.of(a, b);
