@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// contactd's executable: registers tsx's ESM loader (so the TypeScript
-// sources run as they are, no build step), then runs daemon/main.ts.
-import { register } from 'tsx/esm/api';
+// contactd's executable: runs the prebuilt JavaScript (dist/contactd.js,
+// bundled from daemon/main.ts by `npm run build`, which `npm ci` runs).
+// A missing or stale build exits 1 and says to run `npm run build`.
+import { runBuilt } from '../build/dist.js';
 
-register();
-await import('./main.ts');
+await runBuilt('contactd', 'contactd');

@@ -24,11 +24,10 @@ import type { Logger } from 'pino';
 import { ClusterNode, type NodeEvent } from '../protocol/node.ts';
 import { SeededRng } from '../protocol/rng.ts';
 import type { PersistedMembership } from '../protocol/membership/membership.ts';
-import { isLoopback, type DaemonConfig } from './config.ts';
+import { isLoopback, type DaemonConfig, type HostPort } from './config.ts';
 import { type Driver, monotonicNowMs } from './driver.ts';
 import { writePathDriver } from './write-path.ts';
 import { NodeEventHandler } from './node-events.ts';
-import { createRegistry, registerMembershipMetrics, registerSecurityMetrics, registerShellMetrics, registerSubscriptionMetrics, registerTransportMetrics, serveMetrics } from './metrics.ts';
 import { resolveSeeds } from './seeds.ts';
 import { StateDir, asPersistedMembership } from './state.ts';
 import { SystemdNotifier } from './systemd.ts';
@@ -107,13 +106,7 @@ export class Daemon {
       });
       undo.push(() => driver.stop());
       udp.onDatagram((from, bytes) => driver.handleDatagram(from, bytes));
-      const registry = createRegistry();
-      registerTransportMetrics(registry, core, udp.stats);
-      registerMembershipMetrics(registry, core.membership);
-      registerSecurityMetrics(registry, core);
-      registerShellMetrics(registry, shell);
-      registerSubscriptionMetrics(registry, core);
-      const metrics = config.metrics ? await serveMetrics(registry, config.metrics, log) : undefined;
+      const metrics = config.metrics ? await startMetrics(config.metrics, core, udp, shell, log) : undefined;
       const daemon = new Daemon(config, log, core, driver, udp, state, events, notifier, metrics, sqlite);
       log.info({
         event: 'started', id, name: config.name, bind: udp.address, advertise: config.advertise, data: config.dataDir,
@@ -192,6 +185,22 @@ export class Daemon {
 }
 
 /** Says how a keyed node treats datagrams, and what an upgrade mode still allows. */
+/**
+ * Serves the metrics at `--metrics`. metrics.ts, and prom-client under it,
+ * are loaded only then: they cost a process ~10 MB, and the default
+ * metrics keep their own timers.
+ */
+async function startMetrics(at: HostPort, core: ClusterNode, udp: UdpTransport, shell: { stateWriteErrors: number }, log: Logger): Promise<{ address: string; close(): Promise<void> }> {
+  const m = await import('./metrics.ts');
+  const registry = m.createRegistry();
+  m.registerTransportMetrics(registry, core, udp.stats);
+  m.registerMembershipMetrics(registry, core.membership);
+  m.registerSecurityMetrics(registry, core);
+  m.registerShellMetrics(registry, shell);
+  m.registerSubscriptionMetrics(registry, core);
+  return m.serveMetrics(registry, at, log);
+}
+
 function logSecurity(core: ClusterNode, config: DaemonConfig, log: Logger): void {
   const security = core.security!;
   const keys = security.keyring.ids().map(keyIdText);

@@ -4,8 +4,12 @@
  * results, and ends with the one line CI reads: `N passed, N failed`.
  *
  * Usage: node --import tsx test/run.ts [suite-or-path-substring ...]
+ *
+ * It first brings dist/ up to date (`build/build.js --if-stale`): the
+ * integration and tmux tests spawn `daemon/bin.js` and `tui/bin.js`, which
+ * run the prebuilt JavaScript, and must not test an older build.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +57,14 @@ function runSuite(suite: string, files: string[]): Promise<SuiteResult> {
       resolve({ suite, passed, failed, skipped, code });
     });
   });
+}
+
+try {
+  execFileSync(process.execPath, [join(root, 'build', 'build.js'), '--if-stale', '--quiet'], { stdio: 'inherit' });
+} catch {
+  // The build printed why.
+  process.stdout.write('the build of dist/ failed: no suite ran\n0 passed, 1 failed\n');
+  process.exit(1);
 }
 
 const filters = process.argv.slice(2);

@@ -3,7 +3,10 @@
  * (tui/client.ts, what the CLI uses).
  *
  * replication latency 10: ten members; writes go round-robin to each
- * member, CONCURRENCY at a time. A write is acknowledged when its answer
+ * member, first paced (one at a time, 20 a second), then as fast as the
+ * members answer with CONCURRENCY in flight: the first is the latency, the
+ * second the latency at saturation (queueing for the 2 cores the ten
+ * members share). A write is acknowledged when its answer
  * arrives here; it is visible at a member when that member applies it, which
  * it logs at debug level (`event: contact`, node-events.ts) stamped with its
  * own clock (the machine's one wall clock, read by every process), so the
@@ -21,7 +24,8 @@
  * and its clients leave room for, not what one member can take (its main
  * thread's CPU per write says that). Then, once every member holds the
  * 10,000 (its `stats`), resident memory (VmRSS) per member, beside the
- * same figure before the writes.
+ * same figure before the writes, and the CPU each member uses when idle
+ * (probing and gossiping, no writes).
  */
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -35,11 +39,16 @@ const LATENCY_MEMBERS = 10;
 const LATENCY_WARMUP = 20;
 const LATENCY_WRITES = 500;
 const CONCURRENCY = 4;
+/** The paced run: one write at a time, one started every PACED_INTERVAL_MS (20 a second: well below what the members can take). */
+const PACED_WRITES = 300;
+const PACED_INTERVAL_MS = 50;
 const THROUGHPUT_MEMBERS = 3;
 const THROUGHPUT_WRITES = 10_000;
 /** Written first, untimed: a member's first writes run unoptimised code. */
 const WARMUP_WRITES = 1_000;
 const CLIENTS = 16;
+/** How long the idle members' CPU is watched (they gossip and probe, nothing else). */
+const IDLE_MS = 10_000;
 /** Bounds on waits (failures, not targets): starting Node processes on a busy 2-core machine is slow. */
 const START_TIMEOUT_MS = 600_000;
 const SETTLE_TIMEOUT_MS = 180_000;
@@ -80,6 +89,20 @@ async function writeMany(count: number, loops: number, clientFor: (i: number, lo
       writes.push({ id, sentAtMs, ackedAtMs: Date.now() });
     }
   }));
+  return writes;
+}
+
+/** Creates `count` contacts one at a time, starting one every `intervalMs` (or when the last is acknowledged, if later). */
+async function writePaced(count: number, intervalMs: number, clientFor: (i: number) => ContactsClient): Promise<Write[]> {
+  const writes: Write[] = [];
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const wait = start + i * intervalMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    const sentAtMs = Date.now();
+    const id = await put(clientFor(i), i);
+    writes.push({ id, sentAtMs, ackedAtMs: Date.now() });
+  }
   return writes;
 }
 
@@ -131,27 +154,34 @@ async function replicationLatency(record: Record): Promise<void> {
     const nodes = await cluster(LATENCY_MEMBERS, 'debug');
     clients.push(...nodes.map((n) => new ContactsClient({ servers: [n.addr] })));
     await writeMany(LATENCY_WARMUP, 1, (i) => clients[i % nodes.length]!);
-    const waited = nodes.map((n) => runQueueWaitMs(n.child.pid!));
-    const t0 = performance.now();
-    const writes = await writeMany(LATENCY_WRITES, CONCURRENCY, (i) => clients[i % nodes.length]!);
-    const waitShare = nodes.reduce((a, n, i) => a + runQueueWaitMs(n.child.pid!) - waited[i]!, 0) / nodes.length / (performance.now() - t0);
-    const applied = await appliedTimes(nodes, new Set(writes.map((w) => w.id)));
-    const allAt = (id: string) => Math.max(...applied.map((m) => m.get(id)!));
-    const fromAck = writes.map((w) => Math.max(0, allAt(w.id) - w.ackedAtMs));
-    const fromSend = writes.map((w) => allAt(w.id) - w.sentAtMs);
-    record({ name: `${label}: writes measured (${CONCURRENCY} in flight, round-robin)`, value: writes.length, unit: '' });
-    record({ name: `${label}: ack to applied at all, p50`, value: median(fromAck), unit: 'ms' });
-    record({ name: `${label}: ack to applied at all, p99`, value: percentile(fromAck, 99), unit: 'ms', goal: 50 });
-    record({ name: `${label}: ack to applied at all, max`, value: Math.max(...fromAck), unit: 'ms' });
-    record({ name: `${label}: applied at all before the ack arrived`, value: writes.filter((w) => allAt(w.id) <= w.ackedAtMs).length, unit: 'writes' });
-    record({ name: `${label}: send to applied at all, p50`, value: median(fromSend), unit: 'ms' });
-    record({ name: `${label}: send to applied at all, p99`, value: percentile(fromSend, 99), unit: 'ms' });
-    record({ name: `${label}: members runnable but waiting for a CPU, share of the time`, value: Math.round(waitShare * 100), unit: '%' });
+    const clientFor = (i: number) => clients[i % nodes.length]!;
+    await measureLatency(record, `${label}, ${1000 / PACED_INTERVAL_MS} writes/s`, nodes, () => writePaced(PACED_WRITES, PACED_INTERVAL_MS, clientFor));
+    await measureLatency(record, `${label}, ${CONCURRENCY} in flight`, nodes, () => writeMany(LATENCY_WRITES, CONCURRENCY, clientFor));
     recordLoad(record, `${label}: at end`);
   } finally {
     for (const c of clients) c.close();
     await killAll();
   }
+}
+
+/** Runs `write` against the members `nodes`; records how long its writes took to reach them all. */
+async function measureLatency(record: Record, label: string, nodes: NodeProc[], write: () => Promise<Write[]>): Promise<void> {
+  const waited = nodes.map((n) => runQueueWaitMs(n.child.pid!));
+  const t0 = performance.now();
+  const writes = await write();
+  const waitShare = nodes.reduce((a, n, i) => a + runQueueWaitMs(n.child.pid!) - waited[i]!, 0) / nodes.length / (performance.now() - t0);
+  const applied = await appliedTimes(nodes, new Set(writes.map((w) => w.id)));
+  const allAt = (id: string) => Math.max(...applied.map((m) => m.get(id)!));
+  const fromAck = writes.map((w) => Math.max(0, allAt(w.id) - w.ackedAtMs));
+  const fromSend = writes.map((w) => allAt(w.id) - w.sentAtMs);
+  record({ name: `${label}: writes measured`, value: writes.length, unit: '' });
+  record({ name: `${label}: ack to applied at all, p50`, value: median(fromAck), unit: 'ms' });
+  record({ name: `${label}: ack to applied at all, p99`, value: percentile(fromAck, 99), unit: 'ms', goal: 50 });
+  record({ name: `${label}: ack to applied at all, max`, value: Math.max(...fromAck), unit: 'ms' });
+  record({ name: `${label}: applied at all before the ack arrived`, value: writes.filter((w) => allAt(w.id) <= w.ackedAtMs).length, unit: 'writes' });
+  record({ name: `${label}: send to applied at all, p50`, value: median(fromSend), unit: 'ms' });
+  record({ name: `${label}: send to applied at all, p99`, value: percentile(fromSend, 99), unit: 'ms' });
+  record({ name: `${label}: members waiting for a CPU, share of the time`, value: Math.round(waitShare * 100), unit: '%' });
 }
 
 async function writesAndMemory(record: Record): Promise<void> {
@@ -161,6 +191,9 @@ async function writesAndMemory(record: Record): Promise<void> {
     const nodes = await cluster(THROUGHPUT_MEMBERS, 'info');
     await sleep(2000); // let start-up garbage be collected before the empty-store figure
     const rssEmpty = nodes.map((n) => rssBytes(n.child.pid!));
+    const idleCpu = nodes.map((n) => cpuSeconds(n.child.pid!));
+    await sleep(IDLE_MS);
+    const idleMsPerS = nodes.map((n, i) => ((cpuSeconds(n.child.pid!) - idleCpu[i]!) * 1000) / (IDLE_MS / 1000));
     clients.push(...Array.from({ length: CLIENTS }, () => new ContactsClient({ servers: [nodes[0]!.addr], attemptTimeoutMs: 1000 })));
     await writeMany(WARMUP_WRITES, CLIENTS, (_, k) => clients[k]!);
     const timed = THROUGHPUT_WRITES - WARMUP_WRITES;
@@ -195,6 +228,7 @@ async function writesAndMemory(record: Record): Promise<void> {
     record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, mean`, value: mb(mean(rss)), unit: 'MB' });
     record({ name: `memory: resident per member at ${THROUGHPUT_WRITES.toLocaleString('en')} contacts, max`, value: mb(Math.max(...rss)), unit: 'MB' });
     record({ name: 'memory: resident per member with no contacts, mean', value: mb(mean(rssEmpty)), unit: 'MB' });
+    record({ name: `idle: CPU per member with no contacts (${THROUGHPUT_MEMBERS} members), mean`, value: round(mean(idleMsPerS), 1), unit: 'ms/s' });
     recordLoad(record, 'writes 10k: at end');
   } finally {
     for (const c of clients) c.close();

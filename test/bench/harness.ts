@@ -5,6 +5,7 @@
  * baseline it is compared against (measured in the same run: Serf,
  * Negentropy, the naive way) and the goal it must meet.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 export interface Figure {
@@ -27,6 +28,18 @@ export interface Bench {
 /** Records the 1-minute load average: wall times and rates depend on what else the machine runs. */
 export function recordLoad(record: Record, label: string): void {
   record({ name: `${label}: load average (1 min)`, value: Number(loadavg()[0]!.toFixed(2)), unit: '' });
+}
+
+/**
+ * The main thread of process `pid` (this process by default): time it has
+ * run on a CPU, and time it has waited, runnable, for one (ms, from
+ * /proc/PID/schedstat, nanosecond resolution). Unlike process.cpuUsage it
+ * leaves out the GC and compiler threads; the wait is what a busy machine
+ * adds to a latency.
+ */
+export function mainThreadMs(pid = process.pid): { runMs: number; waitMs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+  return { runMs: Number(run) / 1e6, waitMs: Number(wait) / 1e6 };
 }
 
 /** Formats a figure as one aligned line for the console. */

@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { startNode, tempDir } from '../integration/contactd-harness.ts';
+import { mainThreadMs } from './harness.ts';
 
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
@@ -190,7 +191,7 @@ function statCpuSeconds(path: string): number {
  * work, is what stretches latencies.
  */
 export function runQueueWaitMs(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  return mainThreadMs(pid).waitMs;
 }
 
 /** USER_HZ: 100 on every Linux architecture Node runs on. */

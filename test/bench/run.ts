@@ -1,8 +1,11 @@
 /**
  * Runs the benchmarks: `npm run bench` runs all, `npm run bench -- WORD` only
  * those whose name contains WORD. Prints every figure as it comes and writes
- * them all to bench-results.json (git-ignored).
+ * them all to bench-results.json (git-ignored). Brings dist/ up to date
+ * first: the benches that spawn contactd and contacts run the prebuilt
+ * JavaScript, as users do.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -11,6 +14,8 @@ import { formatFigure, type Bench, type Figure } from './harness.ts';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..', '..');
 const words = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+
+execFileSync(process.execPath, [join(root, 'build', 'build.js'), '--if-stale', '--quiet'], { stdio: 'inherit' });
 
 const benches: Bench[] = [];
 for (const file of readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort()) {

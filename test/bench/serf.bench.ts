@@ -8,7 +8,7 @@
  * - time to full membership: from spawning the joiners (all at once,
  *   each given the one seed, which is already up) until every member has
  *   said every other is alive; for contactd also how much of it was process
- *   start (Node and the TypeScript loader take seconds, far more on a busy
+ *   start (Node takes a few hundred ms of CPU, far more wall time on a busy
  *   machine, where Serf's Go binary takes milliseconds), and the rest: from
  *   the last member's start (its `started` line) to full membership;
  * - resident memory per member (VmRSS), at the end of a quiet window;

@@ -12,9 +12,12 @@
  *   screen again (its `render` event), for list keys (j, k, PgDn, PgUp, g,
  *   G) and for filter keystrokes (typing after `/`, backspace, Esc).
  *   Goal: p99 under 50 ms.
- * Each time is also given as CPU time (the process's user + system time
- * over the same span): on a shared, loaded machine the wall time mostly
- * measures waiting for a core, the CPU time what the TUI itself costs.
+ * Each time is also given as CPU time: the main thread's (what the key
+ * cost the TUI), and the process's (with the GC and JIT threads). On a
+ * shared, loaded machine the wall time mostly measures waiting for a core;
+ * the wall time less the main thread's wait for a CPU (/proc schedstat)
+ * comes closer to an idle machine's (it still holds the main thread
+ * waiting on GC helper threads that wait for a CPU themselves).
  * The contacts are synthetic but shaped like real ones (names, phones,
  * emails, dots), from a seeded generator; the feed is a fake that hands
  * them over, the rest (App, models, views, blessed) is the real TUI.
@@ -30,7 +33,7 @@ import type { Feed, FeedSink } from '../../tui/app/remote/types.ts';
 import { openScreen } from '../../tui/app/terminal.ts';
 import { themeFor } from '../../tui/app/theme.ts';
 import { fakeTerminal, KEY_BYTES } from '../tui/harness.ts';
-import { median, percentile, type Bench } from './harness.ts';
+import { mainThreadMs, median, percentile, type Bench } from './harness.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CONTACTS = 100_000;
@@ -144,7 +147,7 @@ const benches: Bench[] = [
     name: 'tui start (spawn to first frame in a pty)',
     async run(record) {
       if (!hasScript()) throw new Error('util-linux `script` is needed to give the TUI a pseudo-terminal');
-      await startOnce(); // warms the tsx cache and the file cache
+      await startOnce(); // warms the file cache
       const runs: { wallMs: number; cpuMs: number | undefined }[] = [];
       for (let i = 0; i < 5; i++) runs.push(await startOnce());
       const wall = runs.map((r) => r.wallMs);
@@ -186,38 +189,46 @@ const benches: Bench[] = [
       globalThis.gc?.();
       record({ name: 'heap used by 100,000 contacts in the TUI', value: Math.round((process.memoryUsage().heapUsed - heapBefore) / 1e6), unit: 'MB' });
 
-      const cpuOf: number[] = [];
-      const press = async (key: string): Promise<number> => {
+      /** Per key: wall ms; the process's CPU ms (all threads); the main thread's CPU ms; wall less the main thread's waits for a CPU. */
+      const keys = { wall: [] as number[], cpu: [] as number[], main: [] as number[], unqueued: [] as number[] };
+      const press = async (key: string): Promise<void> => {
         const when = drawn();
         const cpu = process.cpuUsage();
+        const thread = mainThreadMs();
         const start = performance.now();
         term.input.write(KEY_BYTES[key] ?? key);
         const wall = (await when) - start;
         const used = process.cpuUsage(cpu);
-        cpuOf.push((used.user + used.system) / 1000);
-        return wall;
+        const after = mainThreadMs();
+        keys.wall.push(wall);
+        keys.cpu.push((used.user + used.system) / 1000);
+        keys.main.push(after.runMs - thread.runMs);
+        keys.unqueued.push(Math.max(0, wall - (after.waitMs - thread.waitMs)));
       };
-      const listKeys: number[] = [];
-      for (let i = 0; i < 300; i++) listKeys.push(await press('j'));
-      for (let i = 0; i < 100; i++) listKeys.push(await press('k'));
-      for (let i = 0; i < 50; i++) listKeys.push(await press('pagedown'));
-      for (let i = 0; i < 50; i++) listKeys.push(await press('pageup'));
-      for (let i = 0; i < 20; i++) listKeys.push(await press(i % 2 ? 'g' : 'G'));
-      record({ name: 'list key to redraw at 100,000 contacts, p50', value: +percentile(listKeys, 50).toFixed(2), unit: 'ms', goal: 50 });
-      record({ name: 'list key to redraw at 100,000 contacts, p99', value: +percentile(listKeys, 99).toFixed(2), unit: 'ms', goal: 50 });
-      record({ name: 'list key to redraw at 100,000 contacts, CPU p99', value: +percentile(cpuOf.splice(0), 99).toFixed(2), unit: 'ms', goal: 50 });
+      const report = (what: string): void => {
+        const p = (xs: number[], q: number) => +percentile(xs, q).toFixed(2);
+        record({ name: `${what} to redraw at 100,000 contacts, p50`, value: p(keys.wall, 50), unit: 'ms', goal: 50 });
+        record({ name: `${what} to redraw at 100,000 contacts, p99`, value: p(keys.wall, 99), unit: 'ms', goal: 50 });
+        record({ name: `${what} to redraw at 100,000 contacts, max`, value: +Math.max(...keys.wall).toFixed(2), unit: 'ms' });
+        record({ name: `${what}: p99 less the main thread's waits for a CPU`, value: p(keys.unqueued, 99), unit: 'ms', goal: 50 });
+        record({ name: `${what}: main thread CPU, p99`, value: p(keys.main, 99), unit: 'ms', goal: 50 });
+        record({ name: `${what}: process CPU (GC, JIT threads too), p99`, value: p(keys.cpu, 99), unit: 'ms' });
+        for (const xs of Object.values(keys)) xs.splice(0);
+      };
+      for (let i = 0; i < 300; i++) await press('j');
+      for (let i = 0; i < 100; i++) await press('k');
+      for (let i = 0; i < 50; i++) await press('pagedown');
+      for (let i = 0; i < 50; i++) await press('pageup');
+      for (let i = 0; i < 20; i++) await press(i % 2 ? 'g' : 'G');
+      report('list key');
 
-      const filterKeys: number[] = [];
       for (const query of ['anna', 'smi', 'garcia 1', '555 01', 'zurich', 'lovelace 9999']) {
-        filterKeys.push(await press('/'));
-        for (const ch of query) filterKeys.push(await press(ch));
-        for (let i = 0; i < query.length; i++) filterKeys.push(await press('backspace'));
-        filterKeys.push(await press('escape'));
+        await press('/');
+        for (const ch of query) await press(ch);
+        for (let i = 0; i < query.length; i++) await press('backspace');
+        await press('escape');
       }
-      record({ name: 'filter keystroke to redraw at 100,000 contacts, p50', value: +percentile(filterKeys, 50).toFixed(2), unit: 'ms', goal: 50 });
-      record({ name: 'filter keystroke to redraw at 100,000 contacts, p99', value: +percentile(filterKeys, 99).toFixed(2), unit: 'ms', goal: 50 });
-      record({ name: 'filter keystroke to redraw at 100,000 contacts, max', value: +Math.max(...filterKeys).toFixed(2), unit: 'ms' });
-      record({ name: 'filter keystroke to redraw at 100,000 contacts, CPU p99', value: +percentile(cpuOf.splice(0), 99).toFixed(2), unit: 'ms', goal: 50 });
+      report('filter keystroke');
       app.stop();
       screen.destroy();
     },

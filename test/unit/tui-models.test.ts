@@ -7,12 +7,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import type { Contact } from '../../protocol/contacts/model.ts';
-import { matches, queryTerms } from '../../protocol/client/search.ts';
+import { fold, matches, queryTerms } from '../../protocol/client/search.ts';
 import { ContactList } from '../../tui/app/model/contact-list.ts';
 import { ClusterState } from '../../tui/app/model/cluster-state.ts';
 import { ContactForm } from '../../tui/app/model/contact-form.ts';
 import { LineEditor } from '../../tui/app/model/line-editor.ts';
 import { LinkedClient } from '../../tui/app/remote/link.ts';
+
+/** The list's order: folded name, then id. */
+const keyOrder = (c: Contact): string => `${fold(c.formattedName)}\u0000${c.id}`;
 
 let seq = 0;
 function contact(name: string, more: Record<string, unknown> = {}, dots = [1, 1]): Contact {
@@ -81,6 +84,79 @@ test('the filter matches exactly what the server\'s search matches', () => {
     const expected = new Set(contacts.filter((c) => matches(c, queryTerms(query))).map((c) => c.id));
     assert.equal([...shown].sort(), [...expected].sort(), `query ${JSON.stringify(query)}`);
   }), { numRuns: 300, seed: 11 });
+});
+
+test('the filter through the search index matches what the server\'s search matches, also after changes the index does not hold', () => {
+  // Words that make both dense and sparse postings, pairs that span words, non-ASCII pairs and phone digits.
+  const word = fc.constantFrom('ada', 'anna', 'Zoë', 'ÉMILE', '山田', '太郎', 'lovelace', 'x', 'aa', '555', '0100', '+1', 'org', 'a.b', '(555)', '😀');
+  const name = fc.array(word, { minLength: 1, maxLength: 3 }).map((w) => w.join(' '));
+  const arbContact = fc.record({
+    name,
+    phone: fc.option(fc.constantFrom('+1 (555) 010-0', '555 0100', '+44 20'), { nil: undefined }),
+    email: fc.option(fc.constantFrom('ada@example.org', 'zoe@x.org'), { nil: undefined }),
+  }, { noNullPrototype: true });
+  const make = (s: { name: string; phone: string | undefined; email: string | undefined }, dots?: number[]) => contact(s.name, {
+    phones: s.phone ? [{ uid: 'p', value: s.phone, types: [], pref: false }] : [],
+    emails: s.email ? [{ uid: 'e', value: s.email, types: [], pref: false }] : [],
+  }, dots);
+  // A query term is a word or a piece of one (pieces of 1, 2 and more characters).
+  const term = fc.tuple(word, fc.nat(), fc.nat()).map(([w, a, b]) => w.slice(Math.min(a % w.length, b % w.length), Math.max(a % w.length, b % w.length) + 1));
+  const change = fc.oneof(
+    fc.record({ kind: fc.constant('add' as const), spec: arbContact }, { noNullPrototype: true }),
+    fc.record({ kind: fc.constant('edit' as const), at: fc.nat(), name, bySnapshot: fc.boolean() }, { noNullPrototype: true }),
+    fc.record({ kind: fc.constant('remove' as const), at: fc.nat(), bySnapshot: fc.boolean() }, { noNullPrototype: true }),
+  );
+  // Changes land before, during and after the index is built: each is followed by a few slices of the build.
+  const changes = fc.array(fc.tuple(change, fc.nat(3)), { maxLength: 8 });
+  fc.assert(fc.property(fc.array(arbContact, { minLength: 1, maxLength: 80 }), fc.nat(5), changes, fc.array(term, { minLength: 1, maxLength: 3 }), (specs, slicesFirst, steps, q) => {
+    const contacts = specs.map((s) => make(s));
+    const list = new ContactList();
+    list.replaceAll(contacts);
+    for (let i = 0; i < slicesFirst; i++) list.indexSome(7);
+    const held = [...contacts];
+    let version = 1;
+    for (const [ch, slices] of steps) {
+      if (ch.kind === 'add') {
+        const c = make(ch.spec);
+        held.push(c);
+        list.upsert(c);
+      } else if (held.length > 0 && ch.kind === 'edit') {
+        const i = ch.at % held.length;
+        const c = { ...held[i]!, formattedName: ch.name, seen: { '00000000000000a1': [1, ++version] } };
+        held[i] = c;
+        if (ch.bySnapshot) list.replaceAll(held);
+        else list.upsert(c);
+      } else if (held.length > 0 && ch.kind === 'remove') {
+        const [gone] = held.splice(ch.at % held.length, 1);
+        if (ch.bySnapshot) list.replaceAll(held);
+        else list.remove(gone!.id);
+      }
+      for (let i = 0; i < slices; i++) list.indexSome(7);
+    }
+    const query = q.join(' ');
+    list.setQuery(query);
+    const shown = Array.from({ length: list.size }, (_, i) => list.at(i)!.id);
+    const expected = held.filter((c) => matches(c, queryTerms(query))).sort((a, b) => keyOrder(a) < keyOrder(b) ? -1 : 1).map((c) => c.id);
+    assert.equal(shown, expected, `query ${JSON.stringify(query)}`);
+  }), { numRuns: 300, seed: 12 });
+});
+
+test('the search index is rebuilt in slices once enough rows changed, and holds them again', () => {
+  const list = new ContactList();
+  const people = Array.from({ length: 3000 }, (_, i) => contact(`Person ${i}`));
+  list.replaceAll(people);
+  let slices = 0;
+  while (list.indexSome(500)) slices++;
+  assert.ok(slices >= 2, `built in ${slices + 1} slices`);
+  assert.not.ok(list.indexSome(500), 'nothing to do when nothing changed');
+  for (let i = 0; i < 999; i++) list.upsert(contact(`Added ${i}`));
+  assert.not.ok(list.indexSome(500), 'a few changes are tested one by one, not reindexed');
+  list.upsert(contact('Added 999'));
+  list.upsert(contact('Added 1000'));
+  assert.ok(list.indexSome(500), 'past the threshold the index is rebuilt');
+  while (list.indexSome(500));
+  list.setQuery('added 100');
+  assert.equal(Array.from({ length: list.size }, (_, i) => list.at(i)!.formattedName), ['Added 100', 'Added 1000']);
 });
 
 test('the window scrolls with the cursor and never draws more rows than fit', () => {

@@ -9,12 +9,12 @@
  * query. The view asks for `window(height)`, the rows from `top`, and only
  * those are drawn: 100,000 contacts cost no more to draw than 20.
  *
- * Filtering 100,000 contacts within a keystroke: the haystacks are joined
- * into one corpus string (rows in `all` order, separated by a character no
- * query term holds), and each term is found with `indexOf` over the
- * corpus, jumping to the next row after a hit. The cost follows the
- * matches, not the contacts. Haystacks are built lazily, and ahead of time
- * in small slices while the user does nothing (`indexSome`).
+ * Filtering 100,000 contacts within a keystroke: an n-gram index over the
+ * haystacks finds the rows holding each term, at a cost that follows the
+ * matches, not the contacts (row-index.ts, search-index.ts). It is built
+ * in small slices while the user does nothing (`indexSome`); rows changed
+ * since are tested on their own. Until the first index is built, every row
+ * is tested.
  *
  * A snapshot (a poll) is compared with what is held by each contact's
  * `seen` dots (any write changes them), so an unchanged book costs one
@@ -24,6 +24,7 @@
  */
 import type { Contact } from '../../../protocol/contacts/model.ts';
 import { fold, haystack, haystackMatches, prepareTerms, queryTerms, type PreparedTerm } from '../../../protocol/client/search.ts';
+import { NOT_HELD, RowIndex } from './row-index.ts';
 
 interface Row {
   c: Contact;
@@ -31,6 +32,8 @@ interface Row {
   hay: string | undefined;
   /** The snapshot that last listed it: rows the latest one did not list are gone. */
   gen: number;
+  /** Its slot in the search index (row-index.ts). */
+  ix: number;
 }
 
 /** What a snapshot changed. */
@@ -40,9 +43,6 @@ export interface ListDiff {
   /** [before, after] */
   changed: [Contact, Contact][];
 }
-
-/** Between haystacks in the corpus: a query term never holds it (the filter takes no control characters). */
-const SEPARATOR = '\u0001';
 
 /** True when two contacts show the same writes. Compared in place: a poll compares 100,000. */
 function sameVersion(a: Contact, b: Contact): boolean {
@@ -67,9 +67,8 @@ export class ContactList {
   private shown: Row[] = this.all;
   private terms: PreparedTerm[] = [];
   private queryText = '';
-  private indexed = 0;
   private gen = 0;
-  private corpus: { text: string; starts: Int32Array } | undefined;
+  private readonly index = new RowIndex<Row>((r) => this.hayOf(r));
   /** Index of the selected row in the shown rows. */
   cursor = 0;
   /** Index of the first row drawn. */
@@ -114,8 +113,9 @@ export class ContactList {
     for (const c of contacts) {
       const row = this.byId.get(c.id);
       if (!row) {
-        const fresh: Row = { c, key: keyOf(c), hay: undefined, gen };
+        const fresh: Row = { c, key: keyOf(c), hay: undefined, gen, ix: NOT_HELD };
         this.byId.set(c.id, fresh);
+        this.index.added(fresh);
         diff.added.push(c);
         place.push(fresh);
         listed++;
@@ -129,11 +129,16 @@ export class ContactList {
       const key = keyOf(c);
       row.c = c;
       row.hay = undefined;
-      if (key === row.key) continue;
+      if (key === row.key) {
+        this.index.changed(row);
+        continue;
+      }
       // Renamed: out of its old place, into its new one (a new Row, so the two are told apart).
       out.add(row);
-      const moved: Row = { c, key, hay: undefined, gen };
+      this.index.removed(row);
+      const moved: Row = { c, key, hay: undefined, gen, ix: NOT_HELD };
       this.byId.set(c.id, moved);
+      this.index.added(moved);
       place.push(moved);
     }
     if (this.byId.size > listed) {
@@ -142,14 +147,12 @@ export class ContactList {
         this.byId.delete(id);
         diff.removed.push(row.c);
         out.add(row);
+        this.index.removed(row);
       }
     }
     const order = place.length > 0 || out.size > 0;
     if (order) this.reorder(place, out);
-    if (order || diff.changed.length > 0) {
-      this.contentChanged();
-      this.refilter(keep);
-    }
+    if (order || diff.changed.length > 0) this.refilter(keep);
     return diff;
   }
 
@@ -164,14 +167,15 @@ export class ContactList {
         const i = this.indexIn(this.shown, row);
         if (i >= 0) this.shown.splice(i, 1);
       }
+      this.index.removed(row);
     }
-    const next: Row = { c, key: keyOf(c), hay: undefined, gen: this.gen };
+    const next: Row = { c, key: keyOf(c), hay: undefined, gen: this.gen, ix: NOT_HELD };
     this.byId.set(c.id, next);
+    this.index.added(next);
     this.all.splice(this.insertionPoint(this.all, next.key), 0, next);
     if (this.shown !== this.all && haystackMatches(this.hayOf(next), this.terms)) {
       this.shown.splice(this.insertionPoint(this.shown, next.key), 0, next);
     }
-    this.contentChanged();
     this.keepCursorOn(keep);
     return true;
   }
@@ -187,7 +191,7 @@ export class ContactList {
       const i = this.indexIn(this.shown, row);
       if (i >= 0) this.shown.splice(i, 1);
     }
-    this.contentChanged();
+    this.index.removed(row);
     this.keepCursorOn(keep === id ? undefined : keep);
     return row.c;
   }
@@ -210,13 +214,13 @@ export class ContactList {
     this.top = 0;
   }
 
-  /** Builds up to `n` haystacks (then the corpus) ahead of a search; false once all is built. */
+  /**
+   * Works up to `n` rows further on the search index, when it is missing or
+   * enough rows have changed since it was built; false when there is
+   * nothing (more) to do.
+   */
   indexSome(n: number): boolean {
-    const end = Math.min(this.all.length, this.indexed + n);
-    for (; this.indexed < end; this.indexed++) this.hayOf(this.all[this.indexed]!);
-    if (this.indexed < this.all.length) return true;
-    this.corpusNow();
-    return false;
+    return this.index.step(n, this.all);
   }
 
   /** Moves the cursor by `delta` rows (clamped). */
@@ -280,11 +284,6 @@ export class ContactList {
     this.all = all;
   }
 
-  private contentChanged(): void {
-    this.corpus = undefined;
-    this.indexed = 0;
-  }
-
   private refilter(keepId: string | undefined): void {
     this.shown = this.terms.length === 0 ? this.all : this.matching(undefined);
     this.keepCursorOn(keepId);
@@ -295,52 +294,13 @@ export class ContactList {
   }
 
   /**
-   * The rows holding every term, in `all` order. The first term is found in
-   * the corpus; the others are tested on the rows it found when those are
-   * few, or found in the corpus too. A query that extends the previous one
+   * The rows holding every term, in `all` order: by the index when there is
+   * one, else by testing every row. A query that extends the previous one
    * tests only the rows that one found, when they are few.
    */
   private matching(previous: readonly Row[] | undefined): Row[] {
-    const few = this.all.length / 20;
-    if (previous && previous.length <= few) return previous.filter((r) => haystackMatches(this.hayOf(r), this.terms));
-    const { text, starts } = this.corpusNow();
-    let hits: Uint8Array | undefined;
-    let count = 0;
-    for (const term of this.terms) {
-      if (hits && count <= few) {
-        count = 0;
-        for (let i = 0; i < hits.length; i++) {
-          if (hits[i] === 1 && !haystackMatches(this.hayOf(this.all[i]!), [term])) hits[i] = 0;
-          else count += hits[i]!;
-        }
-        continue;
-      }
-      const marks = new Uint8Array(this.all.length);
-      markRows(text, starts, term.text, marks);
-      if (term.digits !== undefined && term.digits !== term.text) markRows(text, starts, term.digits, marks);
-      count = 0;
-      if (hits) for (let i = 0; i < hits.length; i++) count += hits[i]! &= marks[i]!;
-      else for (let i = 0; i < marks.length; i++) count += marks[i]!;
-      hits = hits ?? marks;
-    }
-    const out: Row[] = [];
-    for (let i = 0; i < hits!.length; i++) if (hits![i] === 1) out.push(this.all[i]!);
-    return out;
-  }
-
-  private corpusNow(): { text: string; starts: Int32Array } {
-    if (this.corpus) return this.corpus;
-    const starts = new Int32Array(this.all.length);
-    const parts: string[] = new Array(this.all.length);
-    let at = 0;
-    for (let i = 0; i < this.all.length; i++) {
-      const hay = this.hayOf(this.all[i]!);
-      starts[i] = at;
-      parts[i] = hay;
-      at += hay.length + 1;
-    }
-    this.corpus = { text: parts.join(SEPARATOR), starts };
-    return this.corpus;
+    if (previous && previous.length <= this.all.length / 20) return previous.filter((r) => haystackMatches(this.hayOf(r), this.terms));
+    return this.index.match(this.terms, this.all.length) ?? this.all.filter((r) => haystackMatches(this.hayOf(r), this.terms));
   }
 
   private hayOf(r: Row): string {
@@ -363,18 +323,5 @@ export class ContactList {
   private indexIn(rows: readonly Row[], row: Row): number {
     const i = this.insertionPoint(rows, row.key);
     return rows[i] === row ? i : -1;
-  }
-}
-
-/** Marks each row (by its start offset in `text`) that holds `needle`; one `indexOf` per hit row at most. */
-function markRows(text: string, starts: Int32Array, needle: string, marks: Uint8Array): void {
-  let row = 0;
-  let at = text.indexOf(needle);
-  while (at >= 0) {
-    // Hits come in order: walk forward to the row that holds this one (at most n steps in all).
-    while (row + 1 < starts.length && starts[row + 1]! <= at) row++;
-    marks[row] = 1;
-    if (row + 1 >= starts.length) return;
-    at = text.indexOf(needle, starts[row + 1]!);
   }
 }
