@@ -107,8 +107,6 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly clientGate: ClientGate;
   /** Rate limits in front of everything (inbound-guard.ts). */
   readonly guard: InboundGuard;
-  private memberAddrs = new Set<Address>();
-  private memberAddrsVersion = -1;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, withheld: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
   private readonly events: NodeEvent[] = [];
@@ -220,7 +218,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   private receive(now: TimeMs, from: Address, bytes: Uint8Array): void {
     // Rate limits come first: a flood costs a lookup per datagram, nothing more.
     // While plain datagrams count (no key, or a rolling upgrade), a member's address is as good as a proof.
-    const plainMember = (!this.security || this.security.mode !== 'require') && this.isMemberAddress(from);
+    const plainMember = (!this.security || this.security.mode !== 'require') && this.membership.isMemberAddress(from);
     if (!this.guard.admit(now, from, plainMember)) return this.drop('rate-limited');
     if (bytes[0] === CLIENT_REQUEST_V1) return this.handleClientDatagram(now, from, bytes);
     if (!this.security) {
@@ -232,16 +230,6 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     if (!admitted.ok) return this.drop(admitted.reason);
     if (admitted.sealedBy) this.guard.authenticated(from);
     this.handlePacketBytes(now, from, admitted.packet, false, admitted.sealedBy);
-  }
-
-  /** Whether `a` is the address of a member we know (cached per membership change). */
-  private isMemberAddress(a: Address): boolean {
-    if (this.memberAddrsVersion !== this.membership.membersVersion) {
-      this.memberAddrs = new Set();
-      for (const m of this.membership.memberViews()) this.memberAddrs.add(m.addr);
-      this.memberAddrsVersion = this.membership.membersVersion;
-    }
-    return this.memberAddrs.has(a);
   }
 
   /** Handles one plain packet; `sealedBy` is the sender its seal proved (undefined: it came plain). */

@@ -173,7 +173,7 @@ export class Membership {
    */
   announce(change: { name?: string; addr?: Address }): void {
     if (change.name !== undefined) this.self.name = change.name;
-    if (change.addr !== undefined) this.self.addr = change.addr;
+    if (change.addr !== undefined) this.table.setAddress(this.self, change.addr);
     this.raiseIncarnation(this.self.incarnation);
   }
 
@@ -199,6 +199,11 @@ export class Membership {
   /** Changes whenever a member is added, removed or changes state: a list built from memberViews() is stale once it moves. */
   get membersVersion(): number {
     return this.table.version;
+  }
+
+  /** Whether a member we list (in any state, ourselves included) is at `addr`. */
+  isMemberAddress(addr: Address): boolean {
+    return this.table.hasAddress(addr);
   }
 
   /** One member, or undefined. */
@@ -416,7 +421,7 @@ export class Membership {
       const previous = current.state;
       const moved = current.addr !== msg.addr || current.name !== msg.name;
       current.incarnation = msg.incarnation;
-      current.addr = msg.addr;
+      this.table.setAddress(current, msg.addr);
       current.name = msg.name;
       if (previous === 'suspect') this.stats.suspicionsRefuted++;
       this.clearSuspicion(current.id);
