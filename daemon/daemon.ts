@@ -174,7 +174,7 @@ export class Daemon {
     }
     if (next.name !== prev.name || next.advertise !== prev.advertise) {
       // A new incarnation carries the new name/address to every member.
-      this.driver.input(() => this.core.membership.announce({ name: next.name, addr: next.advertise }));
+      this.driver.input((now) => this.core.membership.announce(now, { name: next.name, addr: next.advertise }));
     }
     const needRestart = (['bind', 'dataDir', 'join', 'cluster', 'datagramBudgetBytes', 'logFormat', 'metrics', 'keyFile', 'allowUnencrypted'] as const)
       .filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));

@@ -261,12 +261,12 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     return isLocalAddress(a, this.ownHosts);
   }
 
-  /** Whether `a` is the address of a member we know. */
+  /** Whether `a` is the address of a member we list, in any state (the member table's index: asked for every datagram). */
   private isMemberAddress(a: Address): boolean {
-    return this.memberAt(a) !== undefined;
+    return this.membership.isMemberAddress(a);
   }
 
-  /** The member at address `a` (a map rebuilt only when the membership changed: it is asked for every datagram). */
+  /** The member at address `a` (a map rebuilt only when the membership changed; asked for sealed packets). */
   private memberAt(a: Address): NodeId | undefined {
     if (this.memberAddrsVersion !== this.membership.membersVersion) {
       this.memberAddrs = new Map();

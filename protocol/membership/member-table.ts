@@ -59,6 +59,8 @@ export class MemberTable {
   /** Members alive or suspect, ourselves included; kept current by add/remove/setState. */
   private live = 0;
   private changes = 0;
+  /** Members at each address (two can share one for a while: a restart on a new id), for isMemberAddress. */
+  private readonly atAddress = new Map<Address, number>();
 
   constructor(
     readonly selfId: NodeId,
@@ -73,6 +75,7 @@ export class MemberTable {
   add(member: Member): void {
     this.changes++;
     this.members.set(member.id, member);
+    this.countAddress(member.addr, 1);
     if (isLiveState(member.state)) this.live++;
     if (member.id === this.selfId) return;
     this.slotOf.set(member.id, this.others.length);
@@ -88,6 +91,7 @@ export class MemberTable {
     this.changes++;
     if (isLiveState(m.state)) this.live--;
     this.members.delete(id);
+    this.countAddress(m.addr, -1);
     const slot = this.slotOf.get(id);
     if (slot === undefined) return;
     const last = this.others.pop()!;
@@ -113,6 +117,25 @@ export class MemberTable {
     this.live += (isLiveState(state) ? 1 : 0) - (isLiveState(m.state) ? 1 : 0);
     m.state = state;
     m.stateSince = now;
+  }
+
+  /** Moves `m` to address `addr` (keeps the address index current). */
+  setAddress(m: Member, addr: Address): void {
+    if (m.addr === addr) return;
+    this.countAddress(m.addr, -1);
+    m.addr = addr;
+    this.countAddress(addr, 1);
+  }
+
+  /** Whether any member we list, in any state, ourselves included, is at `addr`. */
+  hasAddress(addr: Address): boolean {
+    return this.atAddress.has(addr);
+  }
+
+  private countAddress(addr: Address, delta: number): void {
+    const n = (this.atAddress.get(addr) ?? 0) + delta;
+    if (n > 0) this.atAddress.set(addr, n);
+    else this.atAddress.delete(addr);
   }
 
   /** Bumped by every add, remove and change of state: a cache key for lists of members by state. */

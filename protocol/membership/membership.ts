@@ -99,6 +99,18 @@ export class Membership {
   /** A fresh suspect to probe at the next tick (takeConfirmTarget). */
   private confirmNext: NodeId | undefined;
   private leaving = false;
+  /**
+   * The next gossip round: rounds fall on a grid (every gossipIntervalMs
+   * from a random offset), but the 'gossip' timer is armed only while
+   * something is queued. Why: most rounds have nothing to send, and at 100
+   * members waking every node five times a second for nothing was a third
+   * of what a simulated hour did. A broadcast queued while idle arms the
+   * first round of the grid after it (armGossip), so news waits as it would
+   * for a ticker that never stopped.
+   */
+  private gossipNextMs: TimeMs;
+  /** The time of the latest input: another component may queue a broadcast (key statuses) without saying when. */
+  private lastNowMs: TimeMs;
   readonly stats: MembershipStats = {
     probes: 0, probesFailed: 0, probesInconclusive: 0, indirectProbes: 0, suspicionsRaised: 0,
     suspicionsRefuted: 0, refutations: 0, deathsDeclared: 0, pushPulls: 0, relaysDropped: 0, misdirectedPings: 0,
@@ -127,7 +139,8 @@ export class Membership {
     const { now } = init;
     // Stagger the periodic work so that nodes started together do not probe in lockstep.
     this.timers.set('probe', now + this.rng.int(this.cfg.probeIntervalMs));
-    this.timers.set('gossip', now + this.rng.int(this.cfg.gossipIntervalMs));
+    this.gossipNextMs = now + this.rng.int(this.cfg.gossipIntervalMs);
+    this.lastNowMs = now;
     this.timers.set('push-pull', now + this.cfg.pushPullIntervalMs + this.rng.int(this.cfg.pushPullIntervalMs));
     this.timers.set('reconnect', now + this.cfg.reconnectIntervalMs + this.rng.int(this.cfg.reconnectIntervalMs));
     this.timers.set('reap', now + 60_000);
@@ -141,6 +154,7 @@ export class Membership {
    * we are the first node of a new cluster and are joined at once.
    */
   join(now: TimeMs, seeds: Address[]): void {
+    this.lastNowMs = now;
     const all = new Set<Address>([...seeds, ...this.joinSeeds]);
     all.delete(this.self.addr);
     this.joinSeeds = [...all];
@@ -155,6 +169,7 @@ export class Membership {
   /** Announces that we leave; emits `left` once the news had time to spread. */
   leave(now: TimeMs): void {
     if (this.leaving) return;
+    this.lastNowMs = now;
     this.leaving = true;
     this.timers.clear('probe');
     this.timers.clear('probe-timeout');
@@ -171,15 +186,17 @@ export class Membership {
    * Announces a new name or address for this node (a SIGHUP reload, a moved
    * host): raises our incarnation so the news overrides what others hold.
    */
-  announce(change: { name?: string; addr?: Address }): void {
+  announce(now: TimeMs, change: { name?: string; addr?: Address }): void {
+    this.lastNowMs = now;
     if (change.name !== undefined) this.self.name = change.name;
-    if (change.addr !== undefined) this.self.addr = change.addr;
+    if (change.addr !== undefined) this.table.setAddress(this.self, change.addr);
     this.raiseIncarnation(this.self.incarnation);
   }
 
   /** Queues a broadcast of another component (key statuses) on our gossip; a newer one under `key` replaces the older. */
   enqueueBroadcast(key: string, encoded: Uint8Array): void {
     this.broadcasts.push(key, encoded);
+    this.armGossip();
   }
 
   /** Every member we know, ourselves included. */
@@ -199,6 +216,11 @@ export class Membership {
   /** Changes whenever a member is added, removed or changes state: a list built from memberViews() is stale once it moves. */
   get membersVersion(): number {
     return this.table.version;
+  }
+
+  /** Whether a member we list (in any state, ourselves included) is at `addr`. */
+  isMemberAddress(addr: Address): boolean {
+    return this.table.hasAddress(addr);
   }
 
   /** One member, or undefined. */
@@ -233,12 +255,14 @@ export class Membership {
 
   /** Records that a datagram arrived from member `from` (Lifeguard treats any traffic as life). */
   heardFrom(now: TimeMs, from: NodeId): void {
+    this.lastNowMs = now;
     const m = this.table.get(from);
     if (m && m !== this.self) m.lastHeardAt = now;
   }
 
   /** Handles one decoded membership message from `fromAddr`, sent by node `fromId`. */
   handleMessage(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Message): void {
+    this.lastNowMs = now;
     switch (msg.type) {
       case 'ping': return this.onPing(fromAddr, msg.seq, msg.target);
       case 'pingReq': return this.onPingReq(now, fromAddr, msg.seq, msg.target, msg.wantNack);
@@ -253,6 +277,7 @@ export class Membership {
 
   /** Runs every timer due at `now`. */
   handleTimeout(now: TimeMs): void {
+    this.lastNowMs = now;
     for (const { key, at } of this.timers.due(now)) {
       const lateMs = now - at;
       if (key === 'probe') this.onProbeTick(now, lateMs);
@@ -416,7 +441,7 @@ export class Membership {
       const previous = current.state;
       const moved = current.addr !== msg.addr || current.name !== msg.name;
       current.incarnation = msg.incarnation;
-      current.addr = msg.addr;
+      this.table.setAddress(current, msg.addr);
       current.name = msg.name;
       if (previous === 'suspect') this.stats.suspicionsRefuted++;
       this.clearSuspicion(current.id);
@@ -521,6 +546,15 @@ export class Membership {
   private broadcast(about: NodeId, msg: Alive | Suspect | Dead, secondHand = false): void {
     const alreadySent = secondHand ? Math.max(0, this.piggyback().limit - this.cfg.retransmitMult) : 0;
     this.broadcasts.push(`m:${about}`, encodeMessage(msg), alreadySent);
+    this.armGossip();
+  }
+
+  /** Arms the next gossip round on the grid after the latest input, unless one is armed (see gossipNextMs). */
+  private armGossip(): void {
+    if (this.timers.has('gossip')) return;
+    const intervalMs = this.cfg.gossipIntervalMs;
+    if (this.gossipNextMs <= this.lastNowMs) this.gossipNextMs += (Math.floor((this.lastNowMs - this.gossipNextMs) / intervalMs) + 1) * intervalMs;
+    this.timers.set('gossip', this.gossipNextMs);
   }
 
   private piggyback(): Piggyback {
@@ -528,8 +562,9 @@ export class Membership {
   }
 
   private onGossipTick(now: TimeMs): void {
-    this.timers.set('gossip', now + this.cfg.gossipIntervalMs);
-    if (this.broadcasts.size === 0) return;
+    this.gossipNextMs = now + this.cfg.gossipIntervalMs;
+    if (this.broadcasts.size === 0) return; // idle until the next broadcast (armGossip)
+    this.timers.set('gossip', this.gossipNextMs);
     const targets = this.table.randomMembers(this.cfg.gossipFanout, (m) =>
       isLive(m) || (m.state === 'dead' && now - m.stateSince < this.cfg.gossipToTheDeadMs));
     const pb = this.piggyback();

@@ -109,8 +109,8 @@ export function updateRounds(sim: Simulation<ClusterNode>, n: number, updates: n
     if (u > 0) sim.runFor(1_000);
     const origin = 1 + ((firstOrigin - 1 + u) % (n - 1));
     let incarnation = 0;
-    sim.poke(origin, (core) => {
-      core.membership.announce({ name: 'renamed' });
+    sim.poke(origin, (core, now) => {
+      core.membership.announce(now, { name: 'renamed' });
       incarnation = core.membership.incarnation;
     });
     const start = sim.now;

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { aliveOverrides, deadOverrides, suspectOverrides, type Member } from '../../protocol/membership/member-table.ts';
+import { aliveOverrides, deadOverrides, MemberTable, suspectOverrides, type Member } from '../../protocol/membership/member-table.ts';
+import { SeededRng } from '../../protocol/rng.ts';
 import { suspicionMinMs, suspicionTimeoutMs, Suspicion } from '../../protocol/membership/suspicion.ts';
 import { BroadcastQueue } from '../../protocol/membership/broadcast-queue.ts';
 import { retransmitLimit, pushPullIntervalFor } from '../../protocol/membership/config.ts';
@@ -105,6 +106,27 @@ test('broadcast queue: news pushed as already sent gets the rest of the budget, 
   let sends = 0;
   for (let i = 0; i < 10; i++) sends += q.take(100, 6).filter((x) => x[0] === 1).length;
   assert.is(sends, 2, 'a limit of 6 less 4 already sent');
+});
+
+test('member table: the address index follows adds, moves and removals (two members may share an address)', () => {
+  const t = new MemberTable('00000000000000aa' as NodeId, new SeededRng(1));
+  const at = (id: string, addr: string): Member => ({
+    id: id as NodeId, name: id, addr: addr as Address, incarnation: 0, state: 'alive', stateSince: 0, lastHeardAt: undefined,
+  });
+  const a = at('00000000000000a1', '10.0.0.1:1');
+  const b = at('00000000000000a2', '10.0.0.1:1');
+  t.add(a);
+  t.add(b);
+  assert.ok(t.hasAddress('10.0.0.1:1' as Address));
+  t.setAddress(a, '10.0.0.2:1' as Address);
+  assert.ok(t.hasAddress('10.0.0.1:1' as Address), 'b is still there');
+  assert.ok(t.hasAddress('10.0.0.2:1' as Address));
+  t.remove(b.id);
+  assert.not.ok(t.hasAddress('10.0.0.1:1' as Address));
+  t.setState(a, 'dead', 5);
+  assert.ok(t.hasAddress('10.0.0.2:1' as Address), 'a dead member is still listed');
+  t.remove(a.id);
+  assert.not.ok(t.hasAddress('10.0.0.2:1' as Address));
 });
 
 test('awareness clamps and scales', () => {

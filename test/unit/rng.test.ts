@@ -43,6 +43,31 @@ test('timer table pops due entries in deadline order', () => {
   assert.is(t.next(), undefined);
 });
 
+test('timer table: the cached earliest deadline always equals a scan, through random sets, clears and pops', () => {
+  const rng = new SeededRng(7);
+  const t = new TimerTable();
+  const model = new Map<string, number>();
+  for (let step = 0; step < 5000; step++) {
+    const key = `k${rng.int(8)}`;
+    const op = rng.int(10);
+    if (op < 6) {
+      const at = rng.int(100);
+      t.set(key, at);
+      model.set(key, at);
+    } else if (op < 9) {
+      t.clear(key);
+      model.delete(key);
+    } else {
+      const now = rng.int(100);
+      const want = [...model].filter(([, at]) => at <= now).sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
+      assert.equal(t.due(now).map((d) => d.key), want.map(([k]) => k), `step ${step}`);
+      for (const [k] of want) model.delete(k);
+    }
+    const min = model.size === 0 ? undefined : Math.min(...model.values());
+    assert.is(t.next(), min, `step ${step}`);
+  }
+});
+
 test('addresses parse and format, IPv6 bracketed', () => {
   const table: [string, { host: string; port: number } | undefined][] = [
     ['127.0.0.1:7700', { host: '127.0.0.1', port: 7700 }],
