@@ -71,6 +71,7 @@ import { BOOT_SALT_BYTES, keyIdText, looksPlain, SEALED_V1, writeU32, type KeyId
 import { checkKeyringState, Keyring, keyIdOf, MAX_KEYS } from './keyring.ts';
 import { CredentialStore, type Credential } from './credentials.ts';
 import { PacketSecurity, type OpenFailure } from './packet-security.ts';
+import { TokenBucket } from './rate-limit.ts';
 import { fromSecState, publicPart, securityDigest, securityToJson, toSecState, type SecurityState } from './security-state.ts';
 
 /** Which datagrams a keyed node takes and sends; see the file comment. */
@@ -86,6 +87,15 @@ export interface SecurityConfig {
   alertIntervalMs: number;
   /** At most one public state (publicPart) per member not live, this often. */
   publicAnswerIntervalMs: number;
+  /**
+   * Sender keys derived a second for datagrams not verified yet, from member
+   * addresses and from any other (packet-security.ts, Cost). A member needs
+   * one per life of each member and per key: a whole cluster restarting or
+   * rotating spends a few hundred; a flood of junk under our key id spends
+   * them all, and only new senders wait.
+   */
+  derivationsPerSecond: number;
+  strangerDerivationsPerSecond: number;
 }
 
 export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
@@ -93,6 +103,8 @@ export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
   statusRefreshMs: 60_000,
   alertIntervalMs: 60_000,
   publicAnswerIntervalMs: 10_000,
+  derivationsPerSecond: 500,
+  strangerDerivationsPerSecond: 100,
 };
 
 /** What a keyed node is built with. */
@@ -218,6 +230,11 @@ export class SecurityService {
   private readonly statuses = new Map<NodeId, KeyStatus>();
   private statusSeq = 0;
   private ownStatus: KeyStatus;
+  /** Key derivations for datagrams not verified yet (packet-security.ts, Cost): from member addresses, and from the rest. */
+  private readonly memberDerivations: TokenBucket;
+  private readonly otherDerivations: TokenBucket;
+  /** The time of the datagram being admitted (mayDerive has no clock of its own). */
+  private nowMs: TimeMs;
   /** Unknown key ids seen since the last alert (bounded: MAX_ALERT_KEYS; past it only counted). */
   private readonly unknownKeys = new Map<KeyId, { datagrams: number; from: Address; sender: NodeId | undefined }>();
   private unknownKeysOther = 0;
@@ -231,12 +248,16 @@ export class SecurityService {
   constructor(private readonly init: SecurityServiceInit) {
     const s = init.security;
     this.cfg = { ...DEFAULT_SECURITY_CONFIG, ...s.config };
+    this.nowMs = init.now;
+    this.memberDerivations = new TokenBucket(this.cfg.derivationsPerSecond, 2 * this.cfg.derivationsPerSecond);
+    this.otherDerivations = new TokenBucket(this.cfg.strangerDerivationsPerSecond, 2 * this.cfg.strangerDerivationsPerSecond);
     this.crypto = s.crypto;
     this.modeNow = s.mode ?? 'require';
     this.keyring = new Keyring(s.restored?.state?.keyring);
     this.credentials = new CredentialStore(s.restored?.state?.credentials);
     this.packets = new PacketSecurity({
       crypto: s.crypto, cluster: init.cluster, self: init.id, epoch: s.epoch, salt: bootSalt(init.rng), keys: this.keyring, peerEpochs: s.restored?.peerEpochs,
+      mayDerive: (from) => (init.memberAt(from) !== undefined ? this.memberDerivations : this.otherDerivations).take(this.nowMs),
     });
     if (s.keyFileKey) this.installKeyFileKey(s.keyFileKey);
     if (this.keyring.size === 0) throw new TypeError('a keyed node needs a key: give it a key file, or a restored keyring');
@@ -260,6 +281,7 @@ export class SecurityService {
   /** Decides what to do with one inbound datagram before anything decodes it. Never throws. */
   admit(now: TimeMs, from: Address, bytes: Uint8Array): Admitted {
     if (bytes[0] === SEALED_V1) {
+      this.nowMs = now;
       const r = this.packets.open(from, bytes);
       if (!r.ok) {
         if (r.reason === 'unknown-key' && r.keyId !== undefined) this.alert(now, from, r.sender, r.keyId);
