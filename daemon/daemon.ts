@@ -92,7 +92,7 @@ export class Daemon {
       const notifier = SystemdNotifier.fromEnv(env, log);
       undo.push(() => notifier.close());
       const shell = { stateWriteErrors: 0 };
-      const events = new NodeEventHandler({ log, save: (k, v) => state.save(k, v), notifier, members: () => core.membership.members(), shell });
+      const events = new NodeEventHandler({ log, save: (k, v) => state.save(k, v), notifier, members: () => core.membership.members(), shell, keyed: security !== undefined });
       const driver = writePathDriver({
         core, sink: udp, events, store: sqlite,
         onCommitFailed: (err) => {

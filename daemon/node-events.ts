@@ -32,6 +32,8 @@ export interface EventContext {
   members(): readonly MemberView[];
   /** The shell's own counters (metrics read them). */
   shell: { stateWriteErrors: number };
+  /** Whether this node runs with a cluster key (a join that gets no answer may then be a key it lacks). */
+  keyed?: boolean;
 }
 
 /** Turns core events into logs, writes and notifications; `left` resolves `whenLeft`. */
@@ -66,14 +68,19 @@ export class NodeEventHandler {
         this.ctx.notifier.ready(this.statusText());
         this.lastStatus = this.statusText();
         return;
-      case 'join-retry':
-        log.info({ event: 'join-retry', attempt: e.attempt, nextRetryMs: e.nextRetryMs }, `no seed answered yet; join attempt ${e.attempt} sent, next in ${(e.nextRetryMs / 1000).toFixed(1)} s`);
+      case 'join-retry': {
+        // A keyed node's seeds drop what they cannot open, silently: after a few tries, say that this may be why.
+        const hint = this.ctx.keyed && e.attempt >= 3
+          ? '. If the seeds are up, they may not hold this node\'s key: a key rotation may have happened while it was away (the members log a key-alert naming this node); put the cluster\'s current key in --key-file and restart'
+          : '';
+        log.info({ event: 'join-retry', attempt: e.attempt, nextRetryMs: e.nextRetryMs }, `no seed answered yet; join attempt ${e.attempt} sent, next in ${(e.nextRetryMs / 1000).toFixed(1)} s${hint}`);
         // Still starting: keep systemd's start timeout from killing a node that waits for its seeds.
         if (!this.joined) {
           this.ctx.notifier.extendTimeout(e.nextRetryMs + 30_000);
           this.ctx.notifier.status(`joining: attempt ${e.attempt}, no seed answered yet`);
         }
         return;
+      }
       case 'refuted':
         log.warn({ event: 'refuted', incarnation: e.incarnation }, `refuted a suspicion or death notice about this node: now incarnation ${e.incarnation}`);
         return;

@@ -21,7 +21,7 @@ import type { HostPort } from './config.ts';
 import { OperatorError } from './errors.ts';
 
 /** Receive buffer asked for: 4 MiB holds ~4,000 full datagrams, about a second of a flood being dropped. */
-const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+const RECV_BUFFER_BYTES = 256 * 1024;
 
 /** Socket-level counters, for metrics. */
 export interface UdpStats {

@@ -87,7 +87,7 @@ export type NodeDropReason =
 
 /** Every inbound drop reason, for metrics that pre-register labels. */
 export const NODE_DROP_REASONS: readonly NodeDropReason[] = [
-  ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver',
+  ...DECODE_FAILURES, 'unauthenticated', 'unknown-key', 'bad-seal', 'replay', 'stale-epoch', 'stale-receiver', 'derive-limited',
   'wrong-receiver', 'client-malformed', 'auth-required', 'client-replay', 'client-retarget', 'forbidden', 'rate-limited',
   'from-self', 'unknown-message', 'stray-client-message', 'sender-mismatch', 'no-key', 'client-from-member',
 ];

@@ -40,6 +40,14 @@
  * - Order. Header checks and window lookups come first (cheap, and they
  *   change nothing); then the tag; only a datagram whose tag verified can
  *   move a window, raise an epoch or teach us an address's epoch.
+ * - Cost. A sender's key is derived once per (sender, key, epoch, salt)
+ *   and kept once a datagram verified under it; deriving one (HKDF and a
+ *   key schedule: about 100 µs here, ten times an open) for a header that
+ *   has not verified yet is what anyone who copies our key id from a
+ *   datagram can make us do for each junk datagram, so it is rationed:
+ *   `mayDerive` (security-service.ts: a budget a second, one for member
+ *   addresses and one for the rest) says whether we may, and a datagram
+ *   past it is refused as 'derive-limited' before any cryptography.
  * Everything is bounded: per-sender state (the oldest sender forgotten
  * first), derived keys, address hints.
  */
@@ -62,6 +70,7 @@ export type OpenFailure =
   | 'stale-epoch' // an epoch below the highest this sender has used
   | 'stale-receiver' // addressed to an earlier life of this node
   | 'wrong-receiver' // addressed to another node
+  | 'derive-limited' // its sender's key is not derived yet, and derivations are over their budget (see Cost)
   | 'from-self'; // our own datagram, sent back to us
 
 /** The outcome of `open`. */
@@ -84,6 +93,8 @@ export interface PacketSecurityInit {
   peerEpochs?: Readonly<Record<string, number>> | undefined;
   /** Bound on senders remembered (default 10,240: maxMembers and room for churn). */
   maxPeers?: number;
+  /** Whether a key may be derived for a datagram from `from` that has not verified yet (see Cost); always, when absent. */
+  mayDerive?: (from: Address) => boolean;
 }
 
 interface Peer {
@@ -191,6 +202,7 @@ export class PacketSecurity {
     const saltHigh = readU32(bytes, 17);
     const saltLow = readU32(bytes, 21);
     const hit = cached !== undefined && cached.keyId === h.keyId && cached.epoch === h.epoch && cached.saltHigh === saltHigh && cached.saltLow === saltLow;
+    if (!hit && this.init.mayDerive?.(from) === false) return { ok: false, reason: 'derive-limited', keyId: h.keyId, sender: h.sender };
     // The header's sender ‖ epoch ‖ salt (bytes 5..25) is the derivation's info, as is.
     const aead = hit ? cached.aead : this.derive(key.secret, bytes.subarray(5, 25));
     const packet = aead.open(writeCounterNonce(this.nonce, h.counter), aad, bytes.subarray(SEALED_HEADER_BYTES));

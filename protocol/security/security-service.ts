@@ -71,67 +71,14 @@ import { BOOT_SALT_BYTES, keyIdText, looksPlain, SEALED_V1, writeU32, type KeyId
 import { checkKeyringState, Keyring, keyIdOf, MAX_KEYS } from './keyring.ts';
 import { CredentialStore, type Credential } from './credentials.ts';
 import { PacketSecurity, type OpenFailure } from './packet-security.ts';
-import { fromSecState, publicPart, securityDigest, securityToJson, toSecState, type SecurityState } from './security-state.ts';
+import { TokenBucket } from './rate-limit.ts';
+import { DEFAULT_SECURITY_CONFIG, type NodeSecurityInit, type SecurityConfig, type SecurityMode } from './security-config.ts';
+import { UnknownKeys, type KeyAlert } from './key-alerts.ts';
+import { KeyStatuses } from './key-statuses.ts';
 
-/** Which datagrams a keyed node takes and sends; see the file comment. */
-export type SecurityMode = 'accept' | 'send' | 'require';
-export const SECURITY_MODES: readonly SecurityMode[] = ['accept', 'send', 'require'];
-
-export interface SecurityConfig {
-  /** How often a node compares its state's digest with a random live member. */
-  syncIntervalMs: number;
-  /** How often a node gossips its key status even when it has not changed. */
-  statusRefreshMs: number;
-  /** At most one key-alert this often (each sums up what came since the last). */
-  alertIntervalMs: number;
-  /** At most one public state (publicPart) per member not live, this often. */
-  publicAnswerIntervalMs: number;
-}
-
-export const DEFAULT_SECURITY_CONFIG: SecurityConfig = {
-  syncIntervalMs: 10_000,
-  statusRefreshMs: 60_000,
-  alertIntervalMs: 60_000,
-  publicAnswerIntervalMs: 10_000,
-};
-
-/** What a keyed node is built with. */
-export interface NodeSecurityInit {
-  crypto: SecurityCrypto;
-  /** This boot's epoch, raised and persisted by the driver before the core is built. */
-  epoch: number;
-  mode?: SecurityMode | undefined;
-  /** What an earlier life persisted. */
-  restored?: { state?: SecurityState | undefined; peerEpochs?: Record<string, number> | undefined };
-  /** The key from the operator's key file (32 bytes). */
-  keyFileKey?: Uint8Array | undefined;
-  config?: Partial<SecurityConfig>;
-}
-
-/**
- * Datagrams sealed with keys this node does not hold, since the last alert
- * (at most one alert per alertIntervalMs in all): the key most of them
- * came under, and how many came under others.
- */
-export interface KeyAlert {
-  type: 'key-alert';
-  /** Where the latest datagram under `keyId` came from. */
-  from: Address;
-  /** The sender its header names (unverified: nothing could be verified). */
-  sender: NodeId | undefined;
-  /** That sender's name, when it is a member we know. */
-  senderName: string | undefined;
-  keyId: KeyId;
-  /** Datagrams under `keyId` since the last alert. */
-  datagrams: number;
-  /** Other unknown key ids seen since the last alert, and the datagrams under them (forged, or another cluster's). */
-  otherKeys: number;
-  otherDatagrams: number;
-  /** A rotation removed that key: the sender missed it. */
-  removedByRotation: boolean;
-  held: KeyId[];
-  primary: KeyId;
-}
+export { DEFAULT_SECURITY_CONFIG, SECURITY_MODES, type NodeSecurityInit, type SecurityConfig, type SecurityMode } from './security-config.ts';
+export type { KeyAlert } from './key-alerts.ts';
+import { fromSecState, publicPart, securityDigest, securityToJson, toSecState } from './security-state.ts';
 
 export type SecurityEvent =
   | { type: 'persist'; key: 'security' | 'peer-epochs'; value: unknown }
@@ -184,9 +131,6 @@ export interface SecurityServiceInit {
 
 type Timer = 'sec-sync' | 'sec-status';
 
-/** Unknown key ids an alert window tells apart; datagrams under more are only counted. */
-const MAX_ALERT_KEYS = 64;
-
 /** Senders whose introduction is remembered (members, and room for churn). */
 const MAX_INTRODUCED = 10_240;
 
@@ -215,13 +159,15 @@ export class SecurityService {
   private readonly crypto: SecurityCrypto;
   private readonly events: SecurityEvent[] = [];
   private readonly timers = new TimerTable<Timer>();
-  private readonly statuses = new Map<NodeId, KeyStatus>();
-  private statusSeq = 0;
+  private readonly statuses: KeyStatuses;
   private ownStatus: KeyStatus;
-  /** Unknown key ids seen since the last alert (bounded: MAX_ALERT_KEYS; past it only counted). */
-  private readonly unknownKeys = new Map<KeyId, { datagrams: number; from: Address; sender: NodeId | undefined }>();
-  private unknownKeysOther = 0;
-  private lastAlertAt: TimeMs | undefined;
+  /** Key derivations for datagrams not verified yet (packet-security.ts, Cost): from member addresses, and from the rest. */
+  private readonly memberDerivations: TokenBucket;
+  private readonly otherDerivations: TokenBucket;
+  /** The time of the datagram being admitted (mayDerive has no clock of its own). */
+  private nowMs: TimeMs;
+  /** Datagrams under keys we do not hold, between alerts (key-alerts.ts). */
+  private readonly unknownKeys: UnknownKeys;
   /** The epoch of each sender we introduced ourselves to (bounded: MAX_INTRODUCED). */
   private readonly introduced = new Map<NodeId, number>();
   /** When each member not live last got our public state (bounded: MAX_INTRODUCED). */
@@ -231,12 +177,18 @@ export class SecurityService {
   constructor(private readonly init: SecurityServiceInit) {
     const s = init.security;
     this.cfg = { ...DEFAULT_SECURITY_CONFIG, ...s.config };
+    this.nowMs = init.now;
+    this.unknownKeys = new UnknownKeys(this.cfg.alertIntervalMs);
+    this.memberDerivations = new TokenBucket(this.cfg.derivationsPerSecond, 2 * this.cfg.derivationsPerSecond);
+    this.otherDerivations = new TokenBucket(this.cfg.strangerDerivationsPerSecond, 2 * this.cfg.strangerDerivationsPerSecond);
     this.crypto = s.crypto;
     this.modeNow = s.mode ?? 'require';
     this.keyring = new Keyring(s.restored?.state?.keyring);
     this.credentials = new CredentialStore(s.restored?.state?.credentials);
+    this.statuses = new KeyStatuses(init.id, s.epoch);
     this.packets = new PacketSecurity({
       crypto: s.crypto, cluster: init.cluster, self: init.id, epoch: s.epoch, salt: bootSalt(init.rng), keys: this.keyring, peerEpochs: s.restored?.peerEpochs,
+      mayDerive: (from) => (init.memberAt(from) !== undefined ? this.memberDerivations : this.otherDerivations).take(this.nowMs),
     });
     if (s.keyFileKey) this.installKeyFileKey(s.keyFileKey);
     if (this.keyring.size === 0) throw new TypeError('a keyed node needs a key: give it a key file, or a restored keyring');
@@ -260,6 +212,7 @@ export class SecurityService {
   /** Decides what to do with one inbound datagram before anything decodes it. Never throws. */
   admit(now: TimeMs, from: Address, bytes: Uint8Array): Admitted {
     if (bytes[0] === SEALED_V1) {
+      this.nowMs = now;
       const r = this.packets.open(from, bytes);
       if (!r.ok) {
         if (r.reason === 'unknown-key' && r.keyId !== undefined) this.alert(now, from, r.sender, r.keyId);
@@ -441,17 +394,14 @@ export class SecurityService {
   }
 
   private onStatus(msg: KeyStatus): void {
-    if (msg.node === this.init.id) return;
-    const known = this.statuses.get(msg.node);
-    if (known && known.version >= msg.version) return;
+    if (!this.statuses.heard(msg)) return;
     this.stats.statusesHeard++;
-    this.statuses.set(msg.node, msg);
     this.init.broadcast(`ks:${msg.node}`, encodeMessage(msg));
   }
 
   private onSyncTick(now: TimeMs): void {
     this.timers.set('sec-sync', now + Math.floor(this.cfg.syncIntervalMs * (0.75 + this.init.rng.next() / 2)));
-    this.pruneStatuses();
+    this.statuses.prune(this.init.members());
     const live = this.liveOthers();
     if (live.length === 0) return;
     const peer = live[this.init.rng.int(live.length)]!;
@@ -487,61 +437,27 @@ export class SecurityService {
     this.init.outbox.sendSealed(to, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus], { keyId });
   }
 
-  /**
-   * Counts a datagram sealed with a key we do not hold, and at most once per
-   * alertIntervalMs raises one key-alert for all of them: the key most came
-   * under (a member on another key sends many; forged key ids, one each, so
-   * a flood of them never hides it, nor floods the log), with the counts.
-   */
+  /** Counts a datagram sealed with a key we do not hold; raises a key-alert when one is due (key-alerts.ts). */
   private alert(now: TimeMs, from: Address, sender: NodeId | undefined, keyId: KeyId): void {
-    const seen = this.unknownKeys.get(keyId);
-    if (seen) Object.assign(seen, { datagrams: seen.datagrams + 1, from, sender });
-    else if (this.unknownKeys.size < MAX_ALERT_KEYS) this.unknownKeys.set(keyId, { datagrams: 1, from, sender });
-    else this.unknownKeysOther++;
-    if (this.lastAlertAt !== undefined && now - this.lastAlertAt < this.cfg.alertIntervalMs) return;
-    this.lastAlertAt = now;
-    let top: KeyId = keyId;
-    let total = this.unknownKeysOther;
-    for (const [id, k] of this.unknownKeys) {
-      total += k.datagrams;
-      if (k.datagrams > (this.unknownKeys.get(top)?.datagrams ?? 0)) top = id;
-    }
-    const t = this.unknownKeys.get(top) ?? { datagrams: 1, from, sender };
-    const otherKeys = Math.max(0, this.unknownKeys.size - 1) + (this.unknownKeysOther > 0 ? 1 : 0);
-    this.unknownKeys.clear();
-    this.unknownKeysOther = 0;
+    const due = this.unknownKeys.count(now, from, sender, keyId);
+    if (!due) return;
     this.stats.alerts++;
     let senderName: string | undefined;
-    for (const m of this.init.members()) if (m.id === t.sender || m.addr === t.from) senderName = m.name;
+    for (const m of this.init.members()) if (m.id === due.sender || m.addr === due.from) senderName = m.name;
     this.events.push({
-      type: 'key-alert', from: t.from, sender: t.sender, senderName, keyId: top, datagrams: t.datagrams, otherKeys, otherDatagrams: total - t.datagrams,
-      removedByRotation: this.keyring.isRemoved(top), held: this.keyring.ids(), primary: this.keyring.primary().id,
+      type: 'key-alert', ...due, senderName, removedByRotation: this.keyring.isRemoved(due.keyId), held: this.keyring.ids(), primary: this.keyring.primary().id,
     });
   }
 
   /** Live members (not us) whose status does not satisfy `ok`, described for a refusal. */
   private unconfirmed(ok: (s: KeyStatus) => boolean): string[] {
-    const out: string[] = [];
-    for (const m of this.init.members()) {
-      if (m.id === this.init.id || (m.state !== 'alive' && m.state !== 'suspect')) continue;
-      const s = this.statuses.get(m.id);
-      if (!s) out.push(`${m.name} (no key status heard yet)`);
-      else if (!ok(s)) out.push(`${m.name} (holds ${s.holds.map((k) => keyIdText(k as KeyId)).join(', ')}; seals with ${keyIdText(s.primary as KeyId)})`);
-    }
-    return out;
+    return this.statuses.unconfirmed(this.init.members(), ok);
   }
 
   private liveOthers(): MemberView[] {
     const out: MemberView[] = [];
     for (const m of this.init.members()) if (m.id !== this.init.id && m.state === 'alive') out.push(m);
     return out;
-  }
-
-  /** Forgets the statuses of members no longer known (bounded by the member table). */
-  private pruneStatuses(): void {
-    const known = new Set<NodeId>();
-    for (const m of this.init.members()) known.add(m.id);
-    for (const id of this.statuses.keys()) if (!known.has(id)) this.statuses.delete(id);
   }
 
   private sendState(to: Address, reply: boolean): void {
@@ -567,12 +483,7 @@ export class SecurityService {
   }
 
   private makeStatus(): KeyStatus {
-    // Versions only grow: (epoch, changes in this epoch); 2^20 changes an epoch is far beyond any rotation schedule.
-    this.statusSeq = Math.min(this.statusSeq + 1, 0xfffff);
-    return {
-      type: 'keyStatus', node: this.init.id, version: this.packets.epoch * 0x10_0000 + this.statusSeq,
-      primary: this.keyring.primary().id, holds: this.keyring.ids(),
-    };
+    return this.statuses.next(this.keyring.primary().id, this.keyring.ids());
   }
 
   /**

@@ -1,9 +1,10 @@
 /**
  * What security costs: AES-256-GCM sealing and opening per datagram (real
  * node:crypto), bytes added, a datagram's whole way (encode, seal, open,
- * decode) with and without encryption, a client request and its answer,
- * and the simulator's run time plain, with its checksum stand-in, and with
- * real GCM. Run: `npm run bench -- security`.
+ * decode) with and without encryption, what a junk datagram under our own
+ * key id costs a keyed node (with and without the derivation budget), a
+ * client request and its answer, and the simulator's run time plain, with
+ * its checksum stand-in, and with real GCM. Run: `npm run bench -- security`.
  */
 import { microsPerCall, type Bench } from './harness.ts';
 import { TYPICAL } from './codec.bench.ts';
@@ -16,6 +17,8 @@ import { SEAL_OVERHEAD_BYTES, SEALED_HEADER_BYTES } from '../../protocol/securit
 import { ANSWER_OVERHEAD_BYTES, REQUEST_HEADER_BYTES, answerKey, credentialKey, openAnswer, openRequest, sealAnswer, sealRequest } from '../../protocol/security/client-envelope.ts';
 import { TAG_BYTES, type SecurityCrypto } from '../../protocol/security/crypto.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
+import { ClusterNode } from '../../protocol/node.ts';
+import { SeededRng } from '../../protocol/rng.ts';
 import { simCrypto } from '../sim/sim-crypto.ts';
 import { addStaggered, newCluster } from '../sim/membership-harness.ts';
 
@@ -72,6 +75,37 @@ export default [
       record({ name: 'throughput on one core, plain', value: Math.round(1e6 / plainUs), unit: 'datagrams/s' });
       record({ name: 'throughput on one core, AES-256-GCM', value: Math.round(1e6 / sealedUs), unit: 'datagrams/s', baseline: Math.round(1e6 / plainUs) });
       record({ name: 'encode + seal + open + decode, the simulator\'s stand-in', value: simUs, unit: 'µs', baseline: sealedUs });
+    },
+  },
+  {
+    name: 'security: what junk costs a keyed node',
+    run(record) {
+      // Sealed-looking junk under the node's own key id (anyone can copy it from a header), each from a new sender:
+      // without a budget each cost a key derivation (HKDF and a key schedule) before its tag failed.
+      const junkUs = (strangerDerivationsPerSecond: number): number => {
+        const node = new ClusterNode({
+          id: A, addr: FROM, rng: new SeededRng(1), now: 0, inboundLimits: { strangerPerSecond: 1e9, strangerBurst: 1e9, strangersPerSecond: 1e9, strangersBurst: 1e9 },
+          security: { crypto: nodeCrypto, epoch: 1, keyFileKey: KEY, config: { strangerDerivationsPerSecond } },
+        });
+        const keyId = keyIdOf(nodeCrypto, KEY);
+        const junk = Array.from({ length: 1024 }, (_, i) => {
+          const d = new Uint8Array(120).fill(i & 0xff);
+          d[0] = 0xc5;
+          new DataView(d.buffer).setUint32(1, keyId);
+          d[16] = 1;
+          d[30] = 1;
+          d[5] = i >> 8;
+          return d;
+        });
+        let k = 0;
+        return microsPerCall(() => {
+          node.handleDatagram(1, TO, junk[k++ % junk.length]!);
+          node.pollTransmit();
+        });
+      };
+      const unrationed = junkUs(1e9);
+      record({ name: 'sealed junk under our key id, every derivation allowed', value: unrationed, unit: 'µs' });
+      record({ name: 'sealed junk under our key id, derivations rationed (the default)', value: junkUs(100), unit: 'µs', baseline: unrationed });
     },
   },
   {

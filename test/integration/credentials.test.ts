@@ -150,6 +150,9 @@ test('a node with only the old key is locked out, and the cluster says why', asy
   assert.match(String(alert.msg), 'missed the rotation');
   assert.match(String(alert.msg), '--key-file');
   assert.not.ok(a.records.some((r) => r.event === 'member' && r.name === 'c'), 'c never joined');
+  // c itself hears nothing it can open; after a few tries it says what that may mean.
+  const retry = await waitForLog(c, 'join-retry with the key hint', (r) => r.event === 'join-retry' && Number(r.attempt) >= 3);
+  assert.match(String(retry.msg), 'key rotation');
   c.child.kill('SIGKILL');
   await c.exited;
   // Given the current key, the same node joins.

@@ -81,6 +81,32 @@ test('review 4: client churn and a stranger flood never starve members: members 
   for (const v of c.views()) assert.not.match(v, /suspect|dead/, 'A and B kept each other alive');
 });
 
+test('sealed junk under our key id: key derivations for unverified headers are rationed; members already known are unaffected', () => {
+  const c = KeyedCluster.joined(2, 3_000, { config: { strangerDerivationsPerSecond: 100 } });
+  const a = c.node(0);
+  const keyId = a.security!.keyring.primary().id;
+  const junk = (i: number) => {
+    const d = new Uint8Array(120).fill(i & 0xff);
+    d[0] = 0xc5;
+    new DataView(d.buffer).setUint32(1, keyId);
+    d[16] = 1; // a well-formed header: epoch and counter non-zero
+    d[30] = 1;
+    d[5] = i >> 8; // a new sender each time: no derived key to reuse
+    return d;
+  };
+  const before = a.security!.packets.stats.opened;
+  // 10,000 in a second, from 100 addresses: within the strangers' rate limits (their burst), so all reach security.
+  c.pump(1_000, (now) => {
+    for (let i = 0; i < 100; i++) a.handleDatagram(now, address(`203.0.113.${i}:9`), junk(i));
+  });
+  assert.is(a.stats.dropped['rate-limited'] ?? 0, 0);
+  const d = a.stats.dropped;
+  assert.ok((d['bad-seal'] ?? 0) <= 300, `${d['bad-seal']} derivations for 10,000 junk datagrams in 1 s (budget 100/s, burst 200)`);
+  assert.ok((d['derive-limited'] ?? 0) >= 9_700, `${d['derive-limited']} refused before any cryptography`);
+  assert.ok(a.security!.packets.stats.opened > before, 'the member kept talking');
+  for (const v of c.views()) assert.not.match(v, /suspect|dead/);
+});
+
 test('a keyed node answers no unauthenticated datagram, relays probes only to members, and counts what it dropped', () => {
   const node = new ClusterNode({
     id: nodeId('00000000000000a1'), addr: address('10.0.0.1:7700'), rng: new SeededRng(1), now: 0,

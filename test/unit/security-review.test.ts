@@ -201,6 +201,27 @@ test('review 12: where plain datagrams count, a stranger\'s gets back no more th
   assert.ok(near.bytesOut > 5 * list.length, `on this host, the whole page (${near.bytesOut} bytes in ${near.datagrams} pieces)`);
 });
 
+test('must-show: a forged membership message is never acted on, sealed or not: wrong key, bad tag, or a seal by one member naming another', () => {
+  const c = KeyedCluster.joined(3);
+  const [a, b] = [c.node(0), c.node(1)];
+  const third = KeyedCluster.id(2);
+  const dead = { type: 'dead' as const, node: third, incarnation: 99, from: b.id };
+  // B seals a packet whose header says it comes from node 2.
+  const mismatch = b.security!.packets.seal(KeyedCluster.addr(0), encodePacket({ cluster: 'contacts', from: third }, [dead]));
+  // Someone with another key, and a flipped bit in B's own seal.
+  const outsider = new KeyedCluster().add(1, { keyFileKey: new Uint8Array(32).fill(0x77) });
+  const wrongKey = outsider.security!.packets.seal(KeyedCluster.addr(0), encodePacket({ cluster: 'contacts', from: b.id }, [dead]));
+  const flipped = sealedBy(b, a, undefined, [dead]);
+  flipped[flipped.length - 20]! ^= 1;
+  const plain = encodePacket({ cluster: 'contacts', from: b.id }, [dead]);
+  for (const d of [mismatch, wrongKey, flipped, plain]) a.handleDatagram(c.now, KeyedCluster.addr(1), d);
+  assert.equal(
+    [a.stats.dropped['sender-mismatch'], a.stats.dropped['unknown-key'], a.stats.dropped['bad-seal'], a.stats.dropped.unauthenticated],
+    [1, 1, 1, 1],
+  );
+  assert.is(a.membership.member(third)?.state, 'alive', 'node 2 is not dead');
+});
+
 /** Bytes `n` sends to each address in `to` (draining its queue). */
 function sentTo(n: ClusterNode, to: (a: Address) => boolean): { datagrams: number; bytes: number } {
   const out = { datagrams: 0, bytes: 0 };
