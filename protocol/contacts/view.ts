@@ -100,8 +100,9 @@ function buildView(s: ContactState): Contact | undefined {
   }
   // List entries in uid order (clients make uids ULIDs, so that is creation order).
   for (const f of LIST_FIELDS) {
+    // Entries come in dot order, which for one writer is uid order already: sort only when not.
     const list = contact[f] as { uid: string }[];
-    if (list.length > 1) list.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+    if (list.some((e, k) => k > 0 && list[k - 1]!.uid > e.uid)) list.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
   }
   if (conflicts.length > 1) conflicts.sort((a, b) => (a.field + (a.uid ?? '') < b.field + (b.uid ?? '') ? -1 : 1));
   contact.extra = Object.fromEntries(Object.keys(extra).sort().map((k) => [k, extra[k]!]));

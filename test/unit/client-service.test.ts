@@ -6,6 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ClusterNode } from '../../protocol/node.ts';
 import { SeededRng } from '../../protocol/rng.ts';
@@ -199,6 +200,18 @@ test('protocol/client does no I/O and reads no clock', () => {
     const src = readFileSync(new URL(file, dir), 'utf8');
     assert.not.match(src, /from 'node:|Date\.now|setTimeout|setInterval|Math\.random|performance\.now/, file);
   }
+});
+
+test('ASCII JSON: printable ASCII only, exactly the escape of every other UTF-16 unit, and the same value back', () => {
+  const reference = (v: unknown) => (JSON.stringify(v) ?? 'null').replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = fc.string({ unit: fc.constantFrom('a', '"', '\\', '\n', '\u007f', '\u0080', 'é', '\u2028', '\ud800', '\udc00', '\u{1F600}', '中') });
+  fc.assert(fc.property(fc.oneof(fc.jsonValue(), text), (v) => {
+    const ascii = toAsciiJson(v);
+    assert.is(ascii, reference(v));
+    assert.ok(/^[\x20-\x7e]*$/.test(ascii));
+    assert.equal(JSON.parse(ascii), JSON.parse(JSON.stringify(v) ?? 'null'));
+  }), { numRuns: 2000 });
+  assert.is(toAsciiJson(undefined), 'null');
 });
 
 test.run();

@@ -271,4 +271,15 @@ test('a blind write (empty read context) replaces nothing: it stands beside what
   assert.equal(c.view(0)!.conflicts.map((x) => x.values.map((v) => v.value)), [['CTO', 'CEO']]);
 });
 
+test('a view is computed once per state: the same state gives the same view, any other state its own', () => {
+  const c = started();
+  const s1 = c.stores[0]!.get(ID)!;
+  assert.ok(view(s1) === view(s1));
+  c.delta(0, update(setName('Anne')));
+  const s2 = c.stores[0]!.get(ID)!;
+  assert.is(view(s2)!.formattedName, 'Anne');
+  assert.is(view(s1)!.formattedName, 'Ann', 'the older state still shows its own view');
+  assert.equal(view({ ...s1 }), view(s1), 'a copy is viewed anew, alike');
+});
+
 test.run();

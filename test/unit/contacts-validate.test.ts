@@ -51,6 +51,11 @@ const contactCases: [string, unknown, string, RegExp][] = [
   ['control character', { ...base, title: 'a\u0007b' }, 'title', /control/],
   ['newline in a one-line field', { ...base, title: 'a\nb' }, 'title', /control/],
   ['lone surrogate', { ...base, title: 'a\ud800b' }, 'title', /Unicode/],
+  // Text that is not all printable ASCII takes the slower checks: they still catch what they must.
+  ['control character beside non-ASCII', { ...base, title: 'Zoë\u0007' }, 'title', /control/],
+  ['delete character (0x7f)', { ...base, title: 'a\u007fb' }, 'title', /control/],
+  ['lone surrogate beside non-ASCII', { ...base, note: 'é\udc00' }, 'note', /Unicode/],
+  ['email with an empty domain label', { ...base, emails: [{ uid: 'e', value: 'zoë@bücher..example', types: [], pref: false }] }, 'emails[0].value', /domain/],
   ['lower-case ULID', { ...base, id: ID.toLowerCase() }, 'id', /ULID/],
   ['upper-case UUID', { ...base, id: '123E4567-E89B-12D3-A456-426614174000' }, 'id', /UUID/],
   ['unknown field', { ...base, nickname: 'A' }, 'nickname', /unknown field/],
@@ -96,6 +101,23 @@ test('contacts are refused with the field path and the reason', () => {
     assert.ok(issue, `${what}: no issue at ${path}, got ${JSON.stringify(r.issues)}`);
     assert.match(issue!.reason, reason, what);
   }
+});
+
+test('non-ASCII text, domains and phones pass where ASCII ones would', () => {
+  const c = { ...base, formattedName: 'Zoë Łukasiewicz', note: 'Tél. bureau\n中文', emails: [{ uid: 'e1', value: 'zoë@bücher.example', types: [], pref: false }], phones: [tel('+33 1 23 45 67 89')] };
+  const r = checkContactInput(c);
+  assert.ok(r.ok, JSON.stringify(r));
+});
+
+test('a request checkWriteRequest built passes it again as itself; one that looks the same is checked anew', () => {
+  const raw = { opId: 'op-1', patch: { kind: 'create', contact: base } };
+  const first = checkWriteRequest(raw);
+  assert.ok(first.ok);
+  if (!first.ok) return;
+  const again = checkWriteRequest(first.value);
+  assert.ok(again.ok && again.value === first.value, 'its own result is taken as checked');
+  const lookalike = checkWriteRequest({ ...first.value, opId: 'a b' });
+  assert.not.ok(lookalike.ok, 'a copy is not');
 });
 
 test('every problem is reported, up to a bound', () => {

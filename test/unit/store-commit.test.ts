@@ -18,7 +18,9 @@ import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { emptyState } from '../../protocol/contacts/state.ts';
 import { nodeId } from '../../protocol/types.ts';
 import { StoreClosedError, StoreCommitError } from '../../daemon/store/errors.ts';
-import { sqlText } from '../../daemon/store/commit-sql.ts';
+import { commitScript, sqlText } from '../../daemon/store/commit-sql.ts';
+import { commitWrite } from '../../protocol/contacts/book.ts';
+import { opId } from '../../protocol/contacts/ids.ts';
 import { foldChanges } from '../../daemon/store/net-changes.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
@@ -70,12 +72,32 @@ test('sqlText: any well-formed text without NUL reads back from SQLite unchanged
     await db.exec(`DELETE FROM t; INSERT INTO t VALUES (${sqlText(s)})`);
     return (await db.all<{ v: string }>('SELECT v FROM t'))[0]!.v;
   };
-  for (const s of ["O'Brien", "''", "'; DROP TABLE contact; --", '"', '\\', '🦊', 'Zoë', '\u2028', '']) assert.is(await back(s), s);
+  for (const s of ["O'Brien", "''", "'; DROP TABLE contact; --", '"', '\\', '🦊', 'Zoë', '\u2028', '', "Zoë \\n \\u00e9 \\+01F98A 'q' 🦊\uffff"]) assert.is(await back(s), s);
+  assert.is(await back('a\ud800b'), 'a\ufffdb', 'a lone surrogate becomes U+FFFD');
   await fc.assert(fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 60 }).filter((s) => !s.includes('\u0000') && !/\p{Cs}/u.test(s)), async (s) => {
     assert.is(await back(s), s);
   }), { numRuns: 200 });
   assert.throws(() => sqlText('a\u0000b'), /NUL/);
   await db.close();
+});
+
+test('a commit script is printable ASCII (unistr escapes for the rest); what it stores reads back as it was', async () => {
+  const { store, m, dir } = await fresh();
+  const id = newContactId();
+  const contact = { id, formattedName: 'Zoë 🦊 O\'Brien', note: 'Straße "quoted" \\ back\nslash 中文', org: { name: 'Ærø', units: [] } };
+  const out = commitWrite(m, A, { opId: opId('op-ascii'), patch: { kind: 'create', contact } }, (nowMs += 3));
+  assert.is(out.kind, 'applied');
+  const changes = m.drainChanges();
+  const net = foldChanges([changes]);
+  assert.match(commitScript(net, net.applied), /^[\x20-\x7e\n]*$/);
+  await store.commit(changes);
+  assert.equal(await store.search('zoe', 5), [id]);
+  assert.equal(await store.search('straße', 5), [id]);
+  assert.equal(await store.search('aero', 5), [id], 'folded spelling of Ærø');
+  await store.close();
+  const again = await SqliteContactStore.open(dir);
+  assert.equal((await again.load()).get(id), m.get(id));
+  await again.close();
 });
 
 test('concurrent commits resolve in call order and share transactions', async () => {
