@@ -135,7 +135,7 @@ export class StateDir {
 /** `value` as a PersistedMembership, or a reason it is not one. */
 export function asPersistedMembership(value: unknown): PersistedMembership | string {
   if (typeof value !== 'object' || value === null) return 'not an object';
-  const v = value as { incarnation?: unknown; members?: unknown };
+  const v = value as { incarnation?: unknown; members?: unknown; seeds?: unknown };
   if (!Number.isSafeInteger(v.incarnation) || (v.incarnation as number) < 0) return 'bad incarnation';
   if (!Array.isArray(v.members)) return 'no member list';
   const members: PersistedMembership['members'] = [];
@@ -143,5 +143,7 @@ export function asPersistedMembership(value: unknown): PersistedMembership | str
     if (!isNodeId(m?.id) || typeof m.name !== 'string' || typeof m.addr !== 'string' || !parseAddress(m.addr)) return 'bad member entry';
     members.push({ id: m.id, name: m.name, addr: m.addr as Address });
   }
-  return { incarnation: v.incarnation as number, members };
+  if (v.seeds === undefined) return { incarnation: v.incarnation as number, members };
+  if (!Array.isArray(v.seeds) || !v.seeds.every((a) => typeof a === 'string' && parseAddress(a))) return 'bad seed list';
+  return { incarnation: v.incarnation as number, members, seeds: v.seeds as Address[] };
 }

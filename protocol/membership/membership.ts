@@ -34,10 +34,17 @@ import { AnsweredRequests, buildPushPullParts, memberState } from './push-pull.t
 import { Suspicion, suspicionMinMs } from './suspicion.ts';
 import { ProbeState, RelayTable } from './probe.ts';
 
-/** What survives a restart: our incarnation and whom we last knew. */
+/** What survives a restart: our incarnation, whom we last knew, and the seeds of a join still unanswered. */
 export interface PersistedMembership {
   incarnation: number;
   members: { id: NodeId; name: string; addr: Address }[];
+  /**
+   * Where we were still trying to join (no seed had answered yet): a
+   * restart goes on trying them. Without them a node that crashed before
+   * its first join completed came back knowing only itself and started a
+   * cluster of its own, for good (found by a replication simulation seed).
+   */
+  seeds?: Address[];
 }
 
 export type MembershipEvent =
@@ -133,7 +140,9 @@ export class Membership {
       state: 'alive', stateSince: init.now, lastHeardAt: init.now,
     };
     this.table.add(this.self);
-    if (init.restored) this.joinSeeds = init.restored.members.filter((m) => m.id !== this.id).map((m) => m.addr);
+    if (init.restored) {
+      this.joinSeeds = init.restored.members.filter((m) => m.id !== this.id).map((m) => m.addr).concat(init.restored.seeds ?? []);
+    }
     // Persist at once: a restart must come back above this incarnation.
     this.persistNow();
     const { now } = init;
@@ -162,6 +171,7 @@ export class Membership {
       this.markJoined();
       return;
     }
+    this.persistNow(); // the seeds, until one answers
     this.joinAttempt = 0;
     this.sendJoin(now);
   }
@@ -696,7 +706,9 @@ export class Membership {
     const members = [...this.table.all()]
       .filter((m) => m.state === 'alive' || m.state === 'suspect')
       .map((m) => ({ id: m.id, name: m.name, addr: m.addr }));
-    this.events.push({ type: 'persist', key: 'membership', value: { incarnation: this.self.incarnation, members } });
+    const value: PersistedMembership = { incarnation: this.self.incarnation, members };
+    if (!this.joined && this.joinSeeds.length > 0) value.seeds = [...this.joinSeeds];
+    this.events.push({ type: 'persist', key: 'membership', value });
   }
 
   private nextSeq(): number {

@@ -115,6 +115,19 @@ simTest(test, 'a crashed node restarts, rejoins without seeds, and everyone sees
   assert.ok(sim.runUntilCondition(() => stateSeenBy(sim, 0, 4) === 'alive', 30_000));
 });
 
+simTest(test, 'a node that crashed before any seed answered its join keeps trying them after a restart', [1], (seed) => {
+  const sim = newCluster({ seed, name: 'restart before joined' });
+  sim.addNode();
+  sim.network.partition([[0], [1]]);
+  sim.addNode(); // joins through node 0, which it cannot reach yet
+  sim.runFor(3_000);
+  assert.not.ok(sim.core(1)!.membership.isJoined);
+  sim.crash(1);
+  sim.restart(1); // the harness hands a restarted node no seeds: only what it persisted
+  sim.network.heal();
+  assert.ok(sim.runUntilCondition(() => allSee(sim, [0, 1], [0, 1], 'alive'), 30_000), 'node 1 started a cluster of its own');
+});
+
 simTest(test, 'graceful leave: others mark it left (not dead), and it is reaped later', [1], (seed) => {
   const sim = newCluster({ seed, name: 'leave', config: { reapLeftAfterMs: 120_000 } });
   addStaggered(sim, 10, 1000);

@@ -103,8 +103,12 @@ test('asPersistedMembership rejects what a previous life could not have written'
     [{ incarnation: 1, members: [{ ...ok, id: 'xyz' }] }, 'bad member entry'],
     [{ incarnation: 1, members: [{ ...ok, addr: 'nowhere' }] }, 'bad member entry'],
     [{ incarnation: 1, members: [null] }, 'bad member entry'],
+    [{ incarnation: 1, members: [], seeds: ['nowhere'] }, 'bad seed list'],
+    [{ incarnation: 1, members: [], seeds: '127.0.0.1:7700' }, 'bad seed list'],
   ];
   for (const [v, why] of table) assert.is(asPersistedMembership(v), why, JSON.stringify(v));
+  const seeds = { incarnation: 0, members: [ok], seeds: ['127.0.0.1:7701'] };
+  assert.equal(asPersistedMembership(seeds), seeds, 'a join still unanswered keeps its seeds');
 });
 
 test('lock: a second daemon on the same directory is refused with a clear message; released on close', () => {
