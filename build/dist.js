@@ -3,9 +3,10 @@
  * as they are now, and running one of its entry points.
  *
  * Why prebuilt: run through tsx, every process transpiled the TypeScript
- * at start and carried the loader for its whole life: 2.4 s of CPU to
- * start a contactd, 137 MB resident and 43 ms of CPU per second idle; from
- * dist/, 1.0 s, 85 MB and 9 ms/s.
+ * at start and carried the loader for its whole life. A contactd took
+ * 2.4 s of CPU to start and 147 MB resident; from dist/ (with typebox
+ * bundled and prom-client loaded only for --metrics), 0.4 s and 70 MB
+ * (`npm run bench -- "contactd writes"` and a 3-member scratch run).
  *
  * How this works: the build (build/build.js) writes dist/manifest.json
  * last, with the size, modification time and SHA-256 of every source file
