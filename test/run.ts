@@ -5,7 +5,7 @@
  *
  * Usage: node --import tsx test/run.ts [suite-or-path-substring ...]
  *
- * It first brings dist/ up to date (`build/build.js --if-stale`): the
+ * It first brings dist/ up to date (`daemon/build.js --if-stale`): the
  * integration and tmux tests spawn `daemon/bin.js` and `tui/bin.js`, which
  * run the prebuilt JavaScript, and must not test an older build.
  */
@@ -60,7 +60,7 @@ function runSuite(suite: string, files: string[]): Promise<SuiteResult> {
 }
 
 try {
-  execFileSync(process.execPath, [join(root, 'build', 'build.js'), '--if-stale', '--quiet'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'daemon', 'build.js'), '--if-stale', '--quiet'], { stdio: 'inherit' });
 } catch {
   // The build printed why.
   process.stdout.write('the build of dist/ failed: no suite ran\n0 passed, 1 failed\n');

@@ -15,7 +15,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..', '..');
 const words = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 
-execFileSync(process.execPath, [join(root, 'build', 'build.js'), '--if-stale', '--quiet'], { stdio: 'inherit' });
+execFileSync(process.execPath, [join(root, 'daemon', 'build.js'), '--if-stale', '--quiet'], { stdio: 'inherit' });
 
 const benches: Bench[] = [];
 for (const file of readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort()) {

@@ -1,6 +1,6 @@
 /**
  * The check that keeps the executables from running an old build
- * (build/dist.js): on a copy of it in a scratch tree with its own sources
+ * (daemon/run-built.js): on a copy of it in a scratch tree with its own sources
  * and manifest, so the real dist/ is never touched.
  */
 import { test } from 'uvu';
@@ -11,22 +11,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-type DistModule = typeof import('../../build/dist.js');
+type DistModule = typeof import('../../daemon/run-built.js');
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dirs: string[] = [];
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-/** A scratch tree: build/dist.js, one source `a.ts`, and (unless told not to) a manifest that matches it. */
+/** A scratch tree: daemon/run-built.js, one source `a.ts`, and (unless told not to) a manifest that matches it. */
 async function scratch(opts: { manifest?: boolean } = {}): Promise<{ dir: string; dist: DistModule }> {
   const dir = mkdtempSync(join(tmpdir(), 'dist-check-'));
   dirs.push(dir);
-  mkdirSync(join(dir, 'build'));
+  mkdirSync(join(dir, 'daemon'));
   mkdirSync(join(dir, 'dist'));
-  copyFileSync(join(root, 'build', 'dist.js'), join(dir, 'build', 'dist.js'));
+  copyFileSync(join(root, 'daemon', 'run-built.js'), join(dir, 'daemon', 'run-built.js'));
   writeFileSync(join(dir, 'a.ts'), 'export const a = 1;\n');
   writeFileSync(join(dir, 'dist', 'main.js'), 'process.stdout.write("ran the build\\n");\n');
-  const dist = (await import(pathToFileURL(join(dir, 'build', 'dist.js')).href)) as DistModule;
+  const dist = (await import(pathToFileURL(join(dir, 'daemon', 'run-built.js')).href)) as DistModule;
   if (opts.manifest !== false) {
     const st = statSync(join(dir, 'a.ts'));
     const manifest = { entries: { main: { source: 'a.ts' } }, inputs: { 'a.ts': { size: st.size, mtimeMs: st.mtimeMs, sha256: dist.sha256Of(join(dir, 'a.ts')) } } };
@@ -66,7 +66,7 @@ test('a source touched but not changed (a git checkout) is current; a changed or
 
 test('runBuilt runs a current build and refuses a stale one with exit 1 and what to do', async () => {
   const { dir } = await scratch();
-  const runner = `import { runBuilt } from ${JSON.stringify(pathToFileURL(join(dir, 'build', 'dist.js')).href)}; await runBuilt('main', 'prog');`;
+  const runner = `import { runBuilt } from ${JSON.stringify(pathToFileURL(join(dir, 'daemon', 'run-built.js')).href)}; await runBuilt('main', 'prog');`;
   const run = () => spawnSync(process.execPath, ['--input-type=module', '-e', runner], { encoding: 'utf8' });
   const ok = run();
   assert.is(ok.status, 0, ok.stderr);

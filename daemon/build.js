@@ -5,7 +5,7 @@
  * `npm start`, `npm run node`, the test runner and the bench runner run it
  * with --if-stale first, so none of them can run old code.
  *
- * Usage: node build/build.js [--if-stale] [--quiet]
+ * Usage: node daemon/build.js [--if-stale] [--quiet]
  *   --if-stale  build only when dist/ is missing or older than a source
  *   --quiet     say nothing when there is nothing to do
  *
@@ -19,14 +19,14 @@
  *
  * A process may start while a build is writing: every file goes to a
  * temporary name and is renamed into place, chunks before the entry points
- * that import them, the manifest (what `build/dist.js` checks) last; files
+ * that import them, the manifest (what `daemon/run-built.js` checks) last; files
  * of an earlier build are removed only after that.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DIST, MANIFEST, ROOT, sha256Of, staleReason } from './dist.js';
+import { DIST, MANIFEST, ROOT, sha256Of, staleReason } from './run-built.js';
 
 /** Entry points: dist/<name>.js from the source file. */
 const ENTRIES = {
@@ -82,11 +82,11 @@ async function build() {
   mkdirSync(DIST, { recursive: true });
   for (const out of outputs) writeAtomically(out.path, out.contents);
 
-  /** @type {Record<string, import('./dist.js').InputRecord>} */
+  /** @type {Record<string, import('./run-built.js').InputRecord>} */
   const inputs = {};
   // Not the bundled packages' files: installing packages (npm ci, npm install) runs the build itself.
   const sources = Object.keys(result.metafile.inputs).filter((path) => !path.split('/').includes('node_modules'));
-  for (const path of [...sources, SELF, 'build/dist.js'].sort()) {
+  for (const path of [...sources, SELF, 'daemon/run-built.js'].sort()) {
     const st = statSync(join(ROOT, path));
     // A file saved while esbuild ran may not be what it bundled: record no hash, so the next check rebuilds.
     const sha256 = st.mtimeMs < startedMs ? sha256Of(join(ROOT, path)) : 'saved during the build';

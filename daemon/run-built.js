@@ -8,7 +8,7 @@
  * bundled and prom-client loaded only for --metrics), 0.4 s and 70 MB
  * (`npm run bench -- "contactd writes"` and a 3-member scratch run).
  *
- * How this works: the build (build/build.js) writes dist/manifest.json
+ * How this works: the build (daemon/build.js) writes dist/manifest.json
  * last, with the size, modification time and SHA-256 of every source file
  * that went into the bundles (and of the build script itself). `distProblem`
  * stats each of them; only a file whose size or time differs is read and
