@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { ClusterNode, type NodeEvent } from '../../protocol/node.ts';
 import { SeededRng } from '../../protocol/rng.ts';
-import { address, nodeId, type Address } from '../../protocol/types.ts';
+import { address, nodeId, type Address, type NodeId } from '../../protocol/types.ts';
 import { decodePacket, encodePacket } from '../../protocol/wire/codec.ts';
 import type { ClientRes } from '../../protocol/wire/messages.ts';
 import { toAsciiJson } from '../../protocol/client/json.ts';
@@ -46,6 +46,11 @@ const KEY = new Uint8Array(32).fill(0x5c);
 const NO_PROBES_MS = 3_600_000;
 /** Bound on the rounds of the in-process join. */
 const JOIN_ROUNDS_MAX = 100;
+/** The writing node and its boot epoch, which every request names (a request naming no server draws a retarget). */
+const WRITER_ID = nodeId('b000000000000000');
+const WRITER_EPOCH = 1;
+/** A request unanswered this long failed (the node answers within milliseconds, one fsync). */
+const ANSWER_TIMEOUT_MS = 10_000;
 /** Requests are padded as tui/client.ts pads them. */
 const PAD_TO_CHARS = 600;
 
@@ -74,9 +79,9 @@ export interface WriteNode {
 /** The writing node's core, joined to its two peers, with `clients` write credentials; over `store` (a fresh MemoryStore when absent). */
 export function writeCore(clients: number, store?: ContactStore): { core: ClusterNode; clients: BenchClient[]; peerAddrs: Set<string> } {
   const now = Date.now();
-  const security = () => ({ crypto: nodeCrypto, epoch: 1, keyFileKey: KEY });
+  const security = () => ({ crypto: nodeCrypto, epoch: WRITER_EPOCH, keyFileKey: KEY });
   const node = (i: number, config = {}, restored = {}) => new ClusterNode({
-    id: nodeId(`b0000000000000${i.toString(16).padStart(2, '0')}`), addr: address(`127.0.0.1:${7700 + i}`),
+    id: i === 0 ? WRITER_ID : nodeId(`b0000000000000${i.toString(16).padStart(2, '0')}`), addr: address(`127.0.0.1:${7700 + i}`),
     rng: new SeededRng(i + 1), now, security: security(), config: { clusterName: CLUSTER, ...config }, restored,
   });
   const core = node(0, { probeIntervalMs: NO_PROBES_MS }, store ? { store } : {});
@@ -128,8 +133,16 @@ export async function startWriteNode(dataDir: string, clients: number, storeOpti
   driver.start();
   return {
     core, driver, store, toPeers, clients: bench,
-    ask: (k, bytes) => new Promise((resolve) => {
-      waiting.set(k, resolve);
+    ask: (k, bytes) => new Promise((resolve, reject) => {
+      // A request the node drops (refused, rate-limited) draws nothing: fail the run rather than wait forever.
+      const timer = setTimeout(() => {
+        waiting.delete(k);
+        reject(new Error(`client ${k}: no answer from the write node in ${ANSWER_TIMEOUT_MS} ms (request dropped? see the core's security and client counters)`));
+      }, ANSWER_TIMEOUT_MS);
+      waiting.set(k, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
       setImmediate(() => driver.handleDatagram(bench[k]!.addr, bytes));
     }),
     close: async () => {
@@ -164,13 +177,15 @@ function joinInProcess(now: number, core: ClusterNode, peers: ClusterNode[]): vo
 let requestCount = 0;
 
 /** A sealed `put` that creates sample contact `i`, from `client`, as tui/client.ts sends it. */
-export function putRequest(client: BenchClient, i: number): Uint8Array {
+export function putRequest(client: BenchClient, i: number, server: NodeId = WRITER_ID): Uint8Array {
   const id = newContactId();
   const args = toAsciiJson({ opId: `op-${id}`, patch: { kind: 'create', contact: sampleContact(id, i) } });
   const packet = encodePacket({ cluster: CLUSTER, from: client.from }, [
     { type: 'clientReq', reqId: ++requestCount, op: 'put', args: args + ' '.repeat(Math.max(0, PAD_TO_CHARS - args.length)) },
   ]);
-  return sealRequest(nodeCrypto, { credential: client.credential, timeMs: Date.now(), nonce: new Uint8Array(randomBytes(12)) }, client.kc, packet);
+  // Named to the writing node in its boot (epoch 1), as tui/client.ts does once a first answer told it who the server is.
+  const target = { server, epoch: WRITER_EPOCH };
+  return sealRequest(nodeCrypto, { credential: client.credential, timeMs: Date.now(), nonce: new Uint8Array(randomBytes(12)), target }, client.kc, packet);
 }
 
 /** Opens an answer sent to `client`; throws unless it is a successful client answer. */
