@@ -16,6 +16,8 @@
  * the caller falls back to cbor-x.
  */
 
+import { ByteSlab } from '../byte-slab.ts';
+
 // A plain Uint8Array (element stores on a Buffer subclass, and its
 // subarray through Symbol.species, measured twice as slow on real traffic),
 // with a Buffer view of the same memory for native UTF-8 writes.
@@ -127,10 +129,13 @@ function item(v: unknown): void {
   unsupported = true;
 }
 
-/** The CBOR bytes of `value` (a fresh exact-size array), or undefined when it is outside the subset. */
+/** Encoded messages are carved from small slabs (byte-slab.ts), not given an array each. */
+const out = new ByteSlab(16 * 1024);
+
+/** The CBOR bytes of `value` (an exact-size array of its own), or undefined when it is outside the subset. */
 export function writeCbor(value: unknown): Uint8Array | undefined {
   pos = 0;
   unsupported = false;
   item(value);
-  return unsupported ? undefined : buf.slice(0, pos);
+  return unsupported ? undefined : out.copy(buf.subarray(0, pos));
 }

@@ -27,7 +27,7 @@
 import { SeededRng } from '../../protocol/rng.ts';
 import type { SansIoCore } from '../../protocol/sans-io.ts';
 import type { TimeMs, Transmit } from '../../protocol/types.ts';
-import { ByteSlab } from './byte-slab.ts';
+import { ByteSlab } from '../../protocol/byte-slab.ts';
 import { SimCheckError, SimUsageError } from './checks.ts';
 import { EventQueue, type Timed } from './event-queue.ts';
 import type { LinkConfig } from './link-model.ts';

@@ -14,7 +14,7 @@
  */
 import type { SansIoCore } from '../../protocol/sans-io.ts';
 import type { Address, TimeMs, Transmit } from '../../protocol/types.ts';
-import { ByteSlab } from './byte-slab.ts';
+import { ByteSlab } from '../../protocol/byte-slab.ts';
 import type { NodeContext } from './node-slot.ts';
 
 /** What the toy emits. */

@@ -1,13 +1,15 @@
 /**
- * Cheap small byte buffers for datagrams.
+ * Cheap small byte buffers for datagrams and encoded messages.
  *
  * Why: in V8 a `new Uint8Array(n)` (or `.slice()`) over 64 bytes gets its
  * own off-heap backing store, which costs about a microsecond, more than
  * everything else the simulator does per datagram put together. A slab
  * hands out views into one large buffer instead (about 0.15 µs each); a
- * slab is freed by the garbage collector when no view into it is left.
- * Node's dgram does the same (received Buffers share a pool), so a core that
- * forgets `byteOffset` breaks here as it would in the daemon.
+ * slab is freed by the garbage collector when no view into it is left, so
+ * a view kept long (a queued broadcast) holds its whole slab: the codec
+ * uses small slabs. Node's dgram does the same (received Buffers share a
+ * pool), so code that forgets `byteOffset` breaks here as it would in the
+ * daemon. Memory is never handed out twice: views never alias.
  */
 
 const DEFAULT_SLAB_BYTES = 256 * 1024;
