@@ -98,8 +98,8 @@ export class Outbox {
       for (const piece of fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes)) this.push(to, piece, seal, client);
       return;
     }
-    const parts = piggyback && room > 0 ? encoded.concat(piggyback.queue.take(room, piggyback.limit, 255 - encoded.length)) : encoded;
-    this.push(to, assemblePacket(this.header, parts), seal, client);
+    const riders = piggyback && room > 0 ? piggyback.queue.take(room, piggyback.limit, 255 - encoded.length) : [];
+    this.push(to, assemblePacket(this.header, riders.length > 0 ? encoded.concat(riders) : encoded), seal, client);
   }
 
   private sendCapped(cap: ReplyCap, encoded: Uint8Array[], seal?: Transmit['seal'], client?: ClientChannel): void {

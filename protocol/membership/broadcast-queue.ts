@@ -60,6 +60,8 @@ export class BroadcastQueue {
    * `limit`. Stops early once MAX_MISSES entries in a row do not fit.
    */
   take(maxBytes: number, limit: number, maxCount = 255, perMessageOverheadBytes = 0): Uint8Array[] {
+    // Most pings and acks find nothing queued: skip the walk over every transmit-count bucket.
+    if (this.byKey.size === 0) return [];
     const out: Uint8Array[] = [];
     const sent: Entry[] = [];
     let room = maxBytes;
