@@ -108,12 +108,15 @@ function partition(record: Record): void {
   }
 }
 
-/** 100 settled members for 10 virtual minutes: what each sends, push/pull included. */
+/** 100 settled members for 10 virtual minutes: what each sends, push/pull included; plain, then keyed (every datagram sealed). */
 function cost(record: Record): void {
-  const r = steadyStateCost(1, 100, 10);
-  record({ name: 'cost 100: bytes sent per member', value: round1(r.bytesPerSecPerMember), unit: 'B/s', goal: 400 });
-  record({ name: 'cost 100: datagrams sent per member', value: round2(r.datagramsPerSecPerMember), unit: '/s' });
-  record({ name: 'cost 100: largest datagram', value: r.maxDatagramBytes, unit: 'B', goal: 1400 });
+  for (const keyed of [false, true]) {
+    const label = keyed ? 'cost 100 keyed' : 'cost 100';
+    const r = steadyStateCost(1, 100, 10, keyed);
+    record({ name: `${label}: bytes sent per member`, value: round1(r.bytesPerSecPerMember), unit: 'B/s', goal: 400 });
+    record({ name: `${label}: datagrams sent per member`, value: round2(r.datagramsPerSecPerMember), unit: '/s' });
+    record({ name: `${label}: largest datagram`, value: r.maxDatagramBytes, unit: 'B', goal: 1400 });
+  }
 }
 
 function round1(x: number): number {

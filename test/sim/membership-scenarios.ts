@@ -8,6 +8,7 @@ import type { ClusterNode } from '../../protocol/node.ts';
 import type { NodeId } from '../../protocol/types.ts';
 import { DEFAULT_MEMBERSHIP_CONFIG } from '../../protocol/membership/config.ts';
 import { addStaggered, allSee, newCluster, nodeIdOf, range } from './membership-harness.ts';
+import { simCrypto } from './sim-crypto.ts';
 import type { Simulation } from './sim.ts';
 
 const LOSSY = { lossRate: 0.1, delay: { kind: 'uniform', minMs: 1, maxMs: 50 } } as const;
@@ -214,9 +215,17 @@ export interface CostResult {
   wallMs: number;
 }
 
-/** n settled members for `minutes`: bytes each sends per second, push/pull included. */
-export function steadyStateCost(seed: number, n: number, minutes: number): CostResult {
-  const sim = newCluster({ seed, name: `cost ${n}`, quiet: true });
+/** A cluster key for keyed scenarios (the simulator's stand-in cipher: same sizes, not secure). */
+const CLUSTER_KEY = new Uint8Array(32).fill(0x5a);
+
+/**
+ * n settled members for `minutes`: bytes each sends per second, push/pull
+ * included. `keyed`: every datagram sealed under a cluster key (the seal's
+ * bytes count, and the datagram budget holds with them).
+ */
+export function steadyStateCost(seed: number, n: number, minutes: number, keyed = false): CostResult {
+  const security = keyed ? () => ({ crypto: simCrypto, keyFileKey: CLUSTER_KEY }) : undefined;
+  const sim = newCluster({ seed, name: `cost ${n}${keyed ? ' keyed' : ''}`, quiet: true, security });
   addStaggered(sim, n, 2000);
   sim.runFor(30_000);
   const before = sim.totals();

@@ -77,11 +77,14 @@ test('partition 50/50 for 2 minutes: each side marks the other dead, and all are
   });
 });
 
-test('cost: 100 members in steady state send at most 400 B/s each, no datagram over the budget', () => {
-  const r = steadyStateCost(1, 100, 3);
-  console.log(`steady state: ${r.bytesPerSecPerMember.toFixed(0)} B/s per member, largest datagram ${r.maxDatagramBytes} B`);
-  assert.ok(r.bytesPerSecPerMember <= 400, `${r.bytesPerSecPerMember} B/s`);
-  assert.ok(r.maxDatagramBytes <= 1400, `datagram of ${r.maxDatagramBytes} B`);
+test('cost: 100 members in steady state send at most 400 B/s each, no datagram over the budget, plain and keyed', () => {
+  for (const keyed of [false, true]) {
+    const r = steadyStateCost(1, 100, 3, keyed);
+    const what = keyed ? 'keyed (every datagram sealed)' : 'plain';
+    console.log(`steady state, ${what}: ${r.bytesPerSecPerMember.toFixed(0)} B/s per member, largest datagram ${r.maxDatagramBytes} B`);
+    assert.ok(r.bytesPerSecPerMember <= 400, `${what}: ${r.bytesPerSecPerMember} B/s`);
+    assert.ok(r.maxDatagramBytes <= 1400, `${what}: datagram of ${r.maxDatagramBytes} B`);
+  }
 });
 
 simTest(test, 'the same seed replays the same run; another seed differs', [5], (seed) => {
