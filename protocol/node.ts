@@ -150,8 +150,9 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.replication = new Replication({
       id: init.id, rng: init.rng, outbox: this.outbox, now: init.now, config: this.config,
       peers: {
-        live: membersWhere(membership, (m) => m.id !== init.id && m.state === 'alive'),
-        all: membersWhere(membership, () => true),
+        live: membersWhere(() => membership.membersVersion, membership, (m) => m.id !== init.id && m.state === 'alive'),
+        // Views are live objects: a change of state needs no new list, only a member added or removed does.
+        all: membersWhere(() => membership.memberSetVersion, membership, () => true),
         joined: () => membership.isJoined,
       },
       store: init.restored?.store ?? new MemoryStore({ journal: true }),
@@ -453,19 +454,21 @@ function earliest(a: TimeMs | undefined, b: TimeMs | undefined): TimeMs | undefi
 }
 
 /**
- * The members `keep` accepts, as a list rebuilt only when the membership
- * changed: replication asks for its peers every second, and copying every
- * member each time was a tenth of a simulated hour at 100 nodes. The list is
- * shared between calls: read it, do not change it.
+ * The members `keep` accepts, as a list rebuilt only when `versionOf()`
+ * moves (keep must depend on nothing else): replication asks for its peers
+ * every second, and copying every member each time was a tenth of a
+ * simulated hour at 100 nodes. The list is shared between calls: read it,
+ * do not change it.
  */
-function membersWhere(membership: Membership, keep: (m: MemberView) => boolean): () => MemberView[] {
+function membersWhere(versionOf: () => number, membership: Membership, keep: (m: MemberView) => boolean): () => MemberView[] {
   let version = -1;
   let list: MemberView[] = [];
   return () => {
-    if (version !== membership.membersVersion) {
+    const now = versionOf();
+    if (version !== now) {
       list = [];
       for (const m of membership.memberViews()) if (keep(m)) list.push(m);
-      version = membership.membersVersion;
+      version = now;
     }
     return list;
   };

@@ -59,6 +59,7 @@ export class MemberTable {
   /** Members alive or suspect, ourselves included; kept current by add/remove/setState. */
   private live = 0;
   private changes = 0;
+  private joinsAndRemovals = 0;
   /** Members at each address (two can share one for a while: a restart on a new id), for isMemberAddress. */
   private readonly atAddress = new Map<Address, number>();
 
@@ -74,6 +75,7 @@ export class MemberTable {
   /** Adds a member not yet known; its probe slot is a random position in the order. */
   add(member: Member): void {
     this.changes++;
+    this.joinsAndRemovals++;
     this.members.set(member.id, member);
     this.countAddress(member.addr, 1);
     if (isLiveState(member.state)) this.live++;
@@ -89,6 +91,7 @@ export class MemberTable {
     const m = this.members.get(id);
     if (!m) return;
     this.changes++;
+    this.joinsAndRemovals++;
     if (isLiveState(m.state)) this.live--;
     this.members.delete(id);
     this.countAddress(m.addr, -1);
@@ -141,6 +144,11 @@ export class MemberTable {
   /** Bumped by every add, remove and change of state: a cache key for lists of members by state. */
   get version(): number {
     return this.changes;
+  }
+
+  /** Bumped by every add and remove only: a cache key for lists of all members, whatever their state. */
+  get setVersion(): number {
+    return this.joinsAndRemovals;
   }
 
   /** Members counted for timeouts and retransmits: all but dead and left, ourselves included. */

@@ -228,6 +228,11 @@ export class Membership {
     return this.table.version;
   }
 
+  /** Changes whenever a member is added or removed (not when one changes state): see membersVersion. */
+  get memberSetVersion(): number {
+    return this.table.setVersion;
+  }
+
   /** Whether a member we list (in any state, ourselves included) is at `addr`. */
   isMemberAddress(addr: Address): boolean {
     return this.table.hasAddress(addr);
