@@ -140,6 +140,8 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.membership = new Membership({
       id: init.id, addr: init.addr, config: this.config, rng: init.rng, outbox: this.outbox, now: init.now,
       restored: init.restored?.membership,
+      // Catch-up requests ride on probes (built when the probe goes out; replication exists by then).
+      probeRider: (now, target, roomBytes) => this.replication.catchUpRequestFor(now, target, roomBytes),
     });
     const membership = this.membership;
     this.security = init.security && new SecurityService({

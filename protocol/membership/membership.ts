@@ -82,13 +82,26 @@ export interface MembershipInit {
   outbox: Outbox;
   now: TimeMs;
   restored?: PersistedMembership | undefined;
+  /** Another component's message for each probe target, sent in the ping's datagram (see ProbeRider). */
+  probeRider?: ProbeRider | undefined;
 }
+
+/**
+ * Another component's message for the member about to be pinged. Given the
+ * bytes left in the ping's datagram, it returns one encoded message that
+ * fits (it rides with the ping), or sends what it has on its own and
+ * returns undefined. Replication's catch-up request rides so: it wants one
+ * member after another in a shuffled round-robin, once a second, which is
+ * what probing does, and riding saves a datagram per member per second.
+ */
+export type ProbeRider = (now: TimeMs, target: MemberView, roomBytes: number) => Uint8Array | undefined;
 
 export class Membership {
   readonly id: NodeId;
   private readonly cfg: MembershipConfig;
   private readonly rng: Rng;
   private readonly outbox: Outbox;
+  private readonly probeRider: ProbeRider | undefined;
   private readonly table: MemberTable;
   private readonly self: Member;
   private readonly timers = new TimerTable<TimerName>();
@@ -128,6 +141,7 @@ export class Membership {
     this.cfg = init.config;
     this.rng = init.rng;
     this.outbox = init.outbox;
+    this.probeRider = init.probeRider;
     this.table = new MemberTable(init.id, init.rng);
     this.broadcasts = new BroadcastQueue(init.config.broadcastQueueMax);
     this.awareness = new Awareness(init.config.awarenessMaxMultiplier);
@@ -319,10 +333,12 @@ export class Membership {
     const seq = this.nextSeq();
     this.probe = new ProbeState(seq, target.id, target.incarnation);
     this.stats.probes++;
-    const msgs: Message[] = [{ type: 'ping', seq, target: target.id }];
+    const msgs: Uint8Array[] = [encodeMessage({ type: 'ping', seq, target: target.id })];
     // Lifeguard's buddy system: tell a suspect it is suspected, on the ping itself.
-    if (target.state === 'suspect') msgs.push({ type: 'suspect', node: target.id, incarnation: target.incarnation, from: this.id });
-    this.outbox.send(target.addr, msgs, this.piggyback());
+    if (target.state === 'suspect') msgs.push(encodeMessage({ type: 'suspect', node: target.id, incarnation: target.incarnation, from: this.id }));
+    const rider = this.probeRider?.(now, target, this.outbox.payloadBudgetBytes - msgs.reduce((n, m) => n + m.length, 0));
+    if (rider) msgs.push(rider);
+    this.outbox.sendEncoded(target.addr, msgs, this.piggyback());
     this.timers.set('probe-timeout', now + this.awareness.scale(this.cfg.probeTimeoutMs));
   }
 

@@ -6,8 +6,13 @@
  * - Eager push: a client write is committed to the store (its journal
  *   becomes `persist` events, which the driver makes durable before it
  *   sends anything) and its delta goes at once to every live member.
- * - Catch-up: every sync interval a node sends the next live member (a
- *   shuffled round-robin) its version vector; the member answers with the
+ * - Catch-up: every sync interval a node sends a member its version
+ *   vector, riding in the datagram of a probe's ping (membership probes
+ *   the members in a shuffled round-robin, once a second: what catch-up
+ *   wants, and riding saves a datagram; see catchUpRequestFor), or on its
+ *   own to the next live member of its own round-robin when no probe went
+ *   out for a while (Lifeguard stretches probing on a struggling node; a
+ *   leaving node stops it). The member answers with the
  *   contacts touched by writes the vector lacks (nothing at all when it
  *   lacks none), oldest first (the store's catch-up index), in bounded
  *   batches, each closed by a claim "with these you hold every write of
@@ -53,7 +58,7 @@ import { DigestSessions } from './digest-sessions.ts';
 import { fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
 
 export interface ReplicationConfig {
-  /** How often a node asks a random member for what it lacks. */
+  /** How often a node asks a member for what it lacks (riding on probes, which come as often when healthy). */
   syncIntervalMs: number;
   /** Contacts per catch-up batch (one batch in flight per peer). */
   catchUpBatch: number;
@@ -149,6 +154,17 @@ type Timer = 'sync' | 'digest' | 'stable' | 'digest-retry';
 
 /** An incomplete catch-up batch is dropped after this many sync intervals. */
 const BATCH_MAX_AGE_SYNCS = 10;
+/**
+ * Pacing of catch-up requests, in sync intervals. A probe carries one only
+ * RIDE_MIN_GAP after the last (ridden or alone), so faster probing does not
+ * make catch-up ask more often; one goes alone ALONE_AFTER after the last,
+ * later than the next probe of a healthy node (probing runs at the sync
+ * pace), so it fires only while probing is slowed (Lifeguard stretches it on
+ * a struggling node; a leaving node stops it), and a probe soon carries the
+ * next one again.
+ */
+const RIDE_MIN_GAP_SYNCS = 0.5;
+const ALONE_AFTER_SYNCS = 1.25;
 
 /** A catch-up batch being received: the distinct contacts that arrived, and the claim closing it. */
 interface PendingBatch {
@@ -195,6 +211,8 @@ export class Replication {
   private readonly batches = new Map<string, PendingBatch>();
   /** States per catch-up batch we ask for: halved when a batch goes incomplete, doubled when one completes (up to catchUpBatch). */
   private catchUpWant: number;
+  /** When our last catch-up request went (riding a probe or alone). */
+  private lastRequestMs = -Infinity;
 
   constructor(private readonly init: ReplicationInit) {
     this.cfg = { ...DEFAULT_REPLICATION_CONFIG, ...init.config };
@@ -327,8 +345,34 @@ export class Replication {
 
   // ---------------------------------------------------------------- catch-up
 
+  /**
+   * Our catch-up request for `peer`, the member membership is about to
+   * probe: encoded, to ride in the ping's datagram when it fits `roomBytes`
+   * (undefined when it does not: then it went on its own). Postpones the
+   * request we would send alone at the sync tick.
+   */
+  catchUpRequestFor(now: TimeMs, peer: MemberView, roomBytes: number): Uint8Array | undefined {
+    if (now - this.lastRequestMs < this.cfg.syncIntervalMs * RIDE_MIN_GAP_SYNCS) return undefined;
+    this.lastRequestMs = now;
+    this.timers.set('sync', now + Math.round(this.cfg.syncIntervalMs * ALONE_AFTER_SYNCS));
+    this.judgeBatches(now);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeMessage(this.catchUpRequest(''));
+    } catch (err) {
+      if (!(err instanceof WireEncodeError)) throw err;
+      this.stats.oversizeStates++;
+      return undefined;
+    }
+    if (bytes.length <= roomBytes) return bytes;
+    this.init.outbox.sendEncoded(peer.addr, [bytes]);
+    return undefined;
+  }
+
+  /** No probe carried a request for a while (see ALONE_AFTER_SYNCS): one goes alone, to the next member of our own round-robin. */
   private onSyncTick(now: TimeMs): void {
-    this.timers.set('sync', now + this.cfg.syncIntervalMs);
+    this.lastRequestMs = now;
+    this.timers.set('sync', now + Math.round(this.cfg.syncIntervalMs * ALONE_AFTER_SYNCS));
     this.judgeBatches(now);
     const peer = this.nextSyncPeer();
     if (peer) this.requestCatchUp(peer.addr, '');
@@ -378,7 +422,11 @@ export class Replication {
   }
 
   private requestCatchUp(to: Address, cursor: string): void {
-    this.send(to, { type: 'repVv', reply: false, batch: 0, count: this.catchUpWant, more: false, cursor, vv: this.vector() });
+    this.send(to, this.catchUpRequest(cursor));
+  }
+
+  private catchUpRequest(cursor: string): RepVv {
+    return { type: 'repVv', reply: false, batch: 0, count: this.catchUpWant, more: false, cursor, vv: this.vector() };
   }
 
   private onVv(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: RepVv): void {
