@@ -5,7 +5,7 @@
  * part only delays convergence and can never corrupt it. A request is
  * answered once per (sender, request id), however many of its parts arrive.
  */
-import { encodeMessage } from '../wire/codec.ts';
+import { encodeMessage, memberStateBytes } from '../wire/codec.ts';
 import { LIMITS, type MemberState, type PushPull } from '../wire/messages.ts';
 import type { NodeId } from '../types.ts';
 import type { Member } from './member-table.ts';
@@ -17,9 +17,9 @@ export function memberState(m: Member): MemberState {
 
 /**
  * Splits `members` into push/pull messages whose encoded size each fits
- * `maxMessageBytes`. Sizes are measured, not guessed: each entry is encoded
- * once alone, and a part is closed before it would overflow (with a few
- * bytes of slack for the CBOR array length growing).
+ * `maxMessageBytes`. Sizes are measured, not guessed: each entry's exact
+ * encoded size (memberStateBytes), and a part is closed before it would
+ * overflow (with a few bytes of slack for the CBOR array length growing).
  */
 export function buildPushPullParts(
   members: MemberState[],
@@ -33,7 +33,7 @@ export function buildPushPullParts(
   let current: MemberState[] = [];
   let size = baseBytes;
   for (const m of members) {
-    const one = encodeMessage({ ...empty, members: [m] }).length - baseBytes + 3;
+    const one = memberStateBytes(m);
     if (current.length > 0 && (size + one > maxMessageBytes || current.length >= 500)) {
       groups.push(current);
       current = [];

@@ -134,8 +134,13 @@ const out = new ByteSlab(16 * 1024);
 
 /** The CBOR bytes of `value` (an exact-size array of its own), or undefined when it is outside the subset. */
 export function writeCbor(value: unknown): Uint8Array | undefined {
+  return cborByteLength(value) === undefined ? undefined : out.copy(buf.subarray(0, pos));
+}
+
+/** How many bytes writeCbor would make of `value`, without keeping them; undefined outside the subset. */
+export function cborByteLength(value: unknown): number | undefined {
   pos = 0;
   unsupported = false;
   item(value);
-  return unsupported ? undefined : out.copy(buf.subarray(0, pos));
+  return unsupported ? undefined : pos;
 }

@@ -28,10 +28,10 @@ import { Decoder, Encoder, type Options } from 'cbor-x';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { scanCbor, type CborGuardLimits } from './cbor-guard.ts';
-import { writeCbor } from './cbor-write.ts';
+import { cborByteLength, writeCbor } from './cbor-write.ts';
 import { ByteSlab } from '../byte-slab.ts';
-import { MESSAGE_FIELDS, MESSAGE_RULES, clusterField, tupleCodec, type FieldsOf } from './schema.ts';
-import { LIMITS, PROTOCOL_VERSION, WIRE_TYPE, type Message, type Packet, type PacketHeader } from './messages.ts';
+import { MESSAGE_FIELDS, MESSAGE_RULES, clusterField, memberState, tupleCodec, type FieldsOf } from './schema.ts';
+import { LIMITS, PROTOCOL_VERSION, WIRE_TYPE, type MemberState, type Message, type Packet, type PacketHeader } from './messages.ts';
 import { ProtocolUsageError, invariant, isNodeId, type NodeId } from '../types.ts';
 
 // ---------------------------------------------------------------- public types
@@ -163,6 +163,16 @@ export function encodeMessage(message: Message): Uint8Array {
   // Our own writer for the subset we send (cbor-write.ts); cbor-x for anything else. cbor-x hands
   // out views of a shared 8 KiB slab: a copy keeps queued messages from pinning slabs.
   return writeCbor(wire) ?? new Uint8Array(encoder.encode(wire));
+}
+
+/**
+ * Bytes `s` takes as one entry of a push/pull's member list: exactly what
+ * encodeMessage writes for it, measured without encoding a message around
+ * it (a push/pull sizes every member this way to split the list).
+ */
+export function memberStateBytes(s: MemberState): number {
+  const wire = memberState.toWire!(s);
+  return cborByteLength(wire) ?? encoder.encode(wire).length;
 }
 
 /**

@@ -164,7 +164,8 @@ export const asciiJson: Field<string> = { schema: Type.String({ maxLength: LIMIT
 
 // ---------------------------------------------------------------- the table
 
-const memberState: Field<MemberState> = recordOf<MemberState>({
+/** One member's entry in a push/pull. */
+export const memberState: Field<MemberState> = recordOf<MemberState>({
   node: nodeIdField,
   name: text(LIMITS.maxNodeNameLength),
   addr: addressField,

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { Encoder, decode as cborxDecode } from 'cbor-x';
 import { readFileSync, readdirSync } from 'node:fs';
 import {
-  assemblePacket, decodePacket, encodeMessage, encodePacket, packMessages, packetOverhead,
+  assemblePacket, decodePacket, encodeMessage, encodePacket, memberStateBytes, packMessages, packetOverhead,
   MessageTooLargeError, WireEncodeError, type DecodeFailure, type DecodeResult,
 } from '../../protocol/wire/codec.ts';
 import { LIMITS, PROTOCOL_VERSION, type MemberState, type Message, type PacketHeader } from '../../protocol/wire/messages.ts';
@@ -193,6 +193,18 @@ test('our CBOR writer writes the bytes cbor-x writes, and declines what is outsi
   })).v;
   fc.assert(fc.property(arbItem, (v) => assert.equal(toHex(writeCbor(v)!), toHex(new Uint8Array(cborx.encode(v))))), { numRuns: 500 });
   for (const v of [-1, 1.5, null, undefined, { a: 1 }, [1, [2, -3]], new Map()]) assert.is(writeCbor(v), undefined, `declines ${String(v)}`);
+});
+
+test('memberStateBytes is exactly what one more member adds to an encoded push/pull', () => {
+  fc.assert(fc.property(fc.array(arbMember, { minLength: 1, maxLength: 30 }), (members) => {
+    const head = { type: 'pushPull', reqId: 7, join: false, reply: true, part: 0, parts: 1 } as const;
+    for (let k = 0; k < members.length; k++) {
+      const before = encodeMessage({ ...head, members: members.slice(0, k) }).length;
+      const after = encodeMessage({ ...head, members: members.slice(0, k + 1) }).length;
+      // The list's head grows by a byte at 24 items; otherwise the entry's bytes are all that is added.
+      assert.is(after - before - (k === 23 ? 1 : 0), memberStateBytes(members[k]!), JSON.stringify(members[k]));
+    }
+  }), { numRuns: 50 });
 });
 
 test('encoding a message that breaks its schema is a typed usage error', () => {
