@@ -123,6 +123,18 @@ export function encodedBytes(msg: ReconcileMessage): number {
 
 /** How many `unitBytes`-sized entries fit in one message of `type` (with u32 fields at their widest). */
 export function unitsPerMessage(type: 'rcSymbols' | 'rcItems' | 'rcDiffer', unitBytes: number, budgetBytes: number): number {
+  // Every digest session asks (a node starts one every 10 s and answers others'): the answer never changes.
+  const key = `${type}/${unitBytes}/${budgetBytes}`;
+  let units = unitsMemo.get(key);
+  if (units === undefined) {
+    units = computeUnitsPerMessage(type, unitBytes, budgetBytes);
+    if (unitsMemo.size < 64) unitsMemo.set(key, units);
+  }
+  return units;
+}
+const unitsMemo = new Map<string, number>();
+
+function computeUnitsPerMessage(type: 'rcSymbols' | 'rcItems' | 'rcDiffer', unitBytes: number, budgetBytes: number): number {
   const payloadKey = type === 'rcItems' ? 'items' : 'sym';
   const widest = type === 'rcDiffer'
     ? { type, sid: 0xffffffff, n: 0xffffffff, fp: new Uint8Array(16), end: 0xffffffff }

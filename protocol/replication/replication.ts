@@ -536,6 +536,8 @@ export class Replication {
 
   private onDigestMessage(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Message): void {
     const result = this.digests.handle(now, fromAddr, fromId, msg, () => this.digestItems());
+    // Our session ended (most end at once: the fingerprints are equal): its retry timer has nothing to do.
+    if (!this.digests.busy) this.timers.clear('digest-retry');
     if (!result) return;
     this.stats.digestDiffs += result.localOnly.length + result.remoteOnly.length;
     // Ours only: push them. Theirs only: fetch them (8 bytes an item, bounded).
