@@ -371,9 +371,11 @@ export class Membership {
     if (!target) return;
     const helpers = this.table.randomMembers(this.cfg.indirectChecks, (m) => m.state === 'alive', target.id);
     probe.expectedNacks = helpers.length;
-    // A second direct ping under the same seq, in parallel with the relays (memberlist
-    // does this over TCP): on a lossy link one lost datagram should not start a suspicion.
-    this.outbox.send(target.addr, [{ type: 'ping', seq: probe.seq, target: target.id }]);
+    // The direct ping again under the same seq, in parallel with the relays (memberlist
+    // does this over TCP), in directRetryCopies datagrams: on a lossy link one lost
+    // datagram should not start a suspicion.
+    const again = encodeMessage({ type: 'ping', seq: probe.seq, target: target.id });
+    for (let i = 0; i < this.cfg.directRetryCopies; i++) this.outbox.sendEncoded(target.addr, [again]);
     for (const h of helpers) {
       this.stats.indirectProbes++;
       this.outbox.send(h.addr, [{ type: 'pingReq', seq: probe.seq, target: target.id, targetAddr: target.addr, wantNack: true }], this.piggyback());
