@@ -44,8 +44,9 @@
  *   with the current primary. So no live member is ever cut off, and a
  *   member that was dead or left through a rotation is locked out by it.
  * - A member sealing with a key we hold but do not seal with (we missed a
- *   `use`) gets our digest sealed with its key (once per life of it, at its
- *   address in the member table), so its answer brings us up to date.
+ *   `use`) gets our digest sealed with its key (at its address in the member
+ *   table, again every few seconds while it still does), so its answer
+ *   brings us up to date.
  *   Datagrams sealed with keys we do not hold raise a `key-alert` (at most
  *   one per alertIntervalMs, summing up: see alert): the plain reason a
  *   member cannot rejoin, for the operator.
@@ -133,6 +134,13 @@ type Timer = 'sec-sync' | 'sec-status';
 
 /** Senders whose introduction is remembered (members, and room for churn). */
 const MAX_INTRODUCED = 10_240;
+/**
+ * A member still sealing with a key we hold but do not seal with (or still
+ * addressing an earlier life of ours) is introduced to again after this
+ * long: one lost introduction must not leave it, or us, behind for the rest
+ * of its life (its own digest syncs may be sealed with a key nobody reads).
+ */
+const INTRODUCE_AGAIN_MS = 5_000;
 
 /**
  * This start's boot salt (packet-security.ts), from the core's random
@@ -168,8 +176,8 @@ export class SecurityService {
   private nowMs: TimeMs;
   /** Datagrams under keys we do not hold, between alerts (key-alerts.ts). */
   private readonly unknownKeys: UnknownKeys;
-  /** The epoch of each sender we introduced ourselves to (bounded: MAX_INTRODUCED). */
-  private readonly introduced = new Map<NodeId, number>();
+  /** The epoch of each sender we introduced ourselves to, and when (bounded: MAX_INTRODUCED). */
+  private readonly introduced = new Map<NodeId, { epoch: number; atMs: TimeMs }>();
   /** When each member not live last got our public state (bounded: MAX_INTRODUCED). */
   private readonly publicAnswers = new Map<NodeId, TimeMs>();
   private digestCache: Uint8Array | undefined;
@@ -217,12 +225,12 @@ export class SecurityService {
       if (!r.ok) {
         if (r.reason === 'unknown-key' && r.keyId !== undefined) this.alert(now, from, r.sender, r.keyId);
         // A member addressing our earlier life, or someone else: tell it who we are, or it may never hear from us again.
-        if ('authentic' in r) this.introduce(r.sender, r.epoch, r.keyId, from);
+        if ('authentic' in r) this.introduce(now, r.sender, r.epoch, r.keyId, from);
         return { ok: false, reason: r.reason };
       }
       const epochs = this.packets.takeChangedPeerEpochs();
       if (epochs) this.events.push({ type: 'persist', key: 'peer-epochs', value: epochs });
-      if (r.keyId !== this.keyring.primary().id) this.introduce(r.sender, r.epoch, r.keyId, from);
+      if (r.keyId !== this.keyring.primary().id) this.introduce(now, r.sender, r.epoch, r.keyId, from);
       return { ok: true, packet: r.packet, sealedBy: r.sender };
     }
     if (looksPlain(bytes) && this.modeNow !== 'require') return { ok: true, packet: bytes, sealedBy: undefined };
@@ -415,25 +423,28 @@ export class SecurityService {
   }
 
   /**
-   * Sends our digest and key status, sealed under `keyId`, to `sender`,
-   * once per life (epoch) of that sender: to a member that seals with a key
+   * Sends our digest and key status, sealed under `keyId`, to `sender`:
+   * to a member that seals with a key
    * we hold but do not seal with (its answer brings us up to date), and to
    * one that addresses an earlier life of ours or another node (our header
    * teaches it who we are). It goes to the address the member table has for
-   * the sender; only a sender we do not know (it joined while we were down)
-   * is answered at `source`, the datagram's source address, which anyone
-   * replaying a recording can forge: once per sender's life, a recording
-   * replayed any number of times draws one datagram. Should it be lost, our
-   * regular traffic teaches the sender the same, and the periodic digest
-   * sync brings us up to date.
+   * the sender, again every INTRODUCE_AGAIN_MS while the sender still
+   * needs it (one lost datagram must not strand either side: a member that
+   * missed a `use` seals its own digest syncs with a key the others may
+   * have removed). Only a sender we do not know (it joined while we were
+   * down) is answered at `source`, the datagram's source address, which
+   * anyone replaying a recording can forge: that goes once per sender's
+   * life, so a recording replayed any number of times draws one datagram.
    */
-  private introduce(sender: NodeId, epoch: number, keyId: KeyId, source: Address): void {
-    if (this.introduced.get(sender) === epoch) return;
+  private introduce(now: TimeMs, sender: NodeId, epoch: number, keyId: KeyId, source: Address): void {
+    const known = this.init.member(sender);
+    const last = this.introduced.get(sender);
+    if (last?.epoch === epoch && (!known || now - last.atMs < INTRODUCE_AGAIN_MS)) return;
     this.introduced.delete(sender);
-    this.introduced.set(sender, epoch);
+    this.introduced.set(sender, { epoch, atMs: now });
     if (this.introduced.size > MAX_INTRODUCED) this.introduced.delete(this.introduced.keys().next().value as NodeId);
     this.stats.catchUps++;
-    const to = this.init.member(sender)?.addr ?? source;
+    const to = known?.addr ?? source;
     this.init.outbox.sendSealed(to, [{ type: 'secDigest', digest: this.digest() }, this.ownStatus], { keyId });
   }
 
