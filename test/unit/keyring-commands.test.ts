@@ -97,4 +97,27 @@ test('keyring news in a plain datagram is refused, even where plain gossip is st
   assert.is(sec(sim, 0).keyring.primary()!.id, id(K1) as KeyId);
 });
 
+test('a member that missed `use` and `remove` while cut off, holding the new key, catches up even when its first introductions are lost', () => {
+  const sim = cluster(4);
+  sim.poke(0, (core) => assert.ok(core.security!.installKey(K2).ok));
+  sim.runFor(3_000);
+  assert.ok(sec(sim, 3).keyring.key(id(K2)), 'node 3 holds K2 before it is cut off');
+  sim.network.partition([[3], [0, 1, 2]]);
+  assert.ok(sim.runUntilCondition(() => allSee(sim, [0, 1, 2], [3], 'dead'), 30_000));
+  sim.poke(1, (core) => assert.ok(core.security!.useKey(id(K2)).ok));
+  sim.runFor(3_000);
+  sim.poke(2, (core) => assert.ok(core.security!.removeKey(id(K1)).ok));
+  sim.runFor(3_000);
+  // Back, but what node 3 sends is lost for a while: the introductions it makes on hearing K2 go nowhere.
+  sim.network.heal();
+  sim.network.blockOneWay([3], [0, 1, 2]);
+  const before = sec(sim, 3).stats.catchUps;
+  assert.ok(sim.runUntilCondition(() => sec(sim, 3).stats.catchUps - before >= 3, 60_000), 'node 3 introduced itself three times, all lost');
+  assert.is(sec(sim, 3).keyring.primary()!.id, id(K1) as KeyId, 'still sealing with K1 (nobody reads it)');
+  sim.network.heal();
+  assert.ok(sim.runUntilCondition(() => sec(sim, 3).keyring.primary()!.id === (id(K2) as KeyId) && sec(sim, 3).keyring.isRemoved(id(K1)), 30_000),
+    'node 3 seals with K2 and knows K1 was removed');
+  assert.ok(sim.runUntilCondition(() => allSee(sim, range(4), range(4), 'alive'), 60_000), 'and is a member again');
+});
+
 test.run();
