@@ -10,6 +10,9 @@
  *   search    {q, after?, limit?}          → page of matching contacts (search.ts)
  *   conflicts {after?, limit?}             → page of contacts that hold conflicts
  *   put       {opId, patch, read?}         → {outcome, contact}: a WriteRequest, create or update
+ *   putMany   {writes: [{opId, patch, read?}…]} → {results: [{id, ok: true, outcome} | {id?, ok: false, code, message, issues?}]}:
+ *             up to PUT_MANY_MAX puts, each applied (or refused) on its own, in order, answered in
+ *             one transaction's time; an answer names no contact's fields (read them with get/list)
  *   delete    {opId, id, read?}            → {outcome, id}
  *   resolve   {opId, id, op, read?}        → {outcome, contact}
  *   history   {id}                         → {id, deleted, entries: [{opId, node, nodeName, hlc, atMs, kind, fields}]}, oldest first
@@ -45,7 +48,7 @@ import { isContactId, type ContactId } from '../contacts/ids.ts';
 import { view } from '../contacts/view.ts';
 import { history } from '../contacts/history.ts';
 import { checkWriteRequest } from '../contacts/validate.ts';
-import { patchContactId } from '../contacts/patch.ts';
+import { patchContactId, type WriteRequest } from '../contacts/patch.ts';
 import type { FieldIssue } from '../contacts/validate-fields.ts';
 import { parseJson, toAsciiJson } from './json.ts';
 import { pageOf, type Page } from './pages.ts';
@@ -58,6 +61,20 @@ export const PAGE_BUDGET_CHARS = 48_000;
 export const PAGE_LIMIT_MAX = 1000;
 /** States one request may look at (bounds the work a single datagram can cause). */
 export const SCAN_MAX = 20_000;
+
+/**
+ * Writes one putMany may carry. Why 100: the args are at most 60,000
+ * characters (LIMITS.maxClientJsonChars), which 100 typical contacts
+ * (~300-600 characters each) fill; the answer stays a few KB.
+ */
+export const PUT_MANY_MAX = 100;
+/** Field issues a refused write of a putMany answers with (the first ones; a put answers with all). */
+const MANY_ISSUES_MAX = 4;
+
+/** One write's result in a putMany answer. */
+export type PutManyResult =
+  | { id: string; ok: true; outcome: 'applied' | 'duplicate' }
+  | { id?: string; ok: false; code: ClientErrorCode; message: string; issues?: readonly FieldIssue[] };
 
 /** What the service needs of its node. */
 export interface ClientServiceInit {
@@ -96,6 +113,19 @@ export type OpResult =
   | { ok: false; code: ClientErrorCode; message: string; issues?: readonly FieldIssue[] };
 
 type Args = Record<string, unknown>;
+
+function manyRefusal(id: string | undefined, code: ClientErrorCode, message: string, issues: readonly FieldIssue[] = []): PutManyResult {
+  const r: PutManyResult = id === undefined ? { ok: false, code, message } : { id, ok: false, code, message };
+  if (issues.length > 0) r.issues = issues.slice(0, MANY_ISSUES_MAX);
+  return r;
+}
+
+/** The contact id a write names, when it names a well-formed one (for the result of a write refused whole). */
+function idOf(w: unknown): string | undefined {
+  const patch = (w as { patch?: { id?: unknown; contact?: { id?: unknown } } } | null)?.patch;
+  const id = patch?.contact?.id ?? patch?.id;
+  return isContactId(id) ? id : undefined;
+}
 /** Who asked: the source address, and the channel answers go back on (undefined: a member's request, answered as gossip is). */
 interface Asker {
   from: Address;
@@ -111,7 +141,7 @@ const ARG_KEYS: Record<string, readonly string[]> = {
   hello: [], members: [], stats: [],
   get: ['id'], history: ['id'],
   list: ['after', 'limit'], conflicts: ['after', 'limit'], search: ['q', 'after', 'limit'],
-  put: ['opId', 'patch', 'read'], delete: ['opId', 'id', 'read'], resolve: ['opId', 'id', 'op', 'read'],
+  put: ['opId', 'patch', 'read'], putMany: ['writes'], delete: ['opId', 'id', 'read'], resolve: ['opId', 'id', 'op', 'read'],
   subscribe: ['subId', 'leaseMs'], unsubscribe: ['subId'],
 };
 
@@ -125,6 +155,7 @@ export class ClientService {
     search: (_now, a) => this.search(a),
     conflicts: (_now, a) => this.paged(a, (c) => (c.conflicts.length > 0 ? c : undefined)),
     put: (now, a) => this.write(now, a, ['create', 'update']),
+    putMany: (now, a) => this.writeMany(now, a),
     delete: (now, a) => this.write(now, { opId: a.opId, patch: { kind: 'delete', id: a.id }, read: a.read }, ['delete']),
     resolve: (now, a) => this.write(now, { opId: a.opId, patch: { kind: 'resolve', id: a.id, op: a.op }, read: a.read }, ['resolve']),
     members: (now) => this.membersOp(now),
@@ -224,6 +255,35 @@ export class ClientService {
     const s = this.init.replication.store.get(id);
     const contact = (s && view(s)) ?? null;
     return { ok: true, result: req.patch.kind === 'delete' ? { outcome: outcome.kind, id } : { outcome: outcome.kind, contact } };
+  }
+
+  /** putMany: each write checked and applied on its own; refusals are results, not an error of the request. */
+  private writeMany(now: TimeMs, a: Args): OpResult {
+    const writes = a.writes;
+    if (!Array.isArray(writes) || writes.length === 0 || writes.length > PUT_MANY_MAX) {
+      return fail('bad-request', `putMany needs {"writes": [1 to ${PUT_MANY_MAX} writes, each {opId, patch, read?} as put takes]}`);
+    }
+    const results: PutManyResult[] = new Array(writes.length);
+    const accepted: WriteRequest[] = [];
+    const at: number[] = [];
+    writes.forEach((w: unknown, i) => {
+      const checked = checkWriteRequest(w);
+      if (!checked.ok) return (results[i] = manyRefusal(idOf(w), 'invalid', 'the write is invalid', checked.issues));
+      const req = checked.value;
+      const id = patchContactId(req.patch);
+      if (req.patch.kind !== 'create' && req.patch.kind !== 'update') {
+        return (results[i] = manyRefusal(id, 'bad-request', `putMany takes patches of kind create or update, not ${req.patch.kind}`));
+      }
+      accepted.push(req);
+      at.push(i);
+    });
+    this.init.replication.writeMany(now, accepted).forEach((outcome, k) => {
+      const id = patchContactId(accepted[k]!.patch);
+      results[at[k]!] = outcome.kind === 'rejected'
+        ? manyRefusal(id, outcome.error.code, outcome.error.message, outcome.error.issues)
+        : { id, ok: true, outcome: outcome.kind };
+    });
+    return { ok: true, result: { results } };
   }
 
   private reply(asker: Asker, fromId: NodeId, reqId: number, result: OpResult, requestBytes: number, capped: boolean): void {

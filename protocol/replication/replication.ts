@@ -90,6 +90,29 @@ export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
   aloneGraceMs: 24 * 3600_000,
 };
 
+/**
+ * Encoded deltas grouped into packets of at most `roomBytes` of messages
+ * (and 255 messages, the count the outbox's room is sized for), in order; a delta larger than the room
+ * goes alone (the outbox fragments it). Greedy: deltas of one batch are
+ * about the same size.
+ */
+export function packDeltas(deltas: readonly Uint8Array[], roomBytes: number): Uint8Array[][] {
+  const packets: Uint8Array[][] = [];
+  let current: Uint8Array[] = [];
+  let used = 0;
+  for (const d of deltas) {
+    if (current.length > 0 && (used + d.length > roomBytes || current.length >= 255)) {
+      packets.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(d);
+    used += d.length;
+  }
+  if (current.length > 0) packets.push(current);
+  return packets;
+}
+
 /** Where a store change is kept: the simulator's durable map key (the daemon commits `change` itself). */
 export function persistKey(c: StoreChange): string {
   switch (c.kind) {
@@ -234,6 +257,36 @@ export class Replication {
 
   /** Takes a client write at physical time `now`; an applied one is persisted, then pushed to every live member. */
   write(now: TimeMs, req: WriteRequest): WriteOutcome {
+    return this.writeMany(now, [req])[0]!;
+  }
+
+  /**
+   * Takes client writes at physical time `now`, in order, each on its own
+   * (its own dot, op id and outcome: one refused write leaves the others
+   * be). Applied ones are persisted (one journal, so they commit in one
+   * transaction) and their deltas pushed to every live member, packed
+   * several to a datagram when they fit.
+   */
+  writeMany(now: TimeMs, reqs: readonly WriteRequest[]): WriteOutcome[] {
+    const deltas: Uint8Array[] = [];
+    const outcomes = reqs.map((req) => {
+      const outcome = this.applyOne(now, req);
+      if (outcome.kind === 'applied') deltas.push(encodeMessage(toRepState(outcome.delta, { reply: false, full: false, batch: 0 })));
+      return outcome;
+    });
+    if (deltas.length === 0) return outcomes;
+    this.flushStore(true);
+    // Encoded and assembled once, sent to everyone.
+    const live = this.init.peers.live();
+    this.stats.statesOut += live.length * deltas.length;
+    if (live.length > 0) {
+      const to = live.map((m) => m.addr);
+      for (const packet of packDeltas(deltas, this.init.outbox.payloadBudgetBytes)) this.init.outbox.sendEncodedToEach(to, packet);
+    }
+    return outcomes;
+  }
+
+  private applyOne(now: TimeMs, req: WriteRequest): WriteOutcome {
     const outcome = prepareWrite(this.store, this.init.id, req, now, this.stable);
     if (outcome.kind !== 'applied') {
       if (outcome.kind === 'rejected') this.stats.writesRejected++;
@@ -246,11 +299,6 @@ export class Replication {
     }
     storeWrite(this.store, outcome);
     this.stats.writes++;
-    this.flushStore(true);
-    // Encoded and assembled once, sent to everyone.
-    const live = this.init.peers.live();
-    this.stats.statesOut += live.length;
-    if (live.length > 0) this.init.outbox.sendEncodedToEach(live.map((m) => m.addr), [encodeMessage(toRepState(outcome.delta, { reply: false, full: false, batch: 0 }))]);
     return outcome;
   }
 

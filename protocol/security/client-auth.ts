@@ -57,7 +57,7 @@ export type GateResult =
   | { ok: false; reason: ClientDrop; /** The auth-required answer to send back, when one is due. */ answer?: Uint8Array };
 
 const READ_OPS = new Set(['hello', 'get', 'list', 'search', 'conflicts', 'history', 'members', 'stats', 'subscribe', 'unsubscribe']);
-const WRITE_OPS = new Set(['put', 'delete', 'resolve']);
+const WRITE_OPS = new Set(['put', 'putMany', 'delete', 'resolve']);
 
 /** The least role that may run `op`: reads, writes, and everything else (keys, credentials, ops yet unknown) for admins. */
 export function roleNeeded(op: string): ClientRole {

@@ -18,6 +18,8 @@ import { ulidFromRng } from '../../protocol/contacts/ids.ts';
 import { toAsciiJson } from '../../protocol/client/json.ts';
 import { fold, matches, queryTerms } from '../../protocol/client/search.ts';
 import type { Contact } from '../../protocol/contacts/model.ts';
+import { PUT_MANY_MAX } from '../../protocol/client/client-service.ts';
+import { packDeltas } from '../../protocol/replication/replication.ts';
 
 const CLUSTER = 'contacts';
 const CLIENT = nodeId('c1c1c1c1c1c1c1c1');
@@ -123,6 +125,53 @@ test('a retried put (same opId) is applied once and answered alike', () => {
   assert.equal(again.contact, first.contact);
   assert.is(ok(node, 'list', {}).result.length, 1);
   assert.is(node.replication.stats.writes, 1);
+});
+
+test('putMany: each write applied on its own, one refusal names its field and leaves the others; a retried batch applies nothing twice', () => {
+  const node = makeNode();
+  const ann = create(node, 'Ann').contact;
+  const ids = [0, 1, 2].map(() => ulidFromRng(1_700_000_000_000, rng));
+  const writes = [
+    { opId: 'm0', patch: { kind: 'create', contact: { id: ids[0], formattedName: 'Bo' } } },
+    { opId: 'm1', patch: { kind: 'create', contact: { id: ids[1], formattedName: 'Cy', emails: [{ uid: 'e1', value: 'not an email', types: [], pref: false }] } } },
+    { opId: 'm2', patch: { kind: 'update', id: ann.id, ops: [{ op: 'set', field: 'title', value: 'CEO' }] }, read: ann.seen },
+    { opId: 'm3', patch: { kind: 'create', contact: { id: ann.id, formattedName: 'Ann again' } } },
+    { opId: 'm4', patch: { kind: 'create', contact: { id: ids[2], formattedName: 'Di' } } },
+    { opId: 'm5', patch: { kind: 'delete', id: ids[0] } },
+    'not a write',
+  ];
+  const first = ok(node, 'putMany', { writes }).result.results;
+  assert.equal(first.map((r: any) => [r.id, r.ok, r.outcome ?? r.code]), [
+    [ids[0], true, 'applied'], [ids[1], false, 'invalid'], [ann.id, true, 'applied'], [ann.id, false, 'exists'],
+    [ids[2], true, 'applied'], [ids[0], false, 'bad-request'], [undefined, false, 'invalid'],
+  ]);
+  assert.equal(first[1].issues.map((i: any) => i.path), ['emails[0].value']);
+  assert.is(ok(node, 'get', { id: ann.id }).result.title, 'CEO');
+  assert.is(node.replication.stats.writes, 4);
+  const again = ok(node, 'putMany', { writes }).result.results;
+  assert.equal(again.filter((r: any) => r.ok).map((r: any) => r.outcome), ['duplicate', 'duplicate', 'duplicate']);
+  assert.is(node.replication.stats.writes, 4);
+  assert.is(ok(node, 'list', {}).result.length, 3);
+});
+
+test('putMany: the batch is bounded, and the answer names no contact fields', () => {
+  const node = makeNode();
+  assert.match(err(node, 'putMany', { writes: [] }).message, /1 to 100 writes/);
+  const many = Array.from({ length: PUT_MANY_MAX + 1 }, (_, i) => ({ opId: `b${i}`, patch: { kind: 'create', contact: { id: ulidFromRng(1_700_000_000_000, rng), formattedName: 'X' } } }));
+  assert.match(err(node, 'putMany', { writes: many }).message, /1 to 100 writes/);
+  const { res } = ask(node, 'putMany', { writes: many.slice(0, PUT_MANY_MAX) });
+  assert.ok(res?.ok);
+  assert.ok(res.result.length < 80 * PUT_MANY_MAX, `answer of ${res.result.length} characters`);
+  assert.is(JSON.parse(res.result).results.filter((r: any) => r.outcome === 'applied').length, PUT_MANY_MAX);
+});
+
+test('deltas pack several to a datagram, in order, within the room', () => {
+  const d = (n: number) => new Uint8Array(n);
+  const sizes = (packets: Uint8Array[][]) => packets.map((p) => p.map((m) => m.length));
+  assert.equal(sizes(packDeltas([d(400), d(400), d(400), d(400)], 1000)), [[400, 400], [400, 400]]);
+  assert.equal(sizes(packDeltas([d(2000), d(10), d(990), d(1)], 1000)), [[2000], [10, 990], [1]]);
+  assert.equal(packDeltas([], 1000), []);
+  assert.equal(packDeltas(Array.from({ length: 300 }, () => d(1)), 1000).map((p) => p.length), [255, 45]);
 });
 
 const BAD: [string, string, unknown, string | undefined, string, RegExp][] = [
