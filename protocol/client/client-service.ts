@@ -10,9 +10,10 @@
  *   search    {q, after?, limit?}          → page of matching contacts (search.ts)
  *   conflicts {after?, limit?}             → page of contacts that hold conflicts
  *   put       {opId, patch, read?}         → {outcome, contact}: a WriteRequest, create or update
- *   putMany   {writes: [{opId, patch, read?}…]} → {results: [{id, ok: true, outcome} | {id?, ok: false, code, message, issues?}]}:
- *             up to PUT_MANY_MAX puts, each applied (or refused) on its own, in order, answered in
- *             one transaction's time; an answer names no contact's fields (read them with get/list)
+ *   putMany   {writes: [{opId, patch, read?}…]} → {results: ['applied' | 'duplicate' | {id?, code, message, issues?}…]}:
+ *             up to PUT_MANY_MAX puts, each applied (or refused) on its own, in order; results[i]
+ *             is writes[i]'s outcome (the id is the one the client sent there; a refusal repeats it).
+ *             Small on purpose: 100 results fit one datagram, and no contact is echoed back.
  *   delete    {opId, id, read?}            → {outcome, id}
  *   resolve   {opId, id, op, read?}        → {outcome, contact}
  *   history   {id}                         → {id, deleted, entries: [{opId, node, nodeName, hlc, atMs, kind, fields}]}, oldest first
@@ -71,10 +72,14 @@ export const PUT_MANY_MAX = 100;
 /** Field issues a refused write of a putMany answers with (the first ones; a put answers with all). */
 const MANY_ISSUES_MAX = 4;
 
-/** One write's result in a putMany answer. */
-export type PutManyResult =
-  | { id: string; ok: true; outcome: 'applied' | 'duplicate' }
-  | { id?: string; ok: false; code: ClientErrorCode; message: string; issues?: readonly FieldIssue[] };
+/** One write's result in a putMany answer: its outcome, or why it was refused. */
+export type PutManyResult = 'applied' | 'duplicate' | PutManyRefusal;
+export interface PutManyRefusal {
+  id?: string;
+  code: ClientErrorCode;
+  message: string;
+  issues?: readonly FieldIssue[];
+}
 
 /** What the service needs of its node. */
 export interface ClientServiceInit {
@@ -114,8 +119,8 @@ export type OpResult =
 
 type Args = Record<string, unknown>;
 
-function manyRefusal(id: string | undefined, code: ClientErrorCode, message: string, issues: readonly FieldIssue[] = []): PutManyResult {
-  const r: PutManyResult = id === undefined ? { ok: false, code, message } : { id, ok: false, code, message };
+function manyRefusal(id: string | undefined, code: ClientErrorCode, message: string, issues: readonly FieldIssue[] = []): PutManyRefusal {
+  const r: PutManyRefusal = id === undefined ? { code, message } : { id, code, message };
   if (issues.length > 0) r.issues = issues.slice(0, MANY_ISSUES_MAX);
   return r;
 }
@@ -278,10 +283,9 @@ export class ClientService {
       at.push(i);
     });
     this.init.replication.writeMany(now, accepted).forEach((outcome, k) => {
-      const id = patchContactId(accepted[k]!.patch);
       results[at[k]!] = outcome.kind === 'rejected'
-        ? manyRefusal(id, outcome.error.code, outcome.error.message, outcome.error.issues)
-        : { id, ok: true, outcome: outcome.kind };
+        ? manyRefusal(patchContactId(accepted[k]!.patch), outcome.error.code, outcome.error.message, outcome.error.issues)
+        : outcome.kind;
     });
     return { ok: true, result: { results } };
   }
