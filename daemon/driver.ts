@@ -79,10 +79,16 @@ export class Driver<Event> {
   private armedForMs: TimeMs | undefined;
   private stopped = false;
   private draining = false;
-  /** The newest commit in flight (chained after the earlier ones), and the datagrams waiting for it. */
-  private barrier: Promise<void> | undefined;
-  private held: Transmit[] = [];
-
+  /**
+   * Commits in flight, oldest first, each with the datagrams drained after
+   * it was asked for (and before the next one was): a commit resolves after
+   * every earlier one (they are chained), and then releases its own. Why
+   * per commit: a node taking writes without pause always has a newer
+   * commit in flight, and answers held until the newest one resolved left
+   * every client waiting (and the node idle) until the stream paused.
+   */
+  private readonly inFlight: { done: Promise<void>; held: Transmit[] }[] = [];
+  private lastCommitError: unknown;
   constructor(opts: DriverOptions<Event>) {
     this.core = opts.core;
     this.sink = opts.sink;
@@ -155,7 +161,8 @@ export class Driver<Event> {
         if (commit) this.chain(commit);
         const transmit = this.core.pollTransmit();
         if (transmit === undefined) break;
-        if (this.barrier) this.held.push(transmit);
+        const newest = this.inFlight[this.inFlight.length - 1];
+        if (newest) newest.held.push(transmit);
         else this.transmit(transmit);
       }
     } finally {
@@ -166,19 +173,21 @@ export class Driver<Event> {
 
   /** Holds later datagrams until `commit` (and every commit before it) is durable. */
   private chain(commit: Promise<void>): void {
-    const next = (this.barrier ?? Promise.resolve()).then(() => commit);
-    this.barrier = next;
-    next.then(
+    const before = this.inFlight[this.inFlight.length - 1]?.done ?? Promise.resolve();
+    const entry = { done: before.then(() => commit), held: [] as Transmit[] };
+    this.inFlight.push(entry);
+    entry.done.then(
       () => {
-        if (this.barrier !== next) return; // a newer commit holds them now
-        this.barrier = undefined;
-        const out = this.held;
-        this.held = [];
-        if (!this.stopped) for (const t of out) this.transmit(t);
+        // Chained: every earlier entry resolved (and left) before this one.
+        if (this.inFlight[0] === entry) this.inFlight.shift();
+        if (!this.stopped) for (const t of entry.held) this.transmit(t);
       },
       (err: unknown) => {
-        if (this.barrier === next) this.barrier = undefined;
-        this.held = [];
+        // What it held never leaves: its writes, or writes before them, are not on disk. The later
+        // commits fail with the same error (chained): reported once.
+        this.inFlight.splice(this.inFlight.indexOf(entry), 1);
+        if (err === this.lastCommitError) return;
+        this.lastCommitError = err;
         this.onError(err, 'commit');
       },
     );

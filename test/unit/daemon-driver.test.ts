@@ -255,4 +255,43 @@ test('datagrams drained after a persist wait for its commit; a failed commit dro
   assert.equal(errors, ['commit: disk full']);
 });
 
+test('each commit releases what was drained after it, without waiting for newer commits', async () => {
+  const core = new FakeCore();
+  const out: string[] = [];
+  const commits: { resolve: () => void }[] = [];
+  let wantCommit = false;
+  const driver = new Driver<string>({
+    core,
+    sink: { send: (_to, bytes) => out.push(Buffer.from(bytes).toString()) },
+    onEvent: () => { wantCommit = true; },
+    onError: (err) => { throw err; },
+    commitBarrier: () => {
+      if (!wantCommit) return undefined;
+      wantCommit = false;
+      return new Promise<void>((resolve) => commits.push({ resolve }));
+    },
+    now: () => 0,
+    setTimer: () => 0,
+    clearTimer: () => {},
+  });
+  const write = (answer: string) => {
+    core.events = ['persist'];
+    core.transmits = [tx(A, answer)];
+    driver.input(() => {});
+  };
+  write('ack1');
+  write('ack2');
+  write('ack3');
+  const settle = () => new Promise((r) => setImmediate(r));
+  commits[1]!.resolve(); // out of order: nothing may pass commit 1
+  await settle();
+  assert.equal(out, []);
+  commits[0]!.resolve();
+  await settle();
+  assert.equal(out, ['ack1', 'ack2'], 'commit 3 still runs: the answers of 1 and 2 leave');
+  commits[2]!.resolve();
+  await settle();
+  assert.equal(out, ['ack1', 'ack2', 'ack3']);
+});
+
 test.run();
