@@ -29,7 +29,9 @@ import { address, nodeId, type Address, type NodeId } from '../../protocol/types
 import { decodePacket, encodePacket } from '../../protocol/wire/codec.ts';
 import type { ClientRes } from '../../protocol/wire/messages.ts';
 import { toAsciiJson } from '../../protocol/client/json.ts';
-import { credentialKey, openAnswer, sealRequest } from '../../protocol/security/client-envelope.ts';
+import { credentialKey, openAnswer, REQUEST_HEADER_BYTES, sealRequest } from '../../protocol/security/client-envelope.ts';
+import { TAG_BYTES } from '../../protocol/security/crypto.ts';
+import { fragmentPacket } from '../../protocol/fragments.ts';
 import type { Aead } from '../../protocol/security/crypto.ts';
 import type { Driver } from '../../daemon/driver.ts';
 import { nodeCrypto } from '../../daemon/node-crypto.ts';
@@ -51,6 +53,8 @@ const WRITER_ID = nodeId('b000000000000000');
 const WRITER_EPOCH = 1;
 /** A request unanswered this long failed (the node answers within milliseconds, one fsync). */
 const ANSWER_TIMEOUT_MS = 10_000;
+/** The datagram budget tui/client.ts fragments requests to. */
+const CLIENT_BUDGET_BYTES = 1400;
 /** Requests are padded as tui/client.ts pads them. */
 const PAD_TO_CHARS = 600;
 
@@ -71,8 +75,8 @@ export interface WriteNode {
   /** Datagrams and bytes sent to the peers (deltas, mostly). */
   readonly toPeers: { datagrams: number; bytes: number };
   readonly clients: readonly BenchClient[];
-  /** Sends `bytes` from client `k` as a datagram; resolves with the first datagram the node sends back to it. */
-  ask(k: number, bytes: Uint8Array): Promise<Uint8Array>;
+  /** Sends `bytes` (a request's datagrams) from client `k`, each in a macrotask of its own; resolves with the first datagram the node sends back to it. */
+  ask(k: number, bytes: Uint8Array | readonly Uint8Array[]): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -143,7 +147,7 @@ export async function startWriteNode(dataDir: string, clients: number, storeOpti
         clearTimeout(timer);
         resolve(answer);
       });
-      setImmediate(() => driver.handleDatagram(bench[k]!.addr, bytes));
+      for (const d of bytes instanceof Uint8Array ? [bytes] : bytes) setImmediate(() => driver.handleDatagram(bench[k]!.addr, d));
     }),
     close: async () => {
       driver.stop();
@@ -186,6 +190,25 @@ export function putRequest(client: BenchClient, i: number, server: NodeId = WRIT
   // Named to the writing node in its boot (epoch 1), as tui/client.ts does once a first answer told it who the server is.
   const target = { server, epoch: WRITER_EPOCH };
   return sealRequest(nodeCrypto, { credential: client.credential, timeMs: Date.now(), nonce: new Uint8Array(randomBytes(12)), target }, client.kc, packet);
+}
+
+/**
+ * A sealed `putMany` that creates sample contacts `first`..`first + count - 1`,
+ * from `client`, as tui/client.ts sends it: fragmented to its datagram
+ * budget, each piece sealed on its own.
+ */
+export function putManyRequest(client: BenchClient, first: number, count: number, server: NodeId = WRITER_ID): Uint8Array[] {
+  const writes = Array.from({ length: count }, (_, k) => {
+    const id = newContactId();
+    return { opId: `op-${id}`, patch: { kind: 'create', contact: sampleContact(id, first + k) } };
+  });
+  const reqId = ++requestCount;
+  const header = { cluster: CLUSTER, from: client.from };
+  const packet = encodePacket(header, [{ type: 'clientReq', reqId, op: 'putMany', args: toAsciiJson({ writes }) }]);
+  const budget = CLIENT_BUDGET_BYTES - REQUEST_HEADER_BYTES - TAG_BYTES;
+  const datagrams = packet.length > budget ? fragmentPacket(header, packet, reqId, budget) : [packet];
+  const target = { server, epoch: WRITER_EPOCH };
+  return datagrams.map((d) => sealRequest(nodeCrypto, { credential: client.credential, timeMs: Date.now(), nonce: new Uint8Array(randomBytes(12)), target }, client.kc, d));
 }
 
 /** Opens an answer sent to `client`; throws unless it is a successful client answer. */
