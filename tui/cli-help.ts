@@ -84,6 +84,18 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     ],
     examples: ['contacts resolve 01J9ZK3Q8W5Y2X7V4T6R1N0M3P --field title --pick 2'],
   },
+  import: {
+    details: [
+      'Creates the contacts of FILE (- reads stdin): a JSON array of contacts, or JSON lines (one contact a line), each in the',
+      'shape `contacts get --json` prints; `contacts list --json > all.json` makes such a file. Contacts go 100 to a request,',
+      'several requests at once; progress goes to stderr every second. A contact with an id keeps it, and importing the same file',
+      'again is answered "already there" (nothing is applied twice, retries included); one without gets a fresh id.',
+      'A contact the server refuses is reported with its line and the field at fault; the others are imported. Exits 1 if any was',
+      'refused. With --json: {records, imported, duplicate, refused, errors: [{line, id, code, message, issues}]}.',
+    ],
+    options: [],
+    examples: ['contacts list --json --server old:7700 > all.json && contacts import all.json', 'jq -c \'.[]\' all.json | contacts import - --json'],
+  },
   history: {
     details: [
       'The writes that made a contact, oldest first: when (UTC, the server\'s clock), which node took it, its kind',

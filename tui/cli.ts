@@ -37,6 +37,7 @@ export const COMMANDS: Record<string, { args: string; help: string; options: str
   rm: { args: 'ID', help: 'delete a contact', options: [] },
   conflicts: { args: '', help: 'contacts with concurrent edits, each value numbered', options: [] },
   resolve: { args: 'ID --field F [--uid U] --pick N', help: 'keep value N of a conflicting field (numbers as `contacts conflicts` shows them)', options: ['field', 'uid', 'pick'] },
+  import: { args: 'FILE | -', help: 'create the contacts of a JSON file (an array, or one contact a line, as `list --json` prints), many to a request', options: [] },
   history: { args: 'ID', help: 'the writes that made a contact, oldest first: when, which node, what kind, which fields, op id (the last 50)', options: [] },
   members: { args: '', help: 'the cluster members a server knows: name, address, state, incarnation, last heard', options: [] },
   stats: { args: '', help: "a server's counters", options: [] },
@@ -58,6 +59,13 @@ export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allo
 
 /** A mistake on the command line: exit 2 with the message and a pointer to the help. */
 export class UsageError extends Error {}
+
+/** Records of an import refused (each reported with its line): exit 1. */
+class ImportRefusals extends Error {
+  constructor(readonly refused: number) {
+    super(`${refused} records refused`);
+  }
+}
 
 /** The options every command takes, as help lists them. */
 const COMMON_OPTIONS = [
@@ -171,6 +179,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       io.err(`contacts ${command}: ${clean(err.message)}\n`);
       return EXIT.auth;
     }
+    if (err instanceof ImportRefusals) return EXIT.failed; // each refusal was reported already
     if (err instanceof RequestError) {
       const issues = err.issues.map((i) => `\n  ${i.path || '(request)'}: ${i.reason}`).join('');
       const hint = errorHint(command, err.code);
@@ -358,6 +367,25 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     const r = await write(ctx, 'resolve', { id, op: resolveOp(conflict, chosen.value), read: c.seen });
     if (ctx.json) printJson(ctx, contactJson(r.contact));
     else print(ctx, [`resolved ${conflict.field} of ${id}`]);
+  },
+
+  async import(ctx) {
+    if (ctx.rest.length !== 1) throw new UsageError('give one file to import, or - for stdin');
+    const m = await import('./import.ts');
+    let records;
+    try {
+      records = m.parseImport(await m.readImportText(ctx.rest[0]!));
+    } catch (err) {
+      if (err instanceof TypeError) throw await requestError('invalid', err.message);
+      throw err;
+    }
+    const summary = await m.importRecords(ctx.client, records, (done, total) => ctx.io.err(`contacts import: ${done} of ${total} contacts sent\n`));
+    if (ctx.json) printJson(ctx, summary);
+    else {
+      for (const line of m.errorLines(summary.errors)) ctx.io.err(`contacts import: ${clean(line)}\n`);
+      print(ctx, [`imported ${summary.imported} of ${summary.records} contacts` + (summary.duplicate > 0 ? `, ${summary.duplicate} already there` : '') + (summary.refused > 0 ? `, ${summary.refused} refused` : '')]);
+    }
+    if (summary.refused > 0) throw new ImportRefusals(summary.refused);
   },
 
   async history(ctx) {

@@ -1,0 +1,237 @@
+/**
+ * `contacts import FILE`: contacts from a file (or stdin) into the cluster,
+ * many to a request.
+ *
+ * How this works:
+ * - The file is JSON: one array of contacts, or JSON lines (one contact a
+ *   line), each in the shape `contacts get --json` and `contacts list
+ *   --json` print (`name` the display name, `structuredName` the vCard N;
+ *   `formattedName` and `name` as an object are taken too). What a view
+ *   adds (seen, conflicts, revived, updated) is dropped; anything else goes
+ *   to the server, whose validation names the field and the reason.
+ *   Every record keeps the line it starts on, for errors.
+ * - A record with an id is created under that id, with op id
+ *   `import.ID`: importing the same file again (into the same cluster) is
+ *   answered `duplicate` and changes nothing. A record without an id gets
+ *   a fresh one (a second import of it makes a second contact), and list
+ *   entries without a uid get fresh uids.
+ * - Records go in `putMany` requests (protocol/client/client-service.ts)
+ *   of at most PUT_MANY_MAX writes and REQUEST_CHARS_MAX characters,
+ *   IN_FLIGHT at a time. A request the server does not answer is retried
+ *   by the client, byte for byte: the same op ids, so nothing is applied
+ *   twice.
+ * - Each refused record is reported with its line and the server's reason;
+ *   the others land. No server reachable, or a request refused whole, stops
+ *   the import (what was answered before stays imported).
+ */
+import { readFileSync } from 'node:fs';
+import { toAsciiJson } from '../protocol/client/json.ts';
+import { PUT_MANY_MAX } from '../protocol/client/client-service.ts';
+import type { ContactsClient } from './client.ts';
+import { newId } from './writes.ts';
+
+/** Largest file (or stdin) read: 256 MiB holds a few hundred thousand contacts. */
+export const IMPORT_BYTES_MAX = 256 * 2 ** 20;
+/** Characters of one request's args: under the 60,000 a server takes, with room for the client's padding. */
+const REQUEST_CHARS_MAX = 50_000;
+/** Requests in flight at once. */
+export const IN_FLIGHT = 4;
+/** Progress lines on stderr at most this often, for imports of more than one request. */
+const PROGRESS_EVERY_MS = 1000;
+
+/** One contact of the file: where it starts, and the write it becomes (or why it cannot be one). */
+export interface ImportRecord {
+  line: number;
+  write?: { opId: string; patch: { kind: 'create'; contact: Record<string, unknown> } };
+  error?: string;
+}
+
+/** One refused record, as the summary lists it. */
+export interface ImportError {
+  line: number;
+  id?: string;
+  code: string;
+  message: string;
+  issues?: { path: string; reason: string }[];
+}
+
+export interface ImportSummary {
+  records: number;
+  imported: number;
+  /** Already imported (same op id): nothing changed. */
+  duplicate: number;
+  refused: number;
+  errors: ImportError[];
+}
+
+/** The file's text: FILE, or stdin for `-`; throws TypeError naming the problem. */
+export async function readImportText(file: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  if (file !== '-') {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new TypeError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (text.length > IMPORT_BYTES_MAX) throw new TypeError(`${file} is over ${IMPORT_BYTES_MAX / 2 ** 20} MiB: split it`);
+    return text;
+  }
+  let text = '';
+  for await (const chunk of stdin) {
+    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    if (text.length > IMPORT_BYTES_MAX) throw new TypeError(`stdin is over ${IMPORT_BYTES_MAX / 2 ** 20} MiB: split it`);
+  }
+  return text;
+}
+
+/** The records of a JSON array or JSON lines text, each with its first line; throws TypeError when an array is not JSON. */
+export function parseImport(text: string): ImportRecord[] {
+  const body = text.replace(/^\uFEFF/, '');
+  if (body.trimStart().startsWith('[')) {
+    let items: unknown;
+    try {
+      items = JSON.parse(body);
+    } catch (err) {
+      throw new TypeError(`the file starts with [ but is not a JSON array: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(items)) throw new TypeError('the file starts with [ but is not a JSON array');
+    const lines = elementLines(body);
+    return items.map((x, i) => toRecord(x, lines[i] ?? 1));
+  }
+  const out: ImportRecord[] = [];
+  body.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '') return;
+    let x: unknown;
+    try {
+      x = JSON.parse(line);
+    } catch (err) {
+      return out.push({ line: i + 1, error: `not JSON: ${(err as Error).message}` });
+    }
+    out.push(toRecord(x, i + 1));
+  });
+  return out;
+}
+
+/** The line each element of a top-level JSON array starts on (the text parsed already). */
+function elementLines(text: string): number[] {
+  const lines: number[] = [];
+  let line = 1;
+  let depth = 0;
+  let inString = false;
+  let expectElement = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') line++;
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (depth === 1 && expectElement && !/\s/.test(c) && c !== ']') {
+      lines.push(line);
+      expectElement = false;
+    }
+    if (c === '"') inString = true;
+    else if (c === '[' || c === '{') {
+      depth++;
+      if (depth === 1) expectElement = true;
+    } else if (c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 1) expectElement = true;
+  }
+  return lines;
+}
+
+/** What a reader's view adds to a contact: not part of a write. */
+const VIEW_ONLY = ['seen', 'conflicts', 'revived', 'updated'];
+const LIST_FIELDS = ['phones', 'emails', 'addresses', 'urls', 'groups'];
+
+/** A `get --json` contact as the create it came from. */
+function toRecord(x: unknown, line: number): ImportRecord {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return { line, error: 'a contact must be a JSON object' };
+  const { name, structuredName, ...rest } = x as Record<string, unknown>;
+  const contact: Record<string, unknown> = { ...rest };
+  for (const k of VIEW_ONLY) delete contact[k];
+  if (typeof name === 'string') contact.formattedName ??= name;
+  else if (name !== undefined) contact.name = name;
+  if (structuredName !== undefined) contact.name = structuredName;
+  const given = typeof contact.id === 'string' && contact.id !== '';
+  if (!given) contact.id = newId();
+  for (const f of LIST_FIELDS) {
+    const list = contact[f];
+    if (!Array.isArray(list)) continue;
+    contact[f] = list.map((e: unknown) => (e !== null && typeof e === 'object' && !Array.isArray(e) && !('uid' in e) ? { uid: newId(), ...e } : e));
+  }
+  return { line, write: { opId: given ? `import.${String(contact.id).slice(0, 48)}` : newId(), patch: { kind: 'create', contact } } };
+}
+
+/** Records cut into requests: at most PUT_MANY_MAX writes and REQUEST_CHARS_MAX characters each (a larger record goes alone). */
+export function batches(records: readonly ImportRecord[]): ImportRecord[][] {
+  const out: ImportRecord[][] = [];
+  let current: ImportRecord[] = [];
+  let chars = 0;
+  for (const r of records) {
+    if (!r.write) continue;
+    const size = toAsciiJson(r.write).length + 1;
+    if (current.length > 0 && (current.length >= PUT_MANY_MAX || chars + size > REQUEST_CHARS_MAX)) {
+      out.push(current);
+      current = [];
+      chars = 0;
+    }
+    current.push(r);
+    chars += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** A server's result for one write: 'applied', 'duplicate', or a refusal. */
+type Result = string | { code?: string; message?: string; issues?: { path: string; reason: string }[] };
+
+/** Sends every record; `progress` hears (done, total) now and then. Throws what the client throws for a whole request. */
+export async function importRecords(client: ContactsClient, records: readonly ImportRecord[], progress: (done: number, total: number) => void): Promise<ImportSummary> {
+  const summary: ImportSummary = { records: records.length, imported: 0, duplicate: 0, refused: 0, errors: [] };
+  for (const r of records) if (r.error) refuse(summary, { line: r.line, code: 'invalid', message: r.error });
+  const queue = batches(records);
+  let done = 0;
+  let lastReport = Date.now();
+  const worker = async (): Promise<void> => {
+    for (let batch = queue.shift(); batch; batch = queue.shift()) {
+      const answer = await client.request('putMany', { writes: batch.map((r) => r.write) });
+      const results = (answer.result as { results?: Result[] }).results ?? [];
+      batch.forEach((r, i) => tally(summary, r, results[i]));
+      done += batch.length;
+      if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = Date.now();
+        progress(done, records.length);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  summary.errors.sort((a, b) => a.line - b.line);
+  return summary;
+}
+
+function tally(summary: ImportSummary, r: ImportRecord, result: Result | undefined): void {
+  if (result === 'applied') summary.imported++;
+  else if (result === 'duplicate') summary.duplicate++;
+  else {
+    const e = typeof result === 'object' && result !== null ? result : { code: 'bad-answer', message: 'the server gave no result for it' };
+    const error: ImportError = { line: r.line, id: String(r.write!.patch.contact.id), code: e.code ?? 'error', message: e.message ?? '' };
+    if (e.issues && e.issues.length > 0) error.issues = e.issues;
+    refuse(summary, error);
+  }
+}
+
+function refuse(summary: ImportSummary, e: ImportError): void {
+  summary.refused++;
+  summary.errors.push(e);
+}
+
+/** One line per refused record: `line 12: emails[0].value: not an email address`. */
+export function errorLines(errors: readonly ImportError[]): string[] {
+  return errors.map((e) => {
+    const why = e.issues && e.issues.length > 0 ? e.issues.map((i) => `${i.path || '(contact)'}: ${i.reason}`).join('; ') : e.message;
+    return `line ${e.line}: ${why}${e.code !== 'invalid' ? ` (${e.code})` : ''}`;
+  });
+}
