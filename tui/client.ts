@@ -182,6 +182,11 @@ export class ContactsClient {
     return sealRequest(nodeCrypto, { credential: this.credential, timeMs: Date.now(), nonce, target: this.targets.get(server) }, this.kc, packet);
   }
 
+  /** Whether requests go without a credential (a server's inbound guard then counts us as a stranger, with a far lower rate). */
+  get anonymous(): boolean {
+    return this.kc === undefined;
+  }
+
   /** The servers tried, in order (given ones first, then learnt ones). */
   get serverList(): readonly string[] {
     return this.servers;
@@ -248,8 +253,11 @@ export class ContactsClient {
     return text + ' '.repeat(Math.max(0, this.opts.padToBytes - text.length));
   }
 
-  /** Sends `op` with `args` until a server answers; throws RequestError for an error answer, NoServerError when none answers. */
-  async request(op: string, args: Record<string, unknown> = {}): Promise<ClientAnswer> {
+  /**
+   * Sends `op` with `args` until a server answers; throws RequestError for an error answer, NoServerError when none answers.
+   * `attemptTimeoutMs` overrides the client's first wait (a large request takes a busy server longer than a small one).
+   */
+  async request(op: string, args: Record<string, unknown> = {}, options: { attemptTimeoutMs?: number } = {}): Promise<ClientAnswer> {
     if (this.closed) throw new ClientClosedError();
     const reqId = this.nextReqId = (this.nextReqId + 1) >>> 0;
     const bytes = encodePacket(this.header, [{ type: 'clientReq', reqId, op, args: this.pad(toAsciiJson(args)) }]);
@@ -260,7 +268,7 @@ export class ContactsClient {
     for (const server of this.order()) {
       if (tried.length > 0) this.opts.onFailover?.(tried[tried.length - 1]!, server);
       tried.push(server);
-      const res = await this.tryServer(server, reqId, datagrams);
+      const res = await this.tryServer(server, reqId, datagrams, options.attemptTimeoutMs ?? this.opts.attemptTimeoutMs);
       if (this.closed) throw new ClientClosedError();
       if (res instanceof AuthRequiredError) throw res;
       if (!res) continue;
@@ -316,7 +324,7 @@ export class ContactsClient {
   }
 
   /** Sends to one server with retries; the answer, or undefined after the last attempt's timeout (or on close). */
-  private tryServer(server: string, reqId: number, datagrams: Uint8Array[]): Promise<ClientRes | AuthRequiredError | undefined> {
+  private tryServer(server: string, reqId: number, datagrams: Uint8Array[], attemptTimeoutMs: number): Promise<ClientRes | AuthRequiredError | undefined> {
     const { host, port } = parseAddress(server)!;
     const socket = this.open();
     return new Promise((resolve) => {
@@ -334,7 +342,7 @@ export class ContactsClient {
       };
       const send = (): void => {
         if (attempt >= this.opts.attemptsPerServer || this.closed) return finish(undefined);
-        const waitMs = Math.min(this.opts.attemptTimeoutMs * 2 ** attempt, this.opts.maxAttemptTimeoutMs);
+        const waitMs = Math.min(attemptTimeoutMs * 2 ** attempt, Math.max(attemptTimeoutMs, this.opts.maxAttemptTimeoutMs));
         attempt++;
         transmit();
         timer = setTimeout(send, waitMs);

@@ -19,7 +19,12 @@
  *   of at most PUT_MANY_MAX writes and REQUEST_CHARS_MAX characters,
  *   IN_FLIGHT at a time. A request the server does not answer is retried
  *   by the client, byte for byte: the same op ids, so nothing is applied
- *   twice.
+ *   twice. Requests are kept to ~16 datagrams, so what is in flight stays
+ *   well inside a server's receive buffer. Without a credential the client
+ *   is a stranger to the server's inbound guard (200 datagrams a second
+ *   from one source, a burst of 400: protocol/security/inbound-guard.ts),
+ *   so an anonymous import paces itself below that: ~300 contacts a
+ *   second. With a credential it sends as fast as the server answers.
  * - Each refused record is reported with its line and the server's reason;
  *   the others land. No server reachable, or a request refused whole, stops
  *   the import (what was answered before stays imported).
@@ -32,8 +37,19 @@ import { newId } from './writes.ts';
 
 /** Largest file (or stdin) read: 256 MiB holds a few hundred thousand contacts. */
 export const IMPORT_BYTES_MAX = 256 * 2 ** 20;
-/** Characters of one request's args: under the 60,000 a server takes, with room for the client's padding. */
-const REQUEST_CHARS_MAX = 50_000;
+/** Characters of one request's args: ~16 datagrams (a server takes up to 60,000). */
+const REQUEST_CHARS_MAX = 20_000;
+/**
+ * First wait for a request's answer (then 2x, up to the client's cap): a
+ * server busy with a stream of imports answers a 16-datagram request later
+ * than a get, and each early retry sends all 16 again.
+ */
+const ATTEMPT_TIMEOUT_MS = 1000;
+/** Request bytes one datagram carries, about (tui/client.ts fragments to 1400 bytes less the envelope). */
+const DATAGRAM_CHARS = 1300;
+/** An anonymous import's pace, datagrams a second and burst: under a server's limit for strangers (200 and 400). */
+const ANONYMOUS_DATAGRAMS_PER_S = 150;
+const ANONYMOUS_BURST = 300;
 /** Requests in flight at once. */
 export const IN_FLIGHT = 4;
 /** Progress lines on stderr at most this often, for imports of more than one request. */
@@ -166,23 +182,46 @@ function toRecord(x: unknown, line: number): ImportRecord {
 }
 
 /** Records cut into requests: at most PUT_MANY_MAX writes and REQUEST_CHARS_MAX characters each (a larger record goes alone). */
-export function batches(records: readonly ImportRecord[]): ImportRecord[][] {
-  const out: ImportRecord[][] = [];
+export function batches(records: readonly ImportRecord[]): { records: ImportRecord[]; chars: number }[] {
+  const out: { records: ImportRecord[]; chars: number }[] = [];
   let current: ImportRecord[] = [];
   let chars = 0;
   for (const r of records) {
     if (!r.write) continue;
     const size = toAsciiJson(r.write).length + 1;
     if (current.length > 0 && (current.length >= PUT_MANY_MAX || chars + size > REQUEST_CHARS_MAX)) {
-      out.push(current);
+      out.push({ records: current, chars });
       current = [];
       chars = 0;
     }
     current.push(r);
     chars += size;
   }
-  if (current.length > 0) out.push(current);
+  if (current.length > 0) out.push({ records: current, chars });
   return out;
+}
+
+/** A token bucket of datagrams shared by the import's requests: waits until `n` may go. */
+class Pace {
+  private tokens: number;
+  private atMs = Date.now();
+
+  constructor(private readonly perS: number, private readonly burst: number) {
+    this.tokens = burst;
+  }
+
+  async take(n: number): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.atMs) * this.perS) / 1000);
+      this.atMs = now;
+      if (this.tokens >= Math.min(n, this.burst)) {
+        this.tokens -= n;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.ceil(((n - this.tokens) * 1000) / this.perS)));
+    }
+  }
 }
 
 /** A server's result for one write: 'applied', 'duplicate', or a refusal. */
@@ -193,11 +232,14 @@ export async function importRecords(client: ContactsClient, records: readonly Im
   const summary: ImportSummary = { records: records.length, imported: 0, duplicate: 0, refused: 0, errors: [] };
   for (const r of records) if (r.error) refuse(summary, { line: r.line, code: 'invalid', message: r.error });
   const queue = batches(records);
+  const pace = client.anonymous ? new Pace(ANONYMOUS_DATAGRAMS_PER_S, ANONYMOUS_BURST) : undefined;
   let done = 0;
   let lastReport = Date.now();
   const worker = async (): Promise<void> => {
-    for (let batch = queue.shift(); batch; batch = queue.shift()) {
-      const answer = await client.request('putMany', { writes: batch.map((r) => r.write) });
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const batch = next.records;
+      await pace?.take(Math.ceil(next.chars / DATAGRAM_CHARS));
+      const answer = await client.request('putMany', { writes: batch.map((r) => r.write) }, { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS });
       const results = (answer.result as { results?: Result[] }).results ?? [];
       batch.forEach((r, i) => tally(summary, r, results[i]));
       done += batch.length;

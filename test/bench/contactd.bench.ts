@@ -26,12 +26,24 @@
  * 10,000 (its `stats`), resident memory (VmRSS) per member, beside the
  * same figure before the writes, and the CPU each member uses when idle
  * (probing and gossiping, no writes).
+ *
+ * import 10k: three keyed members (a cluster key, a write credential made
+ * by a bootstrapped admin, as in production: an anonymous client is paced
+ * to a server's limit for strangers, ~300 contacts a second, see
+ * tui/import.ts); `contacts import` (the CLI as users run it:
+ * dist/contacts.js, a process of its own) reads IMPORT_CONTACTS sample
+ * contacts from a JSON lines file and sends them to one member in putMany
+ * requests (~20 KB, ~33 contacts each, 4 in flight): the wall time of the
+ * whole command (start-up included) and contacts per second; then how long
+ * until every member holds them all.
  */
 import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newContactId, sampleContact } from '../../daemon/store/sample.ts';
-import { ContactsClient } from '../../tui/client.ts';
-import { freeUdpPort, killAll, memberRecord, startNode, tempDir, waitForLog, type NodeProc } from '../integration/contactd-harness.ts';
+import { ContactsClient, parseCredential, type ClientCredential } from '../../tui/client.ts';
+import { generateKeyText } from '../../daemon/keys.ts';
+import { freeUdpPort, killAll, memberRecord, runScript, startNode, tempDir, waitForLog, type NodeProc } from '../integration/contactd-harness.ts';
 import { median, percentile, recordLoad, type Bench, type Record } from './harness.ts';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes, runQueueWaitMs } from './real-cluster.ts';
 
@@ -56,10 +68,10 @@ const SETTLE_TIMEOUT_MS = 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `n` members (the first is the seed) and waits until each has logged every other alive. */
-async function cluster(n: number, logLevel: 'debug' | 'info'): Promise<NodeProc[]> {
+async function cluster(n: number, logLevel: 'debug' | 'info', extraArgs: string[] = []): Promise<NodeProc[]> {
   const base = tempDir('contacts-bench-');
   const ports = await Promise.all(Array.from({ length: n }, () => freeUdpPort()));
-  const level = { omit: ['log-level' as const], extraArgs: ['--log-level', logLevel] };
+  const level = { omit: ['log-level' as const], extraArgs: ['--log-level', logLevel, ...extraArgs] };
   const nodes = [startNode({ name: 'm0', port: ports[0]!, dataDir: join(base, 'm0'), ...level })];
   await waitForLog(nodes[0]!, 'joined', (r) => r.event === 'joined', START_TIMEOUT_MS);
   for (let i = 1; i < n; i++) nodes.push(startNode({ name: `m${i}`, port: ports[i]!, dataDir: join(base, `m${i}`), join: [nodes[0]!.addr], ...level }));
@@ -125,10 +137,10 @@ async function appliedTimes(nodes: NodeProc[], ids: Set<string>): Promise<Map<st
 }
 
 /** Resolves once every member's `stats` counts `count` contacts; fails after SETTLE_TIMEOUT_MS. */
-async function untilHeld(nodes: NodeProc[], count: number): Promise<void> {
+async function untilHeld(nodes: NodeProc[], count: number, credential?: ClientCredential): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   for (const n of nodes) {
-    const client = new ContactsClient({ servers: [n.addr] });
+    const client = new ContactsClient({ servers: [n.addr], credential });
     try {
       for (;;) {
         const held = ((await client.request('stats')).result as { contacts: number }).contacts;
@@ -236,9 +248,56 @@ async function writesAndMemory(record: Record): Promise<void> {
   }
 }
 
+const IMPORT_CONTACTS = 10_000;
+
+async function importTenK(record: Record): Promise<void> {
+  const dir = tempDir('contacts-import-bench-');
+  try {
+    writeFileSync(join(dir, 'key'), generateKeyText(), { mode: 0o600 });
+    const nodes = await cluster(THROUGHPUT_MEMBERS, 'info', ['--key-file', join(dir, 'key')]);
+    const server = ['--server', nodes[0]!.addr];
+    const as = (token?: string) => {
+      const env = { ...process.env };
+      for (const k of ['CONTACTS_SERVER', 'CONTACTS_CREDENTIAL', 'CONTACTS_CREDENTIAL_FILE', 'CONTACTS_STATE_DIR']) delete env[k];
+      return { ...env, CONTACTS_STATE_DIR: dir, ...(token ? { CONTACTS_CREDENTIAL: token } : {}) };
+    };
+    const admin = await runScript('tui/bin.js', ['credentials', 'bootstrap', '--name', 'bench', ...server], as());
+    if (admin.code !== 0) throw new Error(`credentials bootstrap: ${admin.stderr}`);
+    const writer = await runScript('tui/bin.js', ['credentials', 'create', '--role', 'write', '--name', 'import', ...server], as(admin.stdout.trim()));
+    if (writer.code !== 0) throw new Error(`credentials create: ${writer.stderr}`);
+    const file = join(dir, 'contacts.jsonl');
+    const lines = Array.from({ length: IMPORT_CONTACTS }, (_, i) => {
+      const c = sampleContact(newContactId(), i);
+      return JSON.stringify({ ...c, name: c.formattedName, structuredName: c.name, formattedName: undefined });
+    });
+    writeFileSync(file, lines.join('\n') + '\n');
+    const pid = nodes[0]!.child.pid!;
+    const [main0, cpu0, others0] = [mainThreadCpuSeconds(pid), cpuSeconds(pid), nodes.slice(1).map((n) => cpuSeconds(n.child.pid!))];
+    const t = performance.now();
+    const r = await runScript('tui/bin.js', ['import', file, ...server], as(writer.stdout.trim()));
+    const importS = (performance.now() - t) / 1000;
+    const perContactMs = (s0: number, s1: number) => round(((s1 - s0) * 1000) / IMPORT_CONTACTS, 3);
+    if (r.code !== 0 || r.stdout !== `imported ${IMPORT_CONTACTS} of ${IMPORT_CONTACTS} contacts\n`) throw new Error(`contacts import: exit ${r.code}: ${r.stdout}${r.stderr}`);
+    record({ name: `import ${IMPORT_CONTACTS.toLocaleString('en')} contacts: contacts import, whole command`, value: round(importS, 2), unit: 's' });
+    record({ name: 'import: rate (whole command)', value: Math.round(IMPORT_CONTACTS / importS), unit: 'contacts/s' });
+    const mainMs = perContactMs(main0, mainThreadCpuSeconds(pid));
+    record({ name: 'import: main thread CPU of the member taking them, per contact', value: mainMs, unit: 'ms' });
+    record({ name: 'import: what one core allows that member (1 / main thread CPU)', value: Math.round(1000 / mainMs), unit: 'contacts/s' });
+    record({ name: 'import: CPU of the member taking them, per contact (all its threads)', value: perContactMs(cpu0, cpuSeconds(pid)), unit: 'ms' });
+    record({ name: 'import: CPU of each other member, per contact (while importing)', value: Math.max(...nodes.slice(1).map((n, i) => perContactMs(others0[i]!, cpuSeconds(n.child.pid!)))), unit: 'ms' });
+    await untilHeld(nodes, IMPORT_CONTACTS, parseCredential(admin.stdout.trim()));
+    record({ name: `import: until all ${THROUGHPUT_MEMBERS} members hold every contact`, value: round((performance.now() - t) / 1000, 2), unit: 's' });
+    recordLoad(record, 'import 10k: at end');
+  } finally {
+    await killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const benches: Bench[] = [
   { name: 'contactd replication latency 10', run: replicationLatency },
   { name: 'contactd writes and memory 10k', run: writesAndMemory },
+  { name: 'contactd import 10k', run: importTenK },
 ];
 
 export default benches;
