@@ -125,6 +125,21 @@ function manyRefusal(id: string | undefined, code: ClientErrorCode, message: str
   return r;
 }
 
+/** Characters of JSON a putMany answer aims at (its limit is LIMITS.maxClientJsonChars). */
+const MANY_ANSWER_CHARS = 50_000;
+/** A refusal's message in an answer that had to be cut. */
+const MANY_CUT_MESSAGE_CHARS = 120;
+
+/**
+ * The results, cut to fit one answer when many writes were refused with
+ * long reasons: issues dropped and messages shortened (id and code stay),
+ * rather than the whole request answered too-large.
+ */
+function fitResults(results: PutManyResult[]): PutManyResult[] {
+  if (toAsciiJson(results).length <= MANY_ANSWER_CHARS) return results;
+  return results.map((r) => (typeof r === 'string' ? r : { ...(r.id === undefined ? {} : { id: r.id }), code: r.code, message: r.message.slice(0, MANY_CUT_MESSAGE_CHARS) }));
+}
+
 /** The contact id a write names, when it names a well-formed one (for the result of a write refused whole). */
 function idOf(w: unknown): string | undefined {
   const patch = (w as { patch?: { id?: unknown; contact?: { id?: unknown } } } | null)?.patch;
@@ -287,7 +302,7 @@ export class ClientService {
         ? manyRefusal(patchContactId(accepted[k]!.patch), outcome.error.code, outcome.error.message, outcome.error.issues)
         : outcome.kind;
     });
-    return { ok: true, result: { results } };
+    return { ok: true, result: { results: fitResults(results) } };
   }
 
   private reply(asker: Asker, fromId: NodeId, reqId: number, result: OpResult, requestBytes: number, capped: boolean): void {

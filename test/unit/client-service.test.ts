@@ -164,6 +164,22 @@ test('putMany: the batch is bounded, and the answer of a full batch fits one dat
   assert.is(JSON.parse(res.result).results.filter((r: any) => r === 'applied').length, PUT_MANY_MAX);
 });
 
+test('putMany: a hundred refusals with long reasons still fit one answer (cut, never the whole request refused)', () => {
+  const node = makeNode();
+  const long = 'x'.repeat(100);
+  const writes = Array.from({ length: PUT_MANY_MAX }, (_, i) => ({
+    opId: `long-${i}`,
+    patch: { kind: 'create', contact: { id: ulidFromRng(1_700_000_000_000, rng), formattedName: 'X', [`${long}${i}`]: 1, [`${long}b${i}`]: 2, [`${long}c${i}`]: 3, [`${long}d${i}`]: 4 } },
+  }));
+  const { res } = ask(node, 'putMany', { writes });
+  assert.ok(res?.ok, res?.result);
+  const results = JSON.parse(res.result).results;
+  assert.is(results.length, PUT_MANY_MAX);
+  for (const r of results) assert.is(r.code, 'invalid');
+  assert.ok(results.every((r: any) => r.issues === undefined && r.message.length <= 120), 'cut: issues dropped, messages short');
+  assert.ok(res.result.length <= 50_000, `${res.result.length} characters`);
+});
+
 test('deltas pack several to a datagram, in order, within the room', () => {
   const d = (n: number) => new Uint8Array(n);
   const sizes = (packets: Uint8Array[][]) => packets.map((p) => p.map((m) => m.length));
