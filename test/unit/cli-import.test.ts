@@ -1,0 +1,66 @@
+/**
+ * `contacts import`'s file side (tui/import.ts), without a server: JSON
+ * lines and JSON arrays become creates in the `get --json` shape, each with
+ * the line it starts on; what cannot be a contact is an error naming its
+ * line; requests are cut within their limits.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { batches, errorLines, parseImport } from '../../tui/import.ts';
+import { PUT_MANY_MAX } from '../../protocol/client/client-service.ts';
+
+const ID = '01J9ZK3Q8W5Y2X7V4T6R1N0M3P';
+
+test('JSON lines: one record a line, blank lines skipped, a line that is not JSON named', () => {
+  const text = `{"id":"${ID}","name":"Ann"}\n\n  \nnot json\n[1]\n{"name":"Bo"}\n`;
+  const r = parseImport(text);
+  assert.equal(r.map((x) => [x.line, x.error === undefined]), [[1, true], [4, false], [5, false], [6, true]]);
+  assert.match(r[1]!.error!, /^not JSON/);
+  assert.is(r[2]!.error, 'a contact must be a JSON object');
+  assert.equal(r[0]!.write, { opId: `import.${ID}`, patch: { kind: 'create', contact: { id: ID, formattedName: 'Ann' } } });
+  assert.match(String(r[3]!.write!.patch.contact.id), /^[0-9A-Z]{26}$/, 'a record without an id gets a fresh one');
+});
+
+test('the get --json shape becomes a create: name, structuredName, view-only keys, entry uids', () => {
+  const view = {
+    id: ID, name: 'Zoë Émile', structuredName: { family: 'Émile', given: 'Zoë', additional: '', prefixes: '', suffixes: '' },
+    phones: [{ uid: 'p1', value: '+1 555 0100', types: [], pref: false }], emails: [{ value: 'zoe@example.org', types: [], pref: true }],
+    revived: false, conflicts: [], seen: { a: [1, 3] }, updated: { wallMs: 1, logical: 0 }, extra: {},
+  };
+  const [r] = parseImport(JSON.stringify(view));
+  const c = r!.write!.patch.contact;
+  assert.is(c.formattedName, 'Zoë Émile');
+  assert.equal(c.name, view.structuredName);
+  for (const k of ['seen', 'conflicts', 'revived', 'updated', 'structuredName']) assert.not.ok(k in c, k);
+  assert.equal((c.phones as { uid: string }[])[0]!.uid, 'p1');
+  assert.match((c.emails as { uid: string }[])[0]!.uid, /^[0-9A-Z]{26}$/);
+});
+
+test('a JSON array: each record keeps the line it starts on (pretty-printed or not), and a BOM is fine', () => {
+  const items = [{ id: ID, name: 'A' }, { name: 'B, "quoted" [with] {braces}' }, { name: 'C' }];
+  const pretty = parseImport(`\uFEFF${JSON.stringify(items, null, 2)}`);
+  assert.equal(pretty.map((r) => r.line), [2, 6, 9]);
+  assert.equal(pretty.map((r) => r.write!.patch.contact.formattedName), ['A', 'B, "quoted" [with] {braces}', 'C']);
+  assert.equal(parseImport(`[\n${items.map((x) => JSON.stringify(x)).join(',\n')}\n]`).map((r) => r.line), [2, 3, 4]);
+  assert.throws(() => parseImport('[{"name": "A"},'), /not a JSON array/);
+});
+
+test('requests: at most PUT_MANY_MAX writes and ~20,000 characters each; records in order; errors are not sent', () => {
+  const small = Array.from({ length: 250 }, (_, i) => JSON.stringify({ name: `P${i}` })).join('\n');
+  const cut = batches(parseImport(small));
+  assert.equal(cut.map((b) => b.records.length), [PUT_MANY_MAX, PUT_MANY_MAX, 50]);
+  const big = Array.from({ length: 30 }, (_, i) => JSON.stringify({ name: `P${i}`, note: 'n'.repeat(3000) })).join('\n') + '\nnope';
+  const parsed = parseImport(big);
+  const cutBig = batches(parsed);
+  assert.ok(cutBig.every((b) => b.chars <= 20_000), cutBig.map((b) => b.chars).join());
+  assert.equal(cutBig.flatMap((b) => b.records.map((r) => r.line)), parsed.filter((r) => r.write).map((r) => r.line));
+});
+
+test('error lines name the line and the field', () => {
+  assert.equal(errorLines([
+    { line: 3, code: 'invalid', message: 'the write is invalid', issues: [{ path: 'emails[0].value', reason: 'not an email address' }] },
+    { line: 9, id: ID, code: 'exists', message: `contact ${ID} already exists` },
+  ]), ['line 3: emails[0].value: not an email address', `line 9: contact ${ID} already exists (exists)`]);
+});
+
+test.run();
