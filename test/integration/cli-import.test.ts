@@ -15,7 +15,8 @@ import { newId } from '../../tui/writes.ts';
 
 const COUNT = 300;
 const nodes: NodeProc[] = [];
-const dir = tempDir('contacts-import-');
+/** Made in the first test: killAll (every file's after hook, in one suite process) removes the harness's temporary directories. */
+let dir = '';
 
 test.after(killAll);
 
@@ -43,14 +44,15 @@ async function listUntil(server: string, count: number, attempts = 60): Promise<
 }
 
 test('two nodes form a cluster', async () => {
+  dir = tempDir('contacts-import-');
   nodes.push(...(await startCluster(['a', 'b'])));
 });
 
 const lines = Array.from({ length: COUNT }, (_, i) => record(i));
-const linesFile = join(dir, 'contacts.jsonl');
 
 test(`import of ${COUNT} contacts (JSON lines) at A: all read back at B; a second import applies nothing`, async () => {
   const [a, b] = nodes;
+  const linesFile = join(dir, 'contacts.jsonl');
   writeFileSync(linesFile, lines.map((c) => JSON.stringify(c)).join('\n') + '\n');
   const r = await cli('import', linesFile, '--server', a!.addr);
   assert.is(r.code, 0, r.stderr);
