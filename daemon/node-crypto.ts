@@ -3,25 +3,21 @@
  * HKDF-SHA256 and HMAC-SHA256 from node:crypto (OpenSSL). Pure functions of
  * their inputs; the core holds this object and never imports node:crypto.
  *
- * How this works: an Aead keeps its key as a Buffer of its own, and every
- * seal or open builds one cipher context, which is what node:crypto offers
- * (about 8 µs a 1.2 KB datagram here; `npm run bench -- security`). Why not
- * a KeyObject: createCipheriv took 11.8 µs a seal with one and 8.0 µs with
- * the raw bytes (measured on this machine, 1,200-byte datagrams), and the
- * bytes are in this process's memory either way (they come in raw). A tag
+ * How this works: an Aead keeps its key as a KeyObject (imported once), and
+ * every seal or open builds one cipher context, which is what node:crypto
+ * offers (about 10 µs a datagram here; `npm run bench -- security`). A tag
  * that does not verify makes `final()` throw; `open` turns that into
  * undefined, as the seam promises.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { KEY_BYTES, TAG_BYTES, type Aead, type SecurityCrypto } from '../protocol/security/crypto.ts';
 
 class GcmKey implements Aead {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
 
   constructor(raw: Uint8Array) {
     if (raw.length !== KEY_BYTES) throw new TypeError(`an AES-256 key is ${KEY_BYTES} bytes, not ${raw.length}`);
-    // A copy: the caller's array may be reused or zeroed.
-    this.key = Buffer.from(raw);
+    this.key = createSecretKey(raw);
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
