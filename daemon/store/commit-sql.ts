@@ -54,15 +54,6 @@ export function sqlText(s: string): string {
 }
 
 const NOT_ASCII = /[^\u0000-\u007f]/;
-
-/**
- * JSON text as an SQL literal, without sqlText's scans: JSON has no NUL
- * (it escapes every control character), and encodeStateJson's is ASCII
- * (if a key were not, the literal would still be right, only slower to copy).
- */
-function sqlAsciiJson(json: string): string {
-  return `'${json.replaceAll("'", "''")}'`;
-}
 const HEX = '0123456789abcdef';
 
 /** `s` with backslashes doubled and every non-ASCII character as unistr's \uXXXX or \+XXXXXX. */
@@ -117,7 +108,7 @@ export function contactRows(s: ContactState): ContactRows {
   const text = ftsColumns(s);
   const id = sqlText(s.id);
   return {
-    contact: `(${id}, ${text ? 1 : 0}, ${sqlAsciiJson(encodeStateJson(s))})`,
+    contact: `(${id}, ${text ? 1 : 0}, ${sqlText(encodeStateJson(s))})`,
     fts: text ? `(${id}, ${text.map(ftsText).join(', ')})` : undefined,
   };
 }

@@ -57,15 +57,14 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
 /**
  * An upper bound on the bytes of `encodeMessage(toRepState(s, …))`, found
  * without encoding: every CBOR head counted at its widest (9 bytes), text
- * at 3 UTF-8 bytes per UTF-16 unit, values at the length of their JSON
- * text (ASCII: a byte a character; made once, and reused by the delta sent
- * next: entryValueJson). A write checks its contact against the packet
+ * at 3 UTF-8 bytes per UTF-16 unit, values at the longest JSON their
+ * characters can escape to. A write checks its contact against the packet
  * limit with this, and encodes exactly only when the bound says it might
  * not fit.
  */
 export function repStateBytesBound(s: ContactState): number {
   let n = 1 + 1 + 1 + 1 + HEAD + text(s.id) + HEAD;
-  for (const e of s.entries) n += 1 + text(e.key) + text(e.uid) + HEAD + entryValueJson(e).length + text(e.dot.origin) + 3 * HEAD;
+  for (const e of s.entries) n += 1 + text(e.key) + text(e.uid) + HEAD + jsonBytesBound(e.value) + text(e.dot.origin) + 3 * HEAD;
   n += HEAD;
   for (const origin in s.ctx) n += 1 + text(origin) + HEAD + HEAD * s.ctx[origin]!.length;
   n += HEAD;
@@ -81,6 +80,35 @@ function text(t: string): number {
   return HEAD + 3 * t.length;
 }
 
+/** The longest `toAsciiJson(v)` can be (Infinity for anything JSON cannot carry: then encode to know). */
+function jsonBytesBound(v: unknown): number {
+  if (typeof v === 'string') {
+    let n = 2;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      // Control characters and non-ASCII become \uXXXX; a quote or backslash gets a backslash.
+      n += c < 0x20 || c >= 0x7f ? 6 : c === 0x22 || c === 0x5c ? 2 : 1;
+    }
+    return n;
+  }
+  if (typeof v === 'number') return 24;
+  if (typeof v === 'boolean' || v === null) return 5;
+  if (Array.isArray(v)) {
+    let n = 2;
+    for (const x of v) n += jsonBytesBound(x) + 1;
+    return n;
+  }
+  if (typeof v === 'object') {
+    let n = 2;
+    const o = v as Record<string, unknown>;
+    for (const k in o) if (Object.hasOwn(o, k)) n += jsonBytesBound(k) + jsonBytesBound(o[k]) + 2;
+    return n;
+  }
+  return Infinity;
+}
+
+
+/**
 /**
  * The state a message carries, or undefined when it is malformed. An entry
  * whose dot `held` (our state of the contact) already holds is taken from
