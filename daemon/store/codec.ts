@@ -22,7 +22,6 @@ import type { ContactId } from '../../protocol/contacts/ids.ts';
 import type { FieldKey } from '../../protocol/contacts/model.ts';
 import type { ContactState, Entry } from '../../protocol/contacts/state.ts';
 import type { NodeId } from '../../protocol/types.ts';
-import { entryValueJson } from '../../protocol/replication/wire-state.ts';
 
 /** A stored value does not have the shape this version writes: the message names the row and the flaw. */
 export class StoreDecodeError extends Error {
@@ -46,21 +45,6 @@ export function encodeState(s: ContactState): EncodedState {
     c: s.ctx,
     f: s.floor,
   };
-}
-
-/**
- * `JSON.stringify(encodeState(s))`, the same JSON value, built from the
- * value texts the write's delta already made (entryValueJson), so a
- * write's values are serialized once. Non-ASCII in values comes escaped
- * (\uXXXX), which keeps the commit script ASCII (commit-sql.ts says why
- * that matters); JSON.parse reads back the same strings.
- */
-export function encodeStateJson(s: ContactState): string {
-  let entries = '';
-  for (const x of s.entries) {
-    entries += `${entries === '' ? '' : ','}[${JSON.stringify(x.key)},${JSON.stringify(x.uid)},${entryValueJson(x)},${JSON.stringify(x.dot.origin)},${x.dot.seq},${x.hlc.wallMs},${x.hlc.logical}]`;
-  }
-  return `{"e":[${entries}],"c":${JSON.stringify(s.ctx)},"f":${JSON.stringify(s.floor)}}`;
 }
 
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;

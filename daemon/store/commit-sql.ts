@@ -34,7 +34,7 @@
 import type { DotCloud } from '../../protocol/contacts/dots.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
 import type { ContactState } from '../../protocol/contacts/state.ts';
-import { encodeClock, encodeFence, encodeStateJson } from './codec.ts';
+import { encodeClock, encodeFence, encodeState } from './codec.ts';
 import type { NetChanges } from './net-changes.ts';
 import { ftsColumns } from './search-text.ts';
 
@@ -108,7 +108,7 @@ export function contactRows(s: ContactState): ContactRows {
   const text = ftsColumns(s);
   const id = sqlText(s.id);
   return {
-    contact: `(${id}, ${text ? 1 : 0}, ${sqlText(encodeStateJson(s))})`,
+    contact: `(${id}, ${text ? 1 : 0}, ${sqlText(JSON.stringify(encodeState(s)))})`,
     fts: text ? `(${id}, ${text.map(ftsText).join(', ')})` : undefined,
   };
 }

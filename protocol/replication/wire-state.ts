@@ -16,27 +16,6 @@ import type { FieldKey } from '../contacts/model.ts';
 import { isValidEntry } from '../contacts/validate.ts';
 import { toAsciiJson } from '../client/json.ts';
 
-/** Entries whose value JSON entryValueJson remembers, at most (a batch of 100 writes makes ~1,100). */
-const VALUE_JSON_MEMO_MAX = 8192;
-const valueJsonMemo = new Map<Entry, string>();
-
-/**
- * `toAsciiJson(e.value)`, made once for recent entries: a write's delta
- * (toRepState) and its stored row (daemon/store/codec.ts) spell the same
- * values, one after the other. Entries are never changed in place, so the
- * text stays right; the memo is bounded (cleared when full), not a cache
- * of every contact held.
- */
-export function entryValueJson(e: Entry): string {
-  let json = valueJsonMemo.get(e);
-  if (json === undefined) {
-    json = toAsciiJson(e.value);
-    if (valueJsonMemo.size >= VALUE_JSON_MEMO_MAX) valueJsonMemo.clear();
-    valueJsonMemo.set(e, json);
-  }
-  return json;
-}
-
 /**
  * The wire message for `s`. Values travel as JSON with every non-ASCII
  * character escaped (\uXXXX): the decoder's gate bounds non-ASCII text per
@@ -48,7 +27,7 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
     type: 'repState',
     ...opts,
     id: s.id,
-    entries: s.entries.map((e): WireEntry => [e.key, e.uid, entryValueJson(e), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
+    entries: s.entries.map((e): WireEntry => [e.key, e.uid, toAsciiJson(e.value), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
     ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
     stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
   };

@@ -19,7 +19,7 @@ import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
 import type { Patch } from '../../protocol/contacts/patch.ts';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
-import { decodeState, encodeState, encodeStateJson, StoreDecodeError } from '../../daemon/store/codec.ts';
+import { decodeState, StoreDecodeError } from '../../daemon/store/codec.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
@@ -159,18 +159,6 @@ test('load({journal: false}) gives a store that journals nothing', async () => {
   writeSample(m, A, newContactId(), 3, (clockMs += 5));
   assert.equal(m.drainChanges(), []);
   await store.close();
-});
-
-test('encodeStateJson is the JSON of encodeState (ASCII: non-ASCII escaped), for every state of the history', () => {
-  const { a } = history();
-  let n = 0;
-  for (const s of a.page(undefined, 1000)) {
-    const text = encodeStateJson(s);
-    assert.ok(/^[\x20-\x7e]*$/.test(text), `${s.id}: not printable ASCII`);
-    assert.equal(JSON.parse(text), JSON.parse(JSON.stringify(encodeState(s))));
-    n++;
-  }
-  assert.ok(n >= 20);
 });
 
 test('decodeState refuses damaged rows, naming the contact and the flaw', () => {
