@@ -11,8 +11,11 @@
  *   to the server, whose validation names the field and the reason.
  *   Every record keeps the line it starts on, for errors.
  * - A record with an id is created under that id, with op id
- *   `import.ID`: importing the same file again (into the same cluster) is
- *   answered `duplicate` and changes nothing. A record without an id gets
+ *   `import.ID.HASH` (HASH: of the record as the file has it): importing
+ *   the same file again (into the same cluster) is answered `duplicate` and
+ *   changes nothing, while a record changed since (a newer export) is a new
+ *   create of an id that exists, refused `exists` and reported, never
+ *   passed over as already there. A record without an id gets
  *   a fresh one (a second import of it makes a second contact), and list
  *   entries without a uid get fresh uids.
  * - Records go in `putMany` requests (protocol/client/client-service.ts)
@@ -29,11 +32,15 @@
  *   the others land. No server reachable, or a request refused whole, stops
  *   the import (what was answered before stays imported).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { toAsciiJson } from '../protocol/client/json.ts';
 import { PUT_MANY_MAX } from '../protocol/client/client-service.ts';
 import type { ContactsClient } from './client.ts';
 import { newId } from './writes.ts';
+
+/** Hex characters of a record's hash in its op id (op ids are at most 64 characters: `import.` + id ≤ 44 + `.` + these). */
+const OP_HASH_CHARS = 12;
 
 /** Largest file (or stdin) read: 256 MiB holds a few hundred thousand contacts. */
 export const IMPORT_BYTES_MAX = 256 * 2 ** 20;
@@ -166,6 +173,7 @@ const LIST_FIELDS = ['phones', 'emails', 'addresses', 'urls', 'groups'];
 function toRecord(x: unknown, line: number): ImportRecord {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return { line, error: 'a contact must be a JSON object' };
   const { name, structuredName, ...rest } = x as Record<string, unknown>;
+  const recordHash = createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, OP_HASH_CHARS);
   const contact: Record<string, unknown> = { ...rest };
   for (const k of VIEW_ONLY) delete contact[k];
   if (typeof name === 'string') contact.formattedName ??= name;
@@ -178,7 +186,8 @@ function toRecord(x: unknown, line: number): ImportRecord {
     if (!Array.isArray(list)) continue;
     contact[f] = list.map((e: unknown) => (e !== null && typeof e === 'object' && !Array.isArray(e) && !('uid' in e) ? { uid: newId(), ...e } : e));
   }
-  return { line, write: { opId: given ? `import.${String(contact.id).slice(0, 48)}` : newId(), patch: { kind: 'create', contact } } };
+  const opId = given ? `import.${String(contact.id).slice(0, 44)}.${recordHash}` : newId();
+  return { line, write: { opId, patch: { kind: 'create', contact } } };
 }
 
 /** Records cut into requests: at most PUT_MANY_MAX writes and REQUEST_CHARS_MAX characters each (a larger record goes alone). */

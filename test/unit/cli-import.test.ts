@@ -17,8 +17,12 @@ test('JSON lines: one record a line, blank lines skipped, a line that is not JSO
   assert.equal(r.map((x) => [x.line, x.error === undefined]), [[1, true], [4, false], [5, false], [6, true]]);
   assert.match(r[1]!.error!, /^not JSON/);
   assert.is(r[2]!.error, 'a contact must be a JSON object');
-  assert.equal(r[0]!.write, { opId: `import.${ID}`, patch: { kind: 'create', contact: { id: ID, formattedName: 'Ann' } } });
+  assert.match(r[0]!.write!.opId, new RegExp(`^import\\.${ID}\\.[0-9a-f]{12}$`));
+  assert.equal(r[0]!.write!.patch, { kind: 'create', contact: { id: ID, formattedName: 'Ann' } });
   assert.match(String(r[3]!.write!.patch.contact.id), /^[0-9A-Z]{26}$/, 'a record without an id gets a fresh one');
+  // The same record again has the same op id (a re-import is a duplicate); a changed one does not (it is refused `exists`, and reported).
+  assert.is(parseImport(`{"id":"${ID}","name":"Ann"}`)[0]!.write!.opId, r[0]!.write!.opId);
+  assert.is.not(parseImport(`{"id":"${ID}","name":"Ann B."}`)[0]!.write!.opId, r[0]!.write!.opId);
 });
 
 test('the get --json shape becomes a create: name, structuredName, view-only keys, entry uids', () => {
