@@ -26,6 +26,8 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, auth: 4 } as cons
 const EXIT_CODES_TEXT = 'exit codes: 0 ok, 1 not found or refused, 2 usage, 3 no server reachable, 4 credential missing, refused or not allowed';
 
 const DEFAULT_SERVER = '127.0.0.1:7700';
+/** Refused records `import` lists on stderr (the summary counts them all; --json lists every one). */
+const IMPORT_ERRORS_SHOWN = 20;
 
 /** Every command: its usage after the name, one-line summary, and the options it accepts (besides the common ones). */
 export const COMMANDS: Record<string, { args: string; help: string; options: string[] }> = {
@@ -382,7 +384,9 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
     const summary = await m.importRecords(ctx.client, records, (done, total) => ctx.io.err(`contacts import: ${done} of ${total} contacts sent\n`));
     if (ctx.json) printJson(ctx, summary);
     else {
-      for (const line of m.errorLines(summary.errors)) ctx.io.err(`contacts import: ${clean(line)}\n`);
+      const lines = m.errorLines(summary.errors);
+      for (const line of lines.slice(0, IMPORT_ERRORS_SHOWN)) ctx.io.err(`contacts import: ${clean(line)}\n`);
+      if (lines.length > IMPORT_ERRORS_SHOWN) ctx.io.err(`contacts import: ... and ${lines.length - IMPORT_ERRORS_SHOWN} more refused (--json lists every one)\n`);
       print(ctx, [`imported ${summary.imported} of ${summary.records} contacts` + (summary.duplicate > 0 ? `, ${summary.duplicate} already there` : '') + (summary.refused > 0 ? `, ${summary.refused} refused` : '')]);
     }
     if (summary.refused > 0) throw new ImportRefusals(summary.refused);

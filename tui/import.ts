@@ -36,6 +36,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { toAsciiJson } from '../protocol/client/json.ts';
 import { PUT_MANY_MAX } from '../protocol/client/client-service.ts';
+import { LIST_FIELDS, type ListField } from '../protocol/contacts/model.ts';
 import type { ContactsClient } from './client.ts';
 import { newId } from './writes.ts';
 
@@ -167,7 +168,27 @@ function elementLines(text: string): number[] {
 
 /** What a reader's view adds to a contact: not part of a write. */
 const VIEW_ONLY = ['seen', 'conflicts', 'revived', 'updated'];
-const LIST_FIELDS = ['phones', 'emails', 'addresses', 'urls', 'groups'];
+/** The parts of an address entry a hand-written file may leave out (they default to empty). */
+const ADDRESS_PARTS = ['poBox', 'extended', 'street', 'locality', 'region', 'postalCode', 'country'];
+
+/**
+ * A list entry as a write wants it, from what a file may hold: a fresh uid
+ * when it has none; a phone, email or URL may be a bare string and may
+ * leave out its type labels and preferred flag, an address its labels, flag
+ * and empty parts, a group may be its bare name. What is still wrong is
+ * left for the server, which names the field.
+ */
+function toEntry(field: ListField, e: unknown): unknown {
+  if (typeof e === 'string') return field === 'groups' ? { uid: newId(), name: e } : field === 'addresses' ? e : { uid: newId(), value: e, types: [], pref: false };
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) return e;
+  const out: Record<string, unknown> = { uid: newId(), ...e };
+  if (field !== 'groups') {
+    out.types ??= [];
+    out.pref ??= false;
+  }
+  if (field === 'addresses') for (const part of ADDRESS_PARTS) out[part] ??= '';
+  return out;
+}
 
 /** A `get --json` contact as the create it came from. */
 function toRecord(x: unknown, line: number): ImportRecord {
@@ -183,8 +204,7 @@ function toRecord(x: unknown, line: number): ImportRecord {
   if (!given) contact.id = newId();
   for (const f of LIST_FIELDS) {
     const list = contact[f];
-    if (!Array.isArray(list)) continue;
-    contact[f] = list.map((e: unknown) => (e !== null && typeof e === 'object' && !Array.isArray(e) && !('uid' in e) ? { uid: newId(), ...e } : e));
+    if (Array.isArray(list)) contact[f] = list.map((e: unknown) => toEntry(f, e));
   }
   const opId = given ? `import.${String(contact.id).slice(0, 44)}.${recordHash}` : newId();
   return { line, write: { opId, patch: { kind: 'create', contact } } };

@@ -25,6 +25,16 @@ test('JSON lines: one record a line, blank lines skipped, a line that is not JSO
   assert.is.not(parseImport(`{"id":"${ID}","name":"Ann B."}`)[0]!.write!.opId, r[0]!.write!.opId);
 });
 
+test('a hand-written file may leave out what a view always has: bare strings, labels, flags, empty address parts', () => {
+  const r = parseImport('{"name":"Ann","emails":[{"value":"a@example.org"}],"phones":["+1 555 0100"],"groups":["friends"],"addresses":[{"street":"1 Main St"}]}');
+  const c = r[0]!.write!.patch.contact as Record<string, { uid: string }[]>;
+  const strip = (xs: { uid: string }[]) => xs.map(({ uid, ...rest }) => (assert.match(uid, /^[0-9A-Z]{26}$/), rest));
+  assert.equal(strip(c.emails!), [{ value: 'a@example.org', types: [], pref: false }]);
+  assert.equal(strip(c.phones!), [{ value: '+1 555 0100', types: [], pref: false }]);
+  assert.equal(strip(c.groups!), [{ name: 'friends' }]);
+  assert.equal(strip(c.addresses!), [{ street: '1 Main St', types: [], pref: false, poBox: '', extended: '', locality: '', region: '', postalCode: '', country: '' }]);
+});
+
 test('the get --json shape becomes a create: name, structuredName, view-only keys, entry uids', () => {
   const view = {
     id: ID, name: 'Zoë Émile', structuredName: { family: 'Émile', given: 'Zoë', additional: '', prefixes: '', suffixes: '' },
