@@ -34,6 +34,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { toAsciiJson } from '../protocol/client/json.ts';
 import { PUT_MANY_MAX } from '../protocol/client/client-service.ts';
 import { LIST_FIELDS, type ListField } from '../protocol/contacts/model.ts';
@@ -100,12 +101,14 @@ export async function readImportText(file: string, stdin: NodeJS.ReadableStream 
     if (text.length > IMPORT_BYTES_MAX) throw new TypeError(`${file} is over ${IMPORT_BYTES_MAX / 2 ** 20} MiB: split it`);
     return text;
   }
+  // Decoded as a stream: a character split across two chunks stays one character.
+  const utf8 = new StringDecoder('utf8');
   let text = '';
   for await (const chunk of stdin) {
-    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    text += typeof chunk === 'string' ? chunk : utf8.write(chunk as Buffer);
     if (text.length > IMPORT_BYTES_MAX) throw new TypeError(`stdin is over ${IMPORT_BYTES_MAX / 2 ** 20} MiB: split it`);
   }
-  return text;
+  return text + utf8.end();
 }
 
 /** The records of a JSON array or JSON lines text, each with its first line; throws TypeError when an array is not JSON. */

@@ -6,7 +6,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { batches, errorLines, parseImport } from '../../tui/import.ts';
+import { Readable } from 'node:stream';
+import { batches, errorLines, parseImport, readImportText } from '../../tui/import.ts';
 import { PUT_MANY_MAX } from '../../protocol/client/client-service.ts';
 
 const ID = '01J9ZK3Q8W5Y2X7V4T6R1N0M3P';
@@ -23,6 +24,13 @@ test('JSON lines: one record a line, blank lines skipped, a line that is not JSO
   // The same record again has the same op id (a re-import is a duplicate); a changed one does not (it is refused `exists`, and reported).
   assert.is(parseImport(`{"id":"${ID}","name":"Ann"}`)[0]!.write!.opId, r[0]!.write!.opId);
   assert.is.not(parseImport(`{"id":"${ID}","name":"Ann B."}`)[0]!.write!.opId, r[0]!.write!.opId);
+});
+
+test('stdin: a character split across two chunks is read whole', async () => {
+  const bytes = Buffer.from('{"name":"Zoë"}\n');
+  const at = bytes.indexOf(0xc3) + 1; // between the two bytes of ë
+  const text = await readImportText('-', Readable.from([bytes.subarray(0, at), bytes.subarray(at)]));
+  assert.is(text, '{"name":"Zoë"}\n');
 });
 
 test('a hand-written file may leave out what a view always has: bare strings, labels, flags, empty address parts', () => {
