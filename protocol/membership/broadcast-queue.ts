@@ -41,7 +41,9 @@ export class BroadcastQueue {
   push(key: string, bytes: Uint8Array, alreadySent = 0): void {
     const old = this.byKey.get(key);
     if (old) this.remove(old);
-    const entry: Entry = { key, bytes, transmits: alreadySent };
+    // A copy of its own: `bytes` may be a view into a codec slab (byte-slab.ts), and a queued
+    // broadcast lives for seconds; up to maxEntries of them must not each pin a whole slab.
+    const entry: Entry = { key, bytes: bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice(), transmits: alreadySent };
     this.byKey.set(key, entry);
     this.bucket(alreadySent).add(entry);
     if (this.byKey.size > this.maxEntries) this.dropMostSent();

@@ -400,6 +400,8 @@ export class Replication {
    * request we would send alone at the sync tick.
    */
   catchUpRequestFor(now: TimeMs, peer: MemberView, roomBytes: number): Uint8Array | undefined {
+    // Probing also pings suspects; a request is for a member that answers (the slot stays for the next probe, or goes alone).
+    if (peer.state !== 'alive') return undefined;
     if (now - this.lastRequestMs < this.cfg.syncIntervalMs * RIDE_MIN_GAP_SYNCS) return undefined;
     this.lastRequestMs = now;
     this.timers.set('sync', now + Math.round(this.cfg.syncIntervalMs * ALONE_AFTER_SYNCS));
