@@ -381,14 +381,27 @@ const COMMAND_RUNNERS: Record<string, (ctx: Ctx) => Promise<void>> = {
       if (err instanceof TypeError) throw await requestError('invalid', err.message);
       throw err;
     }
-    const summary = await m.importRecords(ctx.client, records, (done, total) => ctx.io.err(`contacts import: ${done} of ${total} contacts sent\n`));
+    let summary;
+    let stopped: unknown;
+    try {
+      summary = await m.importRecords(ctx.client, records, (done, total) => ctx.io.err(`contacts import: ${done} of ${total} contacts sent\n`));
+    } catch (err) {
+      if (!(err instanceof m.ImportStopped)) throw err;
+      // What landed before the failure is reported, then the failure itself (its message and exit code).
+      summary = err.summary;
+      stopped = err.failure;
+    }
     if (ctx.json) printJson(ctx, summary);
     else {
       const lines = m.errorLines(summary.errors);
       for (const line of lines.slice(0, IMPORT_ERRORS_SHOWN)) ctx.io.err(`contacts import: ${clean(line)}\n`);
       if (lines.length > IMPORT_ERRORS_SHOWN) ctx.io.err(`contacts import: ... and ${lines.length - IMPORT_ERRORS_SHOWN} more refused (--json lists every one)\n`);
-      print(ctx, [`imported ${summary.imported} of ${summary.records} contacts` + (summary.duplicate > 0 ? `, ${summary.duplicate} already there` : '') + (summary.refused > 0 ? `, ${summary.refused} refused` : '')]);
+      print(ctx, [`imported ${summary.imported} of ${summary.records} contacts` +
+        (summary.duplicate > 0 ? `, ${summary.duplicate} already there` : '') +
+        (summary.refused > 0 ? `, ${summary.refused} refused` : '') +
+        (summary.unconfirmed > 0 ? `, ${summary.unconfirmed} not confirmed (run the same import again: what landed is answered "already there")` : '')]);
     }
+    if (stopped !== undefined) throw stopped;
     if (summary.refused > 0) throw new ImportRefusals(summary.refused);
   },
 

@@ -16,8 +16,10 @@
  *   changes nothing, while a record changed since (a newer export) is a new
  *   create of an id that exists, refused `exists` and reported, never
  *   passed over as already there. A record without an id gets
- *   a fresh one (a second import of it makes a second contact), and list
- *   entries without a uid get fresh uids.
+ *   one made from the hash of the whole file and the record's line (a
+ *   UUID, version 8), so running the same import again changes nothing,
+ *   while the same record in another file is another contact; list entries
+ *   without a uid get fresh uids.
  * - Records go in `putMany` requests (protocol/client/client-service.ts)
  *   of at most PUT_MANY_MAX writes and REQUEST_CHARS_MAX characters,
  *   IN_FLIGHT at a time. A request the server does not answer is retried
@@ -29,14 +31,20 @@
  *   so an anonymous import paces itself below that: ~300 contacts a
  *   second. With a credential it sends as fast as the server answers.
  * - Each refused record is reported with its line and the server's reason;
- *   the others land. No server reachable, or a request refused whole, stops
- *   the import (what was answered before stays imported).
+ *   the others land. A record too large for any request is refused here.
+ *   No server reachable, or a request refused whole, stops the import:
+ *   requests in flight finish, what landed is reported, and the records of
+ *   the failed request and those never sent are counted unconfirmed (the
+ *   same import run again answers what landed "duplicate"). A retried
+ *   request whose first answer was lost answers "duplicate" for what it
+ *   applied then: duplicates are "already there", whichever run put them.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { toAsciiJson } from '../protocol/client/json.ts';
 import { PUT_MANY_MAX } from '../protocol/client/client-service.ts';
+import { LIMITS } from '../protocol/wire/messages.ts';
 import { LIST_FIELDS, type ListField } from '../protocol/contacts/model.ts';
 import type { ContactsClient } from './client.ts';
 import { newId } from './writes.ts';
@@ -48,6 +56,8 @@ const OP_HASH_CHARS = 12;
 export const IMPORT_BYTES_MAX = 256 * 2 ** 20;
 /** Characters of one request's args: ~16 datagrams (a server takes up to 60,000). */
 const REQUEST_CHARS_MAX = 20_000;
+/** Characters of one record's write: what a request can carry alone, less its wrapping. */
+const RECORD_CHARS_MAX = LIMITS.maxClientJsonChars - 64;
 /**
  * First wait for a request's answer (then 2x, up to the client's cap): a
  * server busy with a stream of imports answers a 16-datagram request later
@@ -83,10 +93,19 @@ export interface ImportError {
 export interface ImportSummary {
   records: number;
   imported: number;
-  /** Already imported (same op id): nothing changed. */
+  /** Already imported (same op id): nothing changed. Also what a retried request of this run applied the first time, its answer lost. */
   duplicate: number;
   refused: number;
+  /** Records whose request failed whole (no server answered, or the request was refused) and those never sent after it: run the import again. */
+  unconfirmed: number;
   errors: ImportError[];
+}
+
+/** The import stopped: `failure` is why (what the client threw); `summary` says what landed before. */
+export class ImportStopped extends Error {
+  constructor(readonly summary: ImportSummary, readonly failure: unknown) {
+    super(`the import stopped: ${(failure as Error).message ?? String(failure)}`);
+  }
 }
 
 /** The file's text: FILE, or stdin for `-`; throws TypeError naming the problem. */
@@ -114,6 +133,8 @@ export async function readImportText(file: string, stdin: NodeJS.ReadableStream 
 /** The records of a JSON array or JSON lines text, each with its first line; throws TypeError when an array is not JSON. */
 export function parseImport(text: string): ImportRecord[] {
   const body = text.replace(/^\uFEFF/, '');
+  // Records without an id get one derived from the file and their line, so running the same import again changes nothing.
+  const file = createHash('sha256').update(body).digest();
   if (body.trimStart().startsWith('[')) {
     let items: unknown;
     try {
@@ -123,7 +144,7 @@ export function parseImport(text: string): ImportRecord[] {
     }
     if (!Array.isArray(items)) throw new TypeError('the file starts with [ but is not a JSON array');
     const lines = elementLines(body);
-    return items.map((x, i) => toRecord(x, lines[i] ?? 1));
+    return items.map((x, i) => toRecord(x, lines[i] ?? 1, file));
   }
   const out: ImportRecord[] = [];
   body.split('\n').forEach((raw, i) => {
@@ -135,7 +156,7 @@ export function parseImport(text: string): ImportRecord[] {
     } catch (err) {
       return out.push({ line: i + 1, error: `not JSON: ${(err as Error).message}` });
     }
-    out.push(toRecord(x, i + 1));
+    out.push(toRecord(x, i + 1, file));
   });
   return out;
 }
@@ -194,7 +215,7 @@ function toEntry(field: ListField, e: unknown): unknown {
 }
 
 /** A `get --json` contact as the create it came from. */
-function toRecord(x: unknown, line: number): ImportRecord {
+function toRecord(x: unknown, line: number, file: Uint8Array): ImportRecord {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return { line, error: 'a contact must be a JSON object' };
   const { name, structuredName, ...rest } = x as Record<string, unknown>;
   const recordHash = createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, OP_HASH_CHARS);
@@ -204,13 +225,22 @@ function toRecord(x: unknown, line: number): ImportRecord {
   else if (name !== undefined) contact.name = name;
   if (structuredName !== undefined) contact.name = structuredName;
   const given = typeof contact.id === 'string' && contact.id !== '';
-  if (!given) contact.id = newId();
+  if (!given) contact.id = derivedId(file, line);
   for (const f of LIST_FIELDS) {
     const list = contact[f];
     if (Array.isArray(list)) contact[f] = list.map((e: unknown) => toEntry(f, e));
   }
-  const opId = given ? `import.${String(contact.id).slice(0, 44)}.${recordHash}` : newId();
-  return { line, write: { opId, patch: { kind: 'create', contact } } };
+  const write = { opId: `import.${String(contact.id).slice(0, 44)}.${recordHash}`, patch: { kind: 'create' as const, contact } };
+  const chars = toAsciiJson(write).length;
+  if (chars > RECORD_CHARS_MAX) return { line, error: `the contact is ${chars} characters of JSON; a request holds at most ${RECORD_CHARS_MAX} (a large photo or note?)` };
+  return { line, write };
+}
+
+/** A UUID (version 8: made here) from the file's hash and a line of it. */
+function derivedId(file: Uint8Array, line: number): string {
+  const h = createHash('sha256').update(file).update(`#${line}`).digest('hex');
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Records cut into requests: at most PUT_MANY_MAX writes and REQUEST_CHARS_MAX characters each (a larger record goes alone). */
@@ -261,17 +291,26 @@ type Result = string | { code?: string; message?: string; issues?: { path: strin
 
 /** Sends every record; `progress` hears (done, total) now and then. Throws what the client throws for a whole request. */
 export async function importRecords(client: ContactsClient, records: readonly ImportRecord[], progress: (done: number, total: number) => void): Promise<ImportSummary> {
-  const summary: ImportSummary = { records: records.length, imported: 0, duplicate: 0, refused: 0, errors: [] };
+  const summary: ImportSummary = { records: records.length, imported: 0, duplicate: 0, refused: 0, unconfirmed: 0, errors: [] };
   for (const r of records) if (r.error) refuse(summary, { line: r.line, code: 'invalid', message: r.error });
   const queue = batches(records);
   const pace = client.anonymous ? new Pace(ANONYMOUS_DATAGRAMS_PER_S, ANONYMOUS_BURST) : undefined;
   let done = 0;
   let lastReport = Date.now();
+  let failure: { err: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
+    // After a failure no new request goes; those in flight finish.
+    for (let next = queue.shift(); next && !failure; next = queue.shift()) {
       const batch = next.records;
       await pace?.take(Math.ceil(next.chars / DATAGRAM_CHARS));
-      const answer = await client.request('putMany', { writes: batch.map((r) => r.write) }, { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS });
+      let answer;
+      try {
+        answer = await client.request('putMany', { writes: batch.map((r) => r.write) }, { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS });
+      } catch (err) {
+        failure ??= { err };
+        summary.unconfirmed += batch.length; // applied or not: a lost answer cannot tell
+        continue;
+      }
       const results = (answer.result as { results?: Result[] }).results ?? [];
       batch.forEach((r, i) => tally(summary, r, results[i]));
       done += batch.length;
@@ -282,7 +321,9 @@ export async function importRecords(client: ContactsClient, records: readonly Im
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  for (const rest of queue) summary.unconfirmed += rest.records.length;
   summary.errors.sort((a, b) => a.line - b.line);
+  if (failure) throw new ImportStopped(summary, failure.err);
   return summary;
 }
 

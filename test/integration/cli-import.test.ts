@@ -70,7 +70,7 @@ test(`import of ${COUNT} contacts (JSON lines) at A: all read back at B; a secon
   }
   const again = await cli('import', linesFile, '--json', '--server', a!.addr);
   assert.is(again.code, 0, again.stderr);
-  assert.equal(JSON.parse(again.stdout), { records: COUNT, imported: 0, duplicate: COUNT, refused: 0, errors: [] });
+  assert.equal(JSON.parse(again.stdout), { records: COUNT, imported: 0, duplicate: COUNT, refused: 0, unconfirmed: 0, errors: [] });
 });
 
 test('a JSON array with a bad record: its line and field are named, the others land (exit 1)', async () => {

@@ -7,7 +7,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Readable } from 'node:stream';
-import { batches, errorLines, parseImport, readImportText } from '../../tui/import.ts';
+import { batches, errorLines, importRecords, ImportStopped, parseImport, readImportText } from '../../tui/import.ts';
+import type { ContactsClient } from '../../tui/client.ts';
+import { isContactId } from '../../protocol/contacts/ids.ts';
 import { PUT_MANY_MAX } from '../../protocol/client/client-service.ts';
 
 const ID = '01J9ZK3Q8W5Y2X7V4T6R1N0M3P';
@@ -20,7 +22,10 @@ test('JSON lines: one record a line, blank lines skipped, a line that is not JSO
   assert.is(r[2]!.error, 'a contact must be a JSON object');
   assert.match(r[0]!.write!.opId, new RegExp(`^import\\.${ID}\\.[0-9a-f]{12}$`));
   assert.equal(r[0]!.write!.patch, { kind: 'create', contact: { id: ID, formattedName: 'Ann' } });
-  assert.match(String(r[3]!.write!.patch.contact.id), /^[0-9A-Z]{26}$/, 'a record without an id gets a fresh one');
+  const made = String(r[3]!.write!.patch.contact.id);
+  assert.ok(isContactId(made) && /^[0-9a-f]{8}-[0-9a-f]{4}-8/.test(made), `a record without an id gets a UUID made here: ${made}`);
+  assert.is(parseImport(text)[3]!.write!.patch.contact.id, made, 'the same file again: the same id (a re-run changes nothing)');
+  assert.is.not(parseImport(text + '\n')[3]!.write!.patch.contact.id, made, 'another file: another contact');
   // The same record again has the same op id (a re-import is a duplicate); a changed one does not (it is refused `exists`, and reported).
   assert.is(parseImport(`{"id":"${ID}","name":"Ann"}`)[0]!.write!.opId, r[0]!.write!.opId);
   assert.is.not(parseImport(`{"id":"${ID}","name":"Ann B."}`)[0]!.write!.opId, r[0]!.write!.opId);
@@ -31,6 +36,32 @@ test('stdin: a character split across two chunks is read whole', async () => {
   const at = bytes.indexOf(0xc3) + 1; // between the two bytes of ë
   const text = await readImportText('-', Readable.from([bytes.subarray(0, at), bytes.subarray(at)]));
   assert.is(text, '{"name":"Zoë"}\n');
+});
+
+test('a record too large for any request is refused with its line, not sent', () => {
+  const r = parseImport(`{"name":"Small"}\n{"name":"Big","note":"${'x'.repeat(70_000)}"}\n`);
+  assert.ok(r[0]!.write);
+  assert.is(r[1]!.line, 2);
+  assert.match(r[1]!.error!, /characters of JSON; a request holds at most/);
+  assert.is(batches(r).flatMap((b) => b.records).length, 1);
+});
+
+test('a client failure stops the import with what landed: the failed request and the rest unconfirmed', async () => {
+  const records = parseImport(Array.from({ length: 250 }, (_, i) => JSON.stringify({ name: `P${i}` })).join('\n'));
+  let calls = 0;
+  const client = {
+    anonymous: false,
+    async request(_op: string, args: { writes: unknown[] }) {
+      if (++calls === 2) throw new Error('no server answered');
+      return { result: { results: args.writes.map(() => 'applied') } };
+    },
+  } as unknown as ContactsClient;
+  const stopped = await importRecords(client, records, () => undefined).then(() => undefined, (err: unknown) => err);
+  assert.ok(stopped instanceof ImportStopped);
+  const s = (stopped as ImportStopped).summary;
+  assert.is(s.imported + s.unconfirmed, 250);
+  assert.ok(s.imported > 0 && s.unconfirmed >= 100, JSON.stringify(s));
+  assert.match(String(((stopped as ImportStopped).failure as Error).message), 'no server answered');
 });
 
 test('a hand-written file may leave out what a view always has: bare strings, labels, flags, empty address parts', () => {
