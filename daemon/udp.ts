@@ -20,7 +20,12 @@ import type { DatagramSink } from './driver.ts';
 import type { HostPort } from './config.ts';
 import { OperatorError } from './errors.ts';
 
-/** Receive buffer asked for: 4 MiB holds ~4,000 full datagrams, about a second of a flood being dropped. */
+/**
+ * Receive buffer asked for: 256 KiB, about 190 full datagrams. Small on
+ * purpose: under a flood, a 4 MiB buffer queued seconds of junk ahead of a
+ * member's ping (ack p99 875 ms, past the 500 ms probe timeout); with this
+ * one the kernel drops the excess instead (test/integration/flood.test.ts).
+ */
 const RECV_BUFFER_BYTES = 256 * 1024;
 
 /** Socket-level counters, for metrics. */
