@@ -90,12 +90,10 @@ export class Outbox {
   /** As `send`, for messages already encoded. */
   sendEncoded(to: Address, encoded: Uint8Array[], piggyback?: Piggyback, seal?: Transmit['seal'], client?: ClientChannel): void {
     if (this.cap && this.cap.to === to && this.cap.applies()) return this.sendCapped(this.cap, encoded, seal, client);
-    let room = this.budgetBytes - this.overheadBytes;
-    for (const m of encoded) room -= m.length;
+    const room = this.roomLeft(encoded);
     if (room < 0) {
       // Too large for one datagram: send it in pieces (no piggyback on those).
-      this.xid = (this.xid + 1) >>> 0;
-      for (const piece of fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes)) this.push(to, piece, seal, client);
+      for (const piece of this.pieces(encoded)) this.push(to, piece, seal, client);
       return;
     }
     const riders = piggyback && room > 0 ? piggyback.queue.take(room, piggyback.limit, 255 - encoded.length) : [];
@@ -118,16 +116,21 @@ export class Outbox {
    */
   sendEncodedToEach(to: readonly Address[], encoded: Uint8Array[]): void {
     if (to.length === 0) return;
+    const datagrams = this.roomLeft(encoded) >= 0 ? [assemblePacket(this.header, encoded)] : this.pieces(encoded);
+    for (const a of to) for (const d of datagrams) this.push(a, d);
+  }
+
+  /** Bytes a datagram of `encoded` leaves for broadcasts; negative when it needs fragments. */
+  private roomLeft(encoded: readonly Uint8Array[]): number {
     let room = this.budgetBytes - this.overheadBytes;
     for (const m of encoded) room -= m.length;
-    if (room >= 0) {
-      const packet = assemblePacket(this.header, encoded);
-      for (const a of to) this.push(a, packet);
-      return;
-    }
+    return room;
+  }
+
+  /** `encoded` as one packet cut into fragments under a fresh transfer id. */
+  private pieces(encoded: readonly Uint8Array[]): Uint8Array[] {
     this.xid = (this.xid + 1) >>> 0;
-    const pieces = fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes);
-    for (const a of to) for (const piece of pieces) this.push(a, piece);
+    return fragmentPacket(this.header, assemblePacket(this.header, encoded), this.xid, this.budgetBytes);
   }
 
   /** Sends only broadcasts (a gossip datagram); false when there was nothing to send. */
