@@ -111,9 +111,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
   readonly clientGate: ClientGate;
   /** Rate limits in front of everything (inbound-guard.ts). */
   readonly guard: InboundGuard;
-  private memberAddrs = new Map<Address, NodeId>();
   private readonly ownHosts: ReadonlySet<string>;
-  private memberAddrsVersion = -1;
   readonly stats: NodeStats = { datagramsIn: 0, bytesIn: 0, withheld: 0, dropped: {} };
   private readonly reassembler = new Reassembler();
   private readonly events: NodeEvent[] = [];
@@ -147,7 +145,7 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     this.security = init.security && new SecurityService({
       id: init.id, cluster: this.config.clusterName, security: init.security, outbox: this.outbox, rng: init.rng, now: init.now,
       members: () => membership.memberViews(), broadcast: (key, encoded) => membership.enqueueBroadcast(key, encoded),
-      member: (id) => membership.member(id), memberAt: (addr) => this.memberAt(addr),
+      member: (id) => membership.member(id), memberAt: (addr) => membership.memberAt(addr),
     });
     this.replication = new Replication({
       id: init.id, rng: init.rng, outbox: this.outbox, now: init.now, config: this.config,
@@ -269,15 +267,6 @@ export class ClusterNode implements SansIoCore<NodeEvent> {
     return this.membership.isMemberAddress(a);
   }
 
-  /** The member at address `a` (a map rebuilt only when the membership changed; asked for sealed packets). */
-  private memberAt(a: Address): NodeId | undefined {
-    if (this.memberAddrsVersion !== this.membership.membersVersion) {
-      this.memberAddrs = new Map();
-      for (const m of this.membership.memberViews()) this.memberAddrs.set(m.addr, m.id);
-      this.memberAddrsVersion = this.membership.membersVersion;
-    }
-    return this.memberAddrs.get(a);
-  }
 
   /**
    * Handles one plain packet; `sealedBy` is the sender its seal proved

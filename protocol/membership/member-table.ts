@@ -60,8 +60,8 @@ export class MemberTable {
   private live = 0;
   private changes = 0;
   private joinsAndRemovals = 0;
-  /** Members at each address (two can share one for a while: a restart on a new id), for isMemberAddress. */
-  private readonly atAddress = new Map<Address, number>();
+  /** The members at each address, oldest first (two can share one for a while: a restart on a new id). */
+  private readonly atAddress = new Map<Address, NodeId[]>();
 
   constructor(
     readonly selfId: NodeId,
@@ -77,7 +77,7 @@ export class MemberTable {
     this.changes++;
     this.joinsAndRemovals++;
     this.members.set(member.id, member);
-    this.countAddress(member.addr, 1);
+    this.placeAt(member.addr, member.id);
     if (isLiveState(member.state)) this.live++;
     if (member.id === this.selfId) return;
     this.slotOf.set(member.id, this.others.length);
@@ -94,7 +94,7 @@ export class MemberTable {
     this.joinsAndRemovals++;
     if (isLiveState(m.state)) this.live--;
     this.members.delete(id);
-    this.countAddress(m.addr, -1);
+    this.unplaceAt(m.addr, id);
     const slot = this.slotOf.get(id);
     if (slot === undefined) return;
     const last = this.others.pop()!;
@@ -125,9 +125,9 @@ export class MemberTable {
   /** Moves `m` to address `addr` (keeps the address index current). */
   setAddress(m: Member, addr: Address): void {
     if (m.addr === addr) return;
-    this.countAddress(m.addr, -1);
+    this.unplaceAt(m.addr, m.id);
     m.addr = addr;
-    this.countAddress(addr, 1);
+    this.placeAt(addr, m.id);
   }
 
   /** Whether any member we list, in any state, ourselves included, is at `addr`. */
@@ -135,10 +135,23 @@ export class MemberTable {
     return this.atAddress.has(addr);
   }
 
-  private countAddress(addr: Address, delta: number): void {
-    const n = (this.atAddress.get(addr) ?? 0) + delta;
-    if (n > 0) this.atAddress.set(addr, n);
-    else this.atAddress.delete(addr);
+  /** The member at `addr` (of two sharing it, the one listed there last: a restart's new id). */
+  memberAt(addr: Address): NodeId | undefined {
+    return this.atAddress.get(addr)?.at(-1);
+  }
+
+  private placeAt(addr: Address, id: NodeId): void {
+    const ids = this.atAddress.get(addr);
+    if (ids) ids.push(id);
+    else this.atAddress.set(addr, [id]);
+  }
+
+  private unplaceAt(addr: Address, id: NodeId): void {
+    const ids = this.atAddress.get(addr);
+    if (!ids) return;
+    const i = ids.indexOf(id);
+    if (i >= 0) ids.splice(i, 1);
+    if (ids.length === 0) this.atAddress.delete(addr);
   }
 
   /** Bumped by every add, remove and change of state: a cache key for lists of members by state. */

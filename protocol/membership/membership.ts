@@ -252,6 +252,11 @@ export class Membership {
     return this.table.hasAddress(addr);
   }
 
+  /** The member we list at `addr`, in any state (of two sharing it, the newer). */
+  memberAt(addr: Address): NodeId | undefined {
+    return this.table.memberAt(addr);
+  }
+
   /** One member, or undefined. */
   member(id: NodeId): MemberView | undefined {
     const m = this.table.get(id);

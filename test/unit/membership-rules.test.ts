@@ -118,11 +118,14 @@ test('member table: the address index follows adds, moves and removals (two memb
   t.add(a);
   t.add(b);
   assert.ok(t.hasAddress('10.0.0.1:1' as Address));
+  assert.is(t.memberAt('10.0.0.1:1' as Address), b.id, 'of two at one address, the newer');
   t.setAddress(a, '10.0.0.2:1' as Address);
   assert.ok(t.hasAddress('10.0.0.1:1' as Address), 'b is still there');
   assert.ok(t.hasAddress('10.0.0.2:1' as Address));
+  assert.is(t.memberAt('10.0.0.2:1' as Address), a.id, 'a moved member is found at once at its new address');
   t.remove(b.id);
   assert.not.ok(t.hasAddress('10.0.0.1:1' as Address));
+  assert.is(t.memberAt('10.0.0.1:1' as Address), undefined);
   t.setState(a, 'dead', 5);
   assert.ok(t.hasAddress('10.0.0.2:1' as Address), 'a dead member is still listed');
   t.remove(a.id);
