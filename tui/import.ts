@@ -53,7 +53,7 @@ import { newId } from './writes.ts';
 const OP_HASH_CHARS = 12;
 
 /** Largest file (or stdin) read: 256 MiB holds a few hundred thousand contacts. */
-export const IMPORT_BYTES_MAX = 256 * 2 ** 20;
+const IMPORT_BYTES_MAX = 256 * 2 ** 20;
 /** Characters of one request's args: ~16 datagrams (a server takes up to 60,000). */
 const REQUEST_CHARS_MAX = 20_000;
 /** Characters of one record's write: what a request can carry alone, less its wrapping. */
@@ -70,16 +70,20 @@ const DATAGRAM_CHARS = 1300;
 const ANONYMOUS_DATAGRAMS_PER_S = 150;
 const ANONYMOUS_BURST = 300;
 /** Requests in flight at once. */
-export const IN_FLIGHT = 4;
+const IN_FLIGHT = 4;
 /** Progress lines on stderr at most this often, for imports of more than one request. */
 const PROGRESS_EVERY_MS = 1000;
 
 /** One contact of the file: where it starts, and the write it becomes (or why it cannot be one). */
-export interface ImportRecord {
-  line: number;
-  write?: { opId: string; patch: { kind: 'create'; contact: Record<string, unknown> } };
-  error?: string;
-}
+export type ImportRecord =
+  | {
+    line: number;
+    write: { opId: string; patch: { kind: 'create'; contact: Record<string, unknown> } };
+    /** Characters of the write's JSON, measured once when it is made (requests are cut by it). */
+    chars: number;
+    error?: undefined;
+  }
+  | { line: number; write?: undefined; error: string };
 
 /** One refused record, as the summary lists it. */
 export interface ImportError {
@@ -233,7 +237,7 @@ function toRecord(x: unknown, line: number, file: Uint8Array): ImportRecord {
   const write = { opId: `import.${String(contact.id).slice(0, 44)}.${recordHash}`, patch: { kind: 'create' as const, contact } };
   const chars = toAsciiJson(write).length;
   if (chars > RECORD_CHARS_MAX) return { line, error: `the contact is ${chars} characters of JSON; a request holds at most ${RECORD_CHARS_MAX} (a large photo or note?)` };
-  return { line, write };
+  return { line, write, chars };
 }
 
 /** A UUID (version 8: made here) from the file's hash and a line of it. */
@@ -250,7 +254,7 @@ export function batches(records: readonly ImportRecord[]): { records: ImportReco
   let chars = 0;
   for (const r of records) {
     if (!r.write) continue;
-    const size = toAsciiJson(r.write).length + 1;
+    const size = r.chars + 1;
     if (current.length > 0 && (current.length >= PUT_MANY_MAX || chars + size > REQUEST_CHARS_MAX)) {
       out.push({ records: current, chars });
       current = [];
