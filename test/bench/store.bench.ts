@@ -46,11 +46,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commitWrite } from '../../protocol/contacts/book.ts';
-import { opId } from '../../protocol/contacts/ids.ts';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
-import { newContactId, sampleContact, writeSample } from '../../daemon/store/sample.ts';
+import { newContactId, writeSample } from '../../daemon/store/sample.ts';
 import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
 import { median, percentile, type Bench, type Record } from './harness.ts';
 import { checkAnswer, putManyRequest, putRequest, startWriteNode, type WriteNode } from './write-node.ts';
@@ -197,9 +195,7 @@ async function acks(record: Record): Promise<void> {
     const memory = await store.load();
     const journals: StoreChange[][] = [];
     for (let i = 0; i < GROUP_WRITES; i++) {
-      const id = newContactId();
-      const out = commitWrite(memory, NODE, { opId: opId(`op-${id}`), patch: { kind: 'create', contact: sampleContact(id, sample++) } }, ++nowMs);
-      if (out.kind !== 'applied') throw new Error(`bench write refused: ${JSON.stringify(out)}`);
+      writeSample(memory, NODE, newContactId(), sample++, ++nowMs);
       journals.push(memory.drainChanges());
     }
     const alone = await ackRate(GROUP_WRITERS, GROUP_WRITES, (_, i) => store.commit(journals[i]!));

@@ -80,15 +80,15 @@ export interface WriteNode {
   close(): Promise<void>;
 }
 
-/** The writing node's core, joined to its two peers, with `clients` write credentials; over `store` (a fresh MemoryStore when absent). */
-export function writeCore(clients: number, store?: ContactStore): { core: ClusterNode; clients: BenchClient[]; peerAddrs: Set<string> } {
+/** The writing node's core, joined to its two peers, with `clients` write credentials; over `store`. */
+function writeCore(clients: number, store: ContactStore): { core: ClusterNode; clients: BenchClient[]; peerAddrs: Set<string> } {
   const now = Date.now();
   const security = () => ({ crypto: nodeCrypto, epoch: WRITER_EPOCH, keyFileKey: KEY });
   const node = (i: number, config = {}, restored = {}) => new ClusterNode({
     id: i === 0 ? WRITER_ID : nodeId(`b0000000000000${i.toString(16).padStart(2, '0')}`), addr: address(`127.0.0.1:${7700 + i}`),
     rng: new SeededRng(i + 1), now, security: security(), config: { clusterName: CLUSTER, ...config }, restored,
   });
-  const core = node(0, { probeIntervalMs: NO_PROBES_MS }, store ? { store } : {});
+  const core = node(0, { probeIntervalMs: NO_PROBES_MS }, { store });
   const peers = [node(1), node(2)];
   joinInProcess(now, core, peers);
   const bench: BenchClient[] = [];
