@@ -33,6 +33,8 @@ const ENTRIES = {
   contactd: 'daemon/main.ts',
   contacts: 'tui/main.ts',
   'local-cluster': 'daemon/local-cluster.ts',
+  // The SQLite store's writer thread (daemon/store/sqlite-store.ts starts it from beside itself).
+  'store-writer': 'daemon/store/commit-worker.ts',
 };
 /**
  * Packages loaded from node_modules as they are; the rest are bundled.

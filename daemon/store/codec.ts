@@ -22,6 +22,8 @@ import type { ContactId } from '../../protocol/contacts/ids.ts';
 import type { FieldKey } from '../../protocol/contacts/model.ts';
 import type { ContactState, Entry } from '../../protocol/contacts/state.ts';
 import type { NodeId } from '../../protocol/types.ts';
+import { entryJson } from '../../protocol/contacts/entry-json.ts';
+import { toAsciiJson } from '../../protocol/client/json.ts';
 
 /** A stored value does not have the shape this version writes: the message names the row and the flaw. */
 export class StoreDecodeError extends Error {
@@ -38,13 +40,38 @@ export interface EncodedState {
   f: VersionVector;
 }
 
-/** The on-disk object for `s` (embed it in a batch, or JSON.stringify it for a column). */
+/** The on-disk object for `s` (what `stateJson(s)` parses back to). */
 export function encodeState(s: ContactState): EncodedState {
   return {
     e: s.entries.map((x) => [x.key, x.uid, x.value, x.dot.origin, x.dot.seq, x.hlc.wallMs, x.hlc.logical]),
     c: s.ctx,
     f: s.floor,
   };
+}
+
+/**
+ * The column text of `s`: `JSON.stringify(encodeState(s))` in meaning, in
+ * printable ASCII (non-ASCII characters as \uXXXX escapes, which JSON.parse
+ * turns back), built from the entries' value texts that replication made
+ * for the same write (entry-json.ts) instead of serializing every value
+ * again. ASCII matters downstream: commit-sql.ts writes an ASCII literal as
+ * it is, and anything else through a slower escape.
+ */
+export function stateJson(s: ContactState): string {
+  let out = '{"e":[';
+  for (let i = 0; i < s.entries.length; i++) {
+    const x = s.entries[i]!;
+    out += `${i === 0 ? '' : ','}[${quoted(x.key)},${quoted(x.uid)},${entryJson(x)},${quoted(x.dot.origin)},${x.dot.seq},${x.hlc.wallMs},${x.hlc.logical}]`;
+  }
+  return `${out}],"c":${toAsciiJson(s.ctx)},"f":${toAsciiJson(s.floor)}}`;
+}
+
+/** Characters JSON takes inside quotes as they are: field keys, uids, op ids and node ids never have others. */
+const PLAIN = /^[\w.:$@+-]*$/;
+
+/** `t` as an ASCII JSON string (quoted as it is when plain: the common case, without a JSON.stringify call). */
+function quoted(t: string): string {
+  return PLAIN.test(t) ? `"${t}"` : toAsciiJson(t);
 }
 
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;

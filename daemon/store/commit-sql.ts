@@ -10,21 +10,23 @@
  * SQLite reads each value once, as a literal. Literals are safe by
  * construction: text is single-quoted with every quote doubled (SQL has no
  * other escape inside quotes), NUL (which would end the C string exec
- * reads) cannot occur — JSON.stringify escapes every control character, ids
- * are validated ULIDs or UUIDs, and the full-text columns have control
- * characters replaced by spaces. Rows go
- * in statements of at most ROWS_PER_STATEMENT, so a huge batch (a full
- * sync) does not make one gigantic statement.
+ * reads) cannot occur — state text is JSON (codec.ts stateJson escapes
+ * every control character), ids are validated ULIDs or UUIDs, and the
+ * full-text columns have control characters replaced by spaces. Rows go in
+ * statements of at most ROWS_PER_STATEMENT, so a huge batch (a full sync)
+ * does not make one gigantic statement.
  *
  * The script is ASCII throughout: a literal with other characters is
  * written unistr('…') with them as \uXXXX (\+XXXXXX beyond the BMP) and
  * backslashes doubled, which SQLite turns back into the same text. Why:
- * node-sqlite3 copies the script to UTF-8 on the main thread before the
- * thread pool runs it, and a string with a single non-ASCII character is a
- * two-byte string for V8, which it copied three times slower (measured: a
- * 45,000-character script, 95 µs against 280 µs; the copy was the largest
- * single cost of a commit on the main thread). The stored text is the same
- * bytes either way.
+ * node-sqlite3 copies the script to UTF-8 on the calling thread (the
+ * store's writer thread, commit-worker.ts) before the thread pool runs it,
+ * and a string with a single non-ASCII character is a two-byte string for
+ * V8, which it copied three times slower (measured: a 45,000-character
+ * script, 95 µs against 280 µs; the copy was the largest single cost of a
+ * commit on that thread). State text is ASCII already (stateJson); only
+ * full-text columns with accents take the unistr path. The stored text is
+ * the same bytes either way.
  *
  * Order inside the script: forgets (their full-text rows, then the rows; a
  * fence goes with its contact by ON DELETE CASCADE), puts (old full-text
@@ -33,8 +35,7 @@
  */
 import type { DotCloud } from '../../protocol/contacts/dots.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
-import type { ContactState } from '../../protocol/contacts/state.ts';
-import { encodeClock, encodeFence, encodeState } from './codec.ts';
+import { decodeState, encodeClock, encodeFence, type Interner } from './codec.ts';
 import type { NetChanges } from './net-changes.ts';
 import { ftsColumns } from './search-text.ts';
 
@@ -103,26 +104,26 @@ export interface ContactRows {
   readonly fts: string | undefined;
 }
 
-/** The SQL row values of a state (its view and its JSON: the costly part of a commit). */
-export function contactRows(s: ContactState): ContactRows {
-  const text = ftsColumns(s);
-  const id = sqlText(s.id);
+/** The SQL row values of contact `id` whose column text is `json` (stateJson): its view gives the full-text columns. */
+export function contactRows(id: ContactId, json: string, interner?: Interner): ContactRows {
+  const text = ftsColumns(decodeState(id, json, interner));
+  const quotedId = sqlText(id);
   return {
-    contact: `(${id}, ${text ? 1 : 0}, ${sqlText(JSON.stringify(encodeState(s)))})`,
-    fts: text ? `(${id}, ${text.map(ftsText).join(', ')})` : undefined,
+    contact: `(${quotedId}, ${text ? 1 : 0}, ${sqlText(json)})`,
+    fts: text ? `(${quotedId}, ${text.map(ftsText).join(', ')})` : undefined,
   };
 }
 
 /** The whole transaction for `net`; `applied` is the node's applied cloud after it (rows are rewritten whole). */
-export function commitScript(net: NetChanges, applied: DotCloud, rowsOf: (s: ContactState) => ContactRows = contactRows): string {
+export function commitScript(net: NetChanges, applied: DotCloud, rowsOf: (id: ContactId, json: string) => ContactRows = contactRows): string {
   const sql = ['BEGIN IMMEDIATE'];
   for (const ids of chunks([...net.forgets])) {
     sql.push(`DELETE FROM contact_fts WHERE rowid IN (SELECT n FROM contact WHERE live = 1 AND id IN ${idList(ids)})`);
     sql.push(`DELETE FROM contact WHERE id IN ${idList(ids)}`);
   }
-  for (const states of chunks([...net.puts.values()])) {
-    sql.push(`DELETE FROM contact_fts WHERE rowid IN (SELECT n FROM contact WHERE live = 1 AND id IN ${idList(states.map((s) => s.id))})`);
-    const rows = states.map(rowsOf);
+  for (const puts of chunks([...net.puts])) {
+    sql.push(`DELETE FROM contact_fts WHERE rowid IN (SELECT n FROM contact WHERE live = 1 AND id IN ${idList(puts.map(([id]) => id))})`);
+    const rows = puts.map(([id, json]) => rowsOf(id, json));
     // An upsert, not INSERT OR REPLACE: a replace deletes the row (cascading its fence) and changes its rowid.
     sql.push(`INSERT INTO contact(id, live, state) VALUES ${rows.map((r) => r.contact).join(', ')} ON CONFLICT(id) DO UPDATE SET live = excluded.live, state = excluded.state`);
     const live = rows.flatMap((r) => (r.fts === undefined ? [] : [r.fts]));

@@ -16,13 +16,21 @@ import { cloudUnion, EMPTY_CLOUD, vvMax, type DotCloud, type VersionVector } fro
 import type { TombstoneFence } from '../../protocol/contacts/gc.ts';
 import type { Hlc } from '../../protocol/contacts/hlc.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
-import type { ContactState } from '../../protocol/contacts/state.ts';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
+import { stateJson } from './codec.ts';
+
+/** A StoreChange as the writer thread takes it: a put carries its contact's id and column text (stateJson), not the state. */
+export type WriterChange = Exclude<StoreChange, { kind: 'put' }> | { readonly kind: 'put'; readonly id: ContactId; readonly json: string };
+
+/** `changes` for the writer thread: what a structured clone copies cheaply (strings and small plain objects). */
+export function toWriterChanges(changes: readonly StoreChange[]): WriterChange[] {
+  return changes.map((c) => (c.kind === 'put' ? { kind: 'put', id: c.state.id, json: stateJson(c.state) } : c));
+}
 
 /** What a batch leaves behind, row by row. */
 export interface NetChanges {
-  /** Contacts whose last change is a put: their final state. */
-  readonly puts: Map<ContactId, ContactState>;
+  /** Contacts whose last change is a put: their final state's column text. */
+  readonly puts: Map<ContactId, string>;
   /** Contacts whose last change is a forget. */
   readonly forgets: Set<ContactId>;
   /** Fences to write (a value) or delete (undefined), after the contacts. */
@@ -38,8 +46,8 @@ export interface NetChanges {
 }
 
 /** The net effect of `batches`, applied in order. */
-export function foldChanges(batches: readonly (readonly StoreChange[])[]): NetChanges {
-  const puts = new Map<ContactId, ContactState>();
+export function foldChanges(batches: readonly (readonly WriterChange[])[]): NetChanges {
+  const puts = new Map<ContactId, string>();
   const forgets = new Set<ContactId>();
   const fences = new Map<ContactId, TombstoneFence | undefined>();
   let applied: DotCloud = EMPTY_CLOUD;
@@ -51,8 +59,8 @@ export function foldChanges(batches: readonly (readonly StoreChange[])[]): NetCh
       count++;
       switch (c.kind) {
         case 'put':
-          puts.set(c.state.id, c.state);
-          forgets.delete(c.state.id);
+          puts.set(c.id, c.json);
+          forgets.delete(c.id);
           break;
         case 'forget':
           puts.delete(c.id);

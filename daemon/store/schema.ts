@@ -168,3 +168,19 @@ function fileSize(path: string): number {
     return 0;
   }
 }
+
+/**
+ * A write connection's settings: write-ahead logging (a property of the
+ * file: refused on file systems without shared memory), then what each
+ * connection sets for itself: `synchronous`, foreign keys (forgetting a
+ * contact removes its fence by ON DELETE CASCADE), a WAL truncated back to
+ * 64 MiB after a checkpoint (one big batch does not keep a big file), and
+ * no schema-defined functions run with this connection's rights.
+ */
+export async function configureWriter(db: SqliteDb, synchronous: 'FULL' | 'NORMAL'): Promise<void> {
+  const mode = await db.get<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
+  if (mode?.journal_mode !== 'wal') {
+    throw new StoreOpenError(`${db.path} cannot use write-ahead logging (journal mode ${mode?.journal_mode}): put the data directory on a local file system.`);
+  }
+  await db.exec(`PRAGMA synchronous = ${synchronous}; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA trusted_schema = OFF`);
+}

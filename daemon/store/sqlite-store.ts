@@ -5,28 +5,36 @@
  * lays out.
  *
  * How this works:
- * - open: one read-write connection (WAL, synchronous FULL by default,
- *   foreign keys, busy timeout), integrity check and migrations
- *   (schema.ts), then a read-only connection for load and search, so a
- *   search never waits behind a commit's fsync and never sees a
- *   transaction that is not committed yet.
- * - commit(changes): its puts are encoded to SQL rows at once (view,
- *   JSON: the costly part), in the caller's turn, so that work overlaps the
- *   transaction then running on the thread pool; then it is queued, and one
- *   drain loop applies the queue in order.
- *   Whatever is queued when a transaction starts goes into it together
+ * - open: a read-write connection for the integrity check and migrations
+ *   (schema.ts), closed once they are done; a read-only connection for
+ *   load and search, so a search never waits behind a commit's fsync and
+ *   never sees a transaction that is not committed yet; then the writer
+ *   thread, with the write connection (WAL, synchronous FULL by default,
+ *   foreign keys, busy timeout).
+ * - commit(changes): the writes go to the store's writer thread
+ *   (commit-worker.ts), which owns the file's one write connection. Its
+ *   puts are turned into column text at once, in the caller's turn, from
+ *   the value texts replication just made for the same entries (codec.ts
+ *   stateJson), so what crosses to the writer is a string per contact;
+ *   everything else (the full-text columns, the SQL, the transaction)
+ *   happens there, off the thread that runs the protocol. The calls of one
+ *   turn of this thread travel in one message, in call order. The writer
+ *   puts whatever is queued when a transaction starts into it together
  *   (group commit: one fsync for many writers), up to groupChangesMax
- *   changes; one caller's batch is never split. The batch is folded to its
- *   net effect (net-changes.ts) and written as one SQL script
- *   (commit-sql.ts), so a transaction costs one thread-pool round trip
- *   whether it carries one write or a thousand. Each promise resolves after
- *   COMMIT returned, i.e. after the WAL was synced.
+ *   changes, never splitting one caller's batch, folded to its net effect
+ *   (net-changes.ts) and written as one SQL script (commit-sql.ts), so a
+ *   transaction costs one thread-pool round trip whether it carries one
+ *   write or a thousand. Each promise resolves after COMMIT returned, i.e.
+ *   after the WAL was synced.
  * - A failed transaction is rolled back and rejects every caller in it, and
  *   every later commit too (fail-stop, as PostgreSQL does on a failed
  *   fsync): the MemoryStore already holds those changes and the journal is
  *   a sequence, so committing later batches without the lost one would put
  *   a disk state that never existed in memory (applied dots whose contacts
  *   are missing). The daemon must stop; a restart reloads the last commit.
+ *   A writer thread that dies counts as a failed commit.
+ * - The writer thread keeps the process alive only while commits are
+ *   pending (or it is closing): a store that is open and idle does not.
  * - load: a read transaction on the read-only connection (one consistent
  *   snapshot, even while commits go on) seeds a fresh MemoryStore through
  *   its public API: index floor first (so the catch-up index is rebuilt
@@ -38,18 +46,19 @@
  *   on every put and exists exactly while the contact is live.
  */
 import { join } from 'node:path';
-import { cloudUnion, EMPTY_CLOUD, type DotCloud } from '../../protocol/contacts/dots.ts';
+import { Worker } from 'node:worker_threads';
+import { EMPTY_CLOUD, type DotCloud } from '../../protocol/contacts/dots.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
 import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
 import type { ContactState } from '../../protocol/contacts/state.ts';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { checkRanges, decodeClock, decodeFence, decodeState, decodeVector, Interner, parseJson } from './codec.ts';
-import { commitScript, contactRows, type ContactRows } from './commit-sql.ts';
 import { StoreClosedError, StoreCommitError, StoreOpenError } from './errors.ts';
-import { foldChanges } from './net-changes.ts';
-import { checkIntegrity, migrate, SCHEMA_VERSION, type IntegrityCheck } from './schema.ts';
+import { toWriterChanges } from './net-changes.ts';
+import { checkIntegrity, configureWriter, migrate, SCHEMA_VERSION, type IntegrityCheck } from './schema.ts';
 import { FTS_WEIGHTS, ftsQuery } from './search-text.ts';
 import { SqliteDb } from './sqlite-db.ts';
+import type { FromWriter, ToWriter, WriterBatch, WriterInit, WriterSettings } from './writer-messages.ts';
 
 /** The store's file name in the data directory. */
 export const STORE_FILE = 'contacts.sqlite';
@@ -107,31 +116,65 @@ export interface StoreCounts {
 }
 
 interface Pending {
-  readonly changes: readonly StoreChange[];
-  /** The SQL rows of its puts, encoded when commit() was called (dropped with the Pending once committed). */
-  readonly rows: ReadonlyMap<ContactState, ContactRows>;
+  /** Changes the call carried. */
+  readonly changes: number;
   resolve(): void;
   reject(err: Error): void;
 }
 
+/**
+ * Run from source (tests and benches under tsx), the writer registers
+ * tsx's loader itself: a worker thread gets none of its parent's --import
+ * hooks. Built, it is dist/store-writer.js beside this code.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+function writerThread(init: WriterInit): Worker {
+  if (!FROM_SOURCE) return new Worker(new URL('./store-writer.js', import.meta.url), { workerData: init });
+  const entry = JSON.stringify(new URL('./commit-worker.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`, { eval: true, workerData: init });
+}
+
+/** Starts the writer thread; resolves once its connection is open and configured. */
+function startWriter(init: WriterInit): Promise<Worker> {
+  const worker = writerThread(init);
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      worker.off('message', onMessage).off('error', settle).off('exit', onExit);
+      if (!err) return resolve(worker);
+      void worker.terminate();
+      reject(err);
+    };
+    const onMessage = (m: FromWriter) => settle(m.type === 'ready' ? undefined : new Error(m.type === 'open-failed' ? m.message : `the writer thread said ${m.type} first`));
+    const onExit = (code: number) => settle(new Error(`the writer thread ended (exit code ${code}) before it was ready`));
+    worker.on('message', onMessage).on('error', settle).on('exit', onExit);
+  });
+}
+
 /** Contacts durable in SQLite: open, load, commit, search, close (see the header). */
 export class SqliteContactStore {
-  private readonly queue: Pending[] = [];
-  private draining: Promise<void> | undefined;
+  /** Calls not yet answered by the writer, by sequence number (in call order). */
+  private readonly pending = new Map<number, Pending>();
+  /** Calls of this turn, posted together at its end. */
+  private outgoing: WriterBatch[] = [];
+  private seq = 0;
   private failure: StoreCommitError | undefined;
   private closed = false;
-  private applied: DotCloud;
+  private writerGone = false;
+  private readonly settingsWaiters: ((s: WriterSettings) => void)[] = [];
+  private onClosed: (() => void) | undefined;
   private readonly counters: StoreStats = { transactions: 0, commits: 0, changes: 0, groupedMax: 0, pendingCommits: 0, pendingChanges: 0 };
 
   private constructor(
-    private readonly db: SqliteDb,
+    private readonly writer: Worker,
     private readonly reader: SqliteDb,
-    private readonly opts: Required<SqliteStoreOptions>,
     /** What open found and did. */
     readonly opened: OpenReport,
-    applied: DotCloud,
   ) {
-    this.applied = applied;
+    writer.on('message', (m: FromWriter) => this.heard(m));
+    writer.on('error', (err) => this.writerStopped(`it failed: ${err.message}`));
+    writer.on('exit', (code) => this.writerStopped(`it ended (exit code ${code})`));
+    writer.unref();
   }
 
   /** Opens (creating if needed) the store in `dataDir`; throws StoreOpenError saying what to do. */
@@ -148,19 +191,23 @@ export class SqliteContactStore {
     } catch (err) {
       throw new StoreOpenError(`cannot open ${path} (${(err as Error).message}): check that the data directory exists and this user can write it.`);
     }
+    let reader: SqliteDb | undefined;
     try {
       db.busyTimeout(opts.busyTimeoutMs);
       const started = performance.now();
       const check = await checkIntegrity(db, opts.integrityCheck);
       const checkMs = performance.now() - started;
-      await configure(db, opts);
+      await configureWriter(db, opts.synchronous);
       const { from } = await migrate(db);
-      const reader = await SqliteDb.open(path, 'readonly');
-      reader.busyTimeout(opts.busyTimeoutMs);
       const applied = await readApplied(db);
-      return new SqliteContactStore(db, reader, opts, { path, schemaVersion: SCHEMA_VERSION, migratedFrom: from, check, checkMs }, applied);
+      await db.close();
+      reader = await SqliteDb.open(path, 'readonly');
+      reader.busyTimeout(opts.busyTimeoutMs);
+      const writer = await startWriter({ path, synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs, groupChangesMax: opts.groupChangesMax, applied });
+      return new SqliteContactStore(writer, reader, { path, schemaVersion: SCHEMA_VERSION, migratedFrom: from, check, checkMs });
     } catch (err) {
       await db.close().catch(() => undefined);
+      await reader?.close().catch(() => undefined);
       if (err instanceof StoreOpenError) throw err;
       throw new StoreOpenError(`cannot prepare ${path} (${(err as Error).message}): check disk space and permissions, then restart.`);
     }
@@ -209,19 +256,21 @@ export class SqliteContactStore {
   commit(changes: readonly StoreChange[]): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError('commit after close: stop taking writes before closing the store'));
     if (this.failure) return Promise.reject(this.failure);
-    // Encode now, in the caller's turn: while a transaction runs on the
-    // thread pool, this thread is free, and the drain then only joins strings.
-    const rows = new Map<ContactState, ContactRows>();
+    let batch: WriterBatch;
     try {
-      for (const c of changes) if (c.kind === 'put' && !rows.has(c.state)) rows.set(c.state, contactRows(c.state));
+      batch = { seq: this.seq + 1, changes: toWriterChanges(changes) };
     } catch (err) {
-      return Promise.reject(this.fail(err));
+      return Promise.reject(this.fail((err as Error).message));
     }
+    this.seq = batch.seq;
+    // One message a turn: the calls of one synchronous run (a tick's callers, a Promise.all) reach the writer together and share its next transaction.
+    if (this.outgoing.length === 0) queueMicrotask(() => this.post());
+    this.outgoing.push(batch);
     return new Promise((resolve, reject) => {
-      this.queue.push({ changes, rows, resolve, reject });
+      this.pending.set(batch.seq, { changes: changes.length, resolve, reject });
       this.counters.pendingCommits++;
       this.counters.pendingChanges += changes.length;
-      this.pump();
+      this.writer.ref();
     });
   }
 
@@ -251,13 +300,14 @@ export class SqliteContactStore {
   }
 
   /** The write connection's durability settings as SQLite reports them. */
-  async settings(): Promise<{ journalMode: string; synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'; foreignKeys: boolean }> {
+  settings(): Promise<WriterSettings> {
     this.assertOpen();
-    const j = await this.db.get<{ journal_mode: string }>('PRAGMA journal_mode');
-    const s = await this.db.get<{ synchronous: number }>('PRAGMA synchronous');
-    const f = await this.db.get<{ foreign_keys: number }>('PRAGMA foreign_keys');
-    const levels = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
-    return { journalMode: j!.journal_mode, synchronous: levels[s!.synchronous]!, foreignKeys: f!.foreign_keys === 1 };
+    if (this.writerGone) return Promise.reject(this.fail('the writer thread is gone'));
+    return new Promise((resolve) => {
+      this.settingsWaiters.push(resolve);
+      this.writer.ref();
+      this.send({ type: 'settings' });
+    });
   }
 
   /** A copy of the counters. */
@@ -265,95 +315,102 @@ export class SqliteContactStore {
     return { ...this.counters };
   }
 
-  /** Waits for queued commits, then closes both connections; later calls throw StoreClosedError. */
+  /** Waits for queued commits, then closes the writer's connection and the reader's; later calls throw StoreClosedError. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.draining) await this.draining;
+    this.post();
+    if (!this.writerGone) {
+      const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
+      this.writer.ref();
+      this.send({ type: 'close' });
+      await closed;
+    }
     await this.reader.close();
-    await this.db.close();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError('store used after close');
   }
 
-  private pump(): void {
-    if (this.draining) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      // A commit queued between the loop's last check and now must not wait forever.
-      if (this.queue.length > 0) this.pump();
-    });
+  private send(m: ToWriter): void {
+    this.writer.postMessage(m);
   }
 
-  private async drain(): Promise<void> {
-    // One microtask first: commits made in the same synchronous run as this
-    // one (a tick's callers, a Promise.all) join its transaction.
-    await null;
-    while (this.queue.length > 0) {
-      const group = this.takeGroup();
-      try {
-        if (this.failure) throw this.failure;
-        await this.applyGroup(group);
-        this.counters.commits += group.length;
-        for (const p of group) p.resolve();
-      } catch (err) {
-        const failure = this.fail(err);
-        for (const p of group) p.reject(failure);
-      } finally {
-        this.counters.pendingCommits -= group.length;
-        for (const p of group) this.counters.pendingChanges -= p.changes.length;
-      }
+  /** Posts this turn's calls. */
+  private post(): void {
+    if (this.outgoing.length === 0 || this.writerGone) return;
+    this.send({ type: 'commit', batches: this.outgoing });
+    this.outgoing = [];
+  }
+
+  private heard(m: FromWriter): void {
+    switch (m.type) {
+      case 'committed':
+        for (const [seq, p] of this.pending) {
+          if (seq > m.upTo) break;
+          this.settle(seq, p);
+          p.resolve();
+        }
+        this.counters.commits += m.batches;
+        if (m.changes > 0) this.counters.transactions++;
+        this.counters.changes += m.changes;
+        this.counters.groupedMax = Math.max(this.counters.groupedMax, m.batches);
+        break;
+      case 'failed':
+        this.rejectAll(this.fail(m.message));
+        break;
+      case 'settings':
+        this.settingsWaiters.shift()?.(m.settings);
+        break;
+      case 'closed':
+        this.writerGone = true;
+        this.onClosed?.();
+        break;
+      case 'ready':
+      case 'open-failed':
+        break;
     }
+    this.refIfBusy();
+  }
+
+  /** The writer thread ended or threw: every pending and later commit fails (a restart reloads the file). */
+  private writerStopped(how: string): void {
+    if (this.writerGone) return;
+    this.writerGone = true;
+    this.rejectAll(this.fail(`the store's writer thread stopped: ${how}`));
+    this.onClosed?.();
+  }
+
+  private settle(seq: number, p: Pending): void {
+    this.pending.delete(seq);
+    this.counters.pendingCommits--;
+    this.counters.pendingChanges -= p.changes;
+  }
+
+  /** Fail-stop: once one transaction failed, every call waiting fails with it (the writer refuses them too). */
+  private rejectAll(failure: StoreCommitError): void {
+    for (const [seq, p] of this.pending) {
+      this.settle(seq, p);
+      p.reject(failure);
+    }
+    this.outgoing = [];
+  }
+
+  /** Keeps the process alive while anything waits on the writer; an idle store does not. */
+  private refIfBusy(): void {
+    if (this.pending.size > 0 || this.settingsWaiters.length > 0 || (this.closed && !this.writerGone)) this.writer.ref();
+    else this.writer.unref();
   }
 
   /** Enters the failed state (fail-stop, see the header) on the first error; returns the error every caller gets. */
-  private fail(err: unknown): StoreCommitError {
+  private fail(why: string): StoreCommitError {
     this.failure ??= new StoreCommitError(
-      `cannot commit contacts to ${this.opened.path} (${(err as Error).message}): the writes of this batch were not acknowledged; ` +
+      `cannot commit contacts to ${this.opened.path} (${why}): the writes of this batch were not acknowledged; ` +
       'restart contactd (it reloads the last committed state) after freeing disk space or fixing the file system.',
     );
     return this.failure;
   }
-
-  /** The queue's head and whatever follows it within groupChangesMax changes. */
-  private takeGroup(): Pending[] {
-    let n = this.queue[0]!.changes.length;
-    let k = 1;
-    while (k < this.queue.length && n + this.queue[k]!.changes.length <= this.opts.groupChangesMax) n += this.queue[k++]!.changes.length;
-    return this.queue.splice(0, k);
-  }
-
-  private async applyGroup(group: readonly Pending[]): Promise<void> {
-    const net = foldChanges(group.map((p) => p.changes));
-    if (net.count === 0) return;
-    const applied = cloudUnion(this.applied, net.applied);
-    try {
-      const rows = new Map<ContactState, ContactRows>();
-      for (const p of group) for (const [st, r] of p.rows) rows.set(st, r);
-      await this.db.exec(commitScript(net, applied, (st) => rows.get(st) ?? contactRows(st)));
-    } catch (err) {
-      // Whichever statement failed (COMMIT included), the transaction may still be open.
-      await this.db.exec('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
-    // Only now: the mirror of the applied cloud must never run ahead of the file.
-    this.applied = applied;
-    this.counters.transactions++;
-    this.counters.changes += net.count;
-    this.counters.groupedMax = Math.max(this.counters.groupedMax, group.length);
-  }
-}
-
-async function configure(db: SqliteDb, opts: Required<SqliteStoreOptions>): Promise<void> {
-  const mode = await db.get<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
-  if (mode?.journal_mode !== 'wal') {
-    throw new StoreOpenError(`${db.path} cannot use write-ahead logging (journal mode ${mode?.journal_mode}): put the data directory on a local file system.`);
-  }
-  // Foreign keys make forgetting a contact remove its fence (ON DELETE CASCADE).
-  // journal_size_limit: truncate the WAL back to 64 MiB after a checkpoint, so one big batch does not keep a big file.
-  await db.exec(`PRAGMA synchronous = ${opts.synchronous}; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA trusted_schema = OFF`);
 }
 
 async function readApplied(db: SqliteDb): Promise<DotCloud> {

@@ -14,7 +14,7 @@ import type { ContactId } from '../contacts/ids.ts';
 import type { DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
 import { isValidEntry } from '../contacts/validate.ts';
-import { toAsciiJson } from '../client/json.ts';
+import { entryJson, keepEntryJson } from '../contacts/entry-json.ts';
 
 /**
  * The wire message for `s`. Values travel as JSON with every non-ASCII
@@ -27,7 +27,7 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
     type: 'repState',
     ...opts,
     id: s.id,
-    entries: s.entries.map((e): WireEntry => [e.key, e.uid, toAsciiJson(e.value), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
+    entries: s.entries.map((e): WireEntry => [e.key, e.uid, entryJson(e), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
     ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
     stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
   };
@@ -36,14 +36,14 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
 /**
  * An upper bound on the bytes of `encodeMessage(toRepState(s, …))`, found
  * without encoding: every CBOR head counted at its widest (9 bytes), text
- * at 3 UTF-8 bytes per UTF-16 unit, values at the longest JSON their
- * characters can escape to. A write checks its contact against the packet
- * limit with this, and encodes exactly only when the bound says it might
- * not fit.
+ * at 3 UTF-8 bytes per UTF-16 unit, values at the length of their JSON
+ * (ASCII: a byte a character; entry-json.ts keeps it for the delta that
+ * follows). A write checks its contact against the packet limit with this,
+ * and encodes exactly only when the bound says it might not fit.
  */
 export function repStateBytesBound(s: ContactState): number {
   let n = 1 + 1 + 1 + 1 + HEAD + text(s.id) + HEAD;
-  for (const e of s.entries) n += 1 + text(e.key) + text(e.uid) + HEAD + jsonBytesBound(e.value) + text(e.dot.origin) + 3 * HEAD;
+  for (const e of s.entries) n += 1 + text(e.key) + text(e.uid) + HEAD + entryJson(e).length + text(e.dot.origin) + 3 * HEAD;
   n += HEAD;
   for (const origin in s.ctx) n += 1 + text(origin) + HEAD + HEAD * s.ctx[origin]!.length;
   n += HEAD;
@@ -59,35 +59,6 @@ function text(t: string): number {
   return HEAD + 3 * t.length;
 }
 
-/** The longest `toAsciiJson(v)` can be (Infinity for anything JSON cannot carry: then encode to know). */
-function jsonBytesBound(v: unknown): number {
-  if (typeof v === 'string') {
-    let n = 2;
-    for (let i = 0; i < v.length; i++) {
-      const c = v.charCodeAt(i);
-      // Control characters and non-ASCII become \uXXXX; a quote or backslash gets a backslash.
-      n += c < 0x20 || c >= 0x7f ? 6 : c === 0x22 || c === 0x5c ? 2 : 1;
-    }
-    return n;
-  }
-  if (typeof v === 'number') return 24;
-  if (typeof v === 'boolean' || v === null) return 5;
-  if (Array.isArray(v)) {
-    let n = 2;
-    for (const x of v) n += jsonBytesBound(x) + 1;
-    return n;
-  }
-  if (typeof v === 'object') {
-    let n = 2;
-    const o = v as Record<string, unknown>;
-    for (const k in o) if (Object.hasOwn(o, k)) n += jsonBytesBound(k) + jsonBytesBound(o[k]) + 2;
-    return n;
-  }
-  return Infinity;
-}
-
-
-/**
 /**
  * The state a message carries, or undefined when it is malformed. An entry
  * whose dot `held` (our state of the contact) already holds is taken from
@@ -111,7 +82,9 @@ export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stabl
       return undefined;
     }
     if (!(held && hasSeen(held, dot)) && !isValidEntry(key, uid, value)) return undefined;
-    entries.push({ key: key as FieldKey, uid, value, dot, hlc: { wallMs: t, logical: c } });
+    const entry: Entry = { key: key as FieldKey, uid, value, dot, hlc: { wallMs: t, logical: c } };
+    keepEntryJson(entry, json);
+    entries.push(entry);
   }
   entries.sort((a, b) => compareDots(a.dot, b.dot));
   for (let i = 1; i < entries.length; i++) if (compareDots(entries[i - 1]!.dot, entries[i]!.dot) === 0) return undefined;

@@ -17,7 +17,9 @@ import type { ContactState, Entry } from '../../protocol/contacts/state.ts';
 import type { FieldKey } from '../../protocol/contacts/model.ts';
 import { encodeMessage } from '../../protocol/wire/codec.ts';
 import { MAX_STATE_BYTES } from '../../protocol/replication/replication.ts';
-import { repStateBytesBound, toRepState } from '../../protocol/replication/wire-state.ts';
+import { fromRepState, repStateBytesBound, toRepState } from '../../protocol/replication/wire-state.ts';
+import { entryJson } from '../../protocol/contacts/entry-json.ts';
+import { toAsciiJson } from '../../protocol/client/json.ts';
 
 const rec = <T>(shape: { [K in keyof T]: fc.Arbitrary<T[K]> }) => fc.record(shape, { noNullPrototype: true });
 const NODES = ['a', 'b', 'c'].map((c) => nodeId(c.repeat(16)));
@@ -73,6 +75,25 @@ test('the size bound is never below the encoded size of a state', () => {
     }),
     { numRuns: 300 },
   );
+});
+
+test('an entry\'s text is its value as printable-ASCII JSON; a peer\'s text is kept only when it is printable ASCII', () => {
+  fc.assert(
+    fc.property(arbState, (s) => {
+      const m = toRepState(s, { reply: false, full: true, batch: 0 });
+      for (const [k, e] of s.entries.entries()) {
+        assert.is(m.entries[k]![2], toAsciiJson(e.value));
+        assert.is(entryJson(e), toAsciiJson(e.value));
+      }
+    }),
+    { numRuns: 200 },
+  );
+  // What a peer sent (here with a space our writer never puts) is what this node passes on and stores.
+  const origin = NODES[1]!;
+  const sent = (json: string) => fromRepState({ id: '01J00000000000000000000000', entries: [['note', '', json, origin, 1, 5, 0]], ctx: [{ origin, ranges: [1, 1] }], stable: [] })!.entries[0]!;
+  assert.is(entryJson(sent('"Zoe" ')), '"Zoe" ');
+  // Non-ASCII JSON (valid, but not what we send) is not kept: the value is written again.
+  assert.is(entryJson(sent('"Zo\u00eb"')), '"Zo\\u00eb"');
 });
 
 function newNode(): ClusterNode {

@@ -21,7 +21,8 @@ import { StoreClosedError, StoreCommitError } from '../../daemon/store/errors.ts
 import { commitScript, sqlText } from '../../daemon/store/commit-sql.ts';
 import { commitWrite } from '../../protocol/contacts/book.ts';
 import { opId } from '../../protocol/contacts/ids.ts';
-import { foldChanges } from '../../daemon/store/net-changes.ts';
+import { foldChanges, toWriterChanges } from '../../daemon/store/net-changes.ts';
+import { decodeState, stateJson } from '../../daemon/store/codec.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
 import { SqliteContactStore, type SqliteStoreOptions } from '../../daemon/store/sqlite-store.ts';
@@ -50,12 +51,12 @@ test('foldChanges keeps the last put or forget per contact, the last fence and c
   const y = newContactId();
   const fence = { version: 7n, frontier: { [A]: 3 } };
   const net = foldChanges([
-    [{ kind: 'put', state: emptyState(x) }, { kind: 'fence', id: x, fence }, { kind: 'applied', dots: { [A]: [1, 2] } }, { kind: 'clock', hlc: { wallMs: 5, logical: 0 } }],
-    [{ kind: 'forget', id: x }, { kind: 'put', state: emptyState(y) }, { kind: 'forget', id: y }, { kind: 'put', state: emptyState(y, { [A]: 1 }) }],
+    [{ kind: 'put', id: x, json: stateJson(emptyState(x)) }, { kind: 'fence', id: x, fence }, { kind: 'applied', dots: { [A]: [1, 2] } }, { kind: 'clock', hlc: { wallMs: 5, logical: 0 } }],
+    [{ kind: 'forget', id: x }, { kind: 'put', id: y, json: stateJson(emptyState(y)) }, { kind: 'forget', id: y }, { kind: 'put', id: y, json: stateJson(emptyState(y, { [A]: 1 })) }],
     [{ kind: 'applied', dots: { [A]: [4, 4] } }, { kind: 'clock', hlc: { wallMs: 6, logical: 2 } }, { kind: 'pruneIndex', below: { [A]: 2 } }, { kind: 'pruneIndex', below: EMPTY_VV }],
   ]);
   assert.equal([...net.puts.keys()], [y]);
-  assert.equal(net.puts.get(y)!.floor, { [A]: 1 });
+  assert.equal(decodeState(y, net.puts.get(y)!).floor, { [A]: 1 });
   assert.equal([...net.forgets], [x]);
   assert.equal([...net.fences], [[x, undefined], [y, undefined]], 'a forget clears the fence (set before it, or held on disk)');
   assert.equal(net.applied, { [A]: [1, 2, 4, 4] });
@@ -88,7 +89,7 @@ test('a commit script is printable ASCII (unistr escapes for the rest); what it 
   const out = commitWrite(m, A, { opId: opId('op-ascii'), patch: { kind: 'create', contact } }, (nowMs += 3));
   assert.is(out.kind, 'applied');
   const changes = m.drainChanges();
-  const net = foldChanges([changes]);
+  const net = foldChanges([toWriterChanges(changes)]);
   assert.match(commitScript(net, net.applied), /^[\x20-\x7e\n]*$/);
   await store.commit(changes);
   assert.equal(await store.search('zoe', 5), [id]);

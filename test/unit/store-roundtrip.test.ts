@@ -19,7 +19,7 @@ import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
 import type { Patch } from '../../protocol/contacts/patch.ts';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
-import { decodeState, StoreDecodeError } from '../../daemon/store/codec.ts';
+import { decodeState, encodeState, stateJson, StoreDecodeError } from '../../daemon/store/codec.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
@@ -159,6 +159,20 @@ test('load({journal: false}) gives a store that journals nothing', async () => {
   writeSample(m, A, newContactId(), 3, (clockMs += 5));
   assert.equal(m.drainChanges(), []);
   await store.close();
+});
+
+test('stateJson is JSON.stringify(encodeState) in meaning, in printable ASCII, for every state of the history', () => {
+  const { a } = history();
+  // Entries with odd text a hand-edited row could hold: quotes, backslashes, non-ASCII in a uid.
+  const odd = { ...allStates(a)[0]!, entries: [{ key: 'x:NOTE' as never, uid: 'q"u\\oé', value: 'Zoë "\\ \u{1f98a}', dot: { origin: A, seq: 1 }, hlc: { wallMs: 5, logical: 0 } }] };
+  const states = [...allStates(a), odd];
+  assert.ok(states.length > 20);
+  for (const s of states) {
+    const text = stateJson(s);
+    assert.ok(/^[\x20-\x7e]*$/.test(text), text);
+    assert.equal(JSON.parse(text), JSON.parse(JSON.stringify(encodeState(s))));
+    assert.equal(decodeState(s.id, text), decodeState(s.id, JSON.stringify(encodeState(s))));
+  }
 });
 
 test('decodeState refuses damaged rows, naming the contact and the flaw', () => {
