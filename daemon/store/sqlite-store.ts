@@ -70,7 +70,7 @@ export const SEARCH_RESULTS_MAX = 1000;
  * fixed costs are shared, and the writer is not left idle while this
  * thread works through a burst).
  */
-const POST_CHANGES = 128;
+export const POST_CHANGES = 128;
 /** Rows read per query while loading (bounds the memory a page holds). */
 const LOAD_PAGE_ROWS = 2000;
 

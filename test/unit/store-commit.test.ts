@@ -8,9 +8,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { EMPTY_VV } from '../../protocol/contacts/dots.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
 import type { MemoryStore } from '../../protocol/contacts/memory-store.ts';
@@ -25,7 +28,7 @@ import { foldChanges, toWriterChanges } from '../../daemon/store/net-changes.ts'
 import { decodeState, stateJson } from '../../daemon/store/codec.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
-import { SqliteContactStore, type SqliteStoreOptions } from '../../daemon/store/sqlite-store.ts';
+import { POST_CHANGES, SqliteContactStore, type SqliteStoreOptions } from '../../daemon/store/sqlite-store.ts';
 
 const A = nodeId('a'.repeat(16));
 const dirs: string[] = [];
@@ -103,17 +106,32 @@ test('a commit script is printable ASCII (unistr escapes for the rest); what it 
 
 test('concurrent commits resolve in call order and share transactions', async () => {
   const { store, m } = await fresh();
-  const writes = Array.from({ length: 64 }, (_, i) => oneWrite(m, i));
+  // Each write is 3 changes (put, applied, clock): these fit one post to the writer.
+  const n = Math.floor(POST_CHANGES / 3);
+  const writes = Array.from({ length: n }, (_, i) => oneWrite(m, i));
   const order: number[] = [];
   await Promise.all(writes.map((w, i) => store.commit(w.changes).then(() => order.push(i))));
   assert.equal(order, writes.map((_, i) => i));
   const s = store.stats();
-  assert.is(s.commits, 64);
+  assert.is(s.commits, n);
   assert.is(s.transactions, 1, 'commits made in one synchronous run share one transaction');
-  assert.is(s.groupedMax, 64);
+  assert.is(s.groupedMax, n);
   assert.is(s.pendingCommits, 0);
   assert.is(s.pendingChanges, 0);
-  assert.equal((await store.counts()).live, 64);
+  assert.equal((await store.counts()).live, n);
+  await store.close();
+});
+
+test('a burst of commits goes to the writer in parts, so it starts while the rest are being made; order and counts hold', async () => {
+  const { store, m } = await fresh();
+  const writes = Array.from({ length: 200 }, (_, i) => oneWrite(m, i));
+  const order: number[] = [];
+  await Promise.all(writes.map((w, i) => store.commit(w.changes).then(() => order.push(i))));
+  assert.equal(order, writes.map((_, i) => i));
+  const s = store.stats();
+  assert.is(s.commits, 200);
+  assert.ok(s.transactions >= 2 && s.transactions <= Math.ceil((200 * 3) / POST_CHANGES), `${s.transactions} transactions`);
+  assert.equal((await store.counts()).live, 200);
   await store.close();
 });
 
@@ -178,6 +196,41 @@ test('close waits for queued commits; using the store after close is refused', a
   } catch (e) {
     assert.instance(e, StoreClosedError);
   }
+});
+
+test('a writer thread that dies fails the commits waiting on it and every later one (fail-stop)', async () => {
+  const { store, m } = await fresh();
+  await store.commit(oneWrite(m, 1).changes);
+  const waiting = store.commit(oneWrite(m, 2).changes).then(() => undefined, (e: Error) => e);
+  await (store as unknown as { writer: Worker }).writer.terminate();
+  const err = await waiting;
+  assert.instance(err, StoreCommitError);
+  assert.match(err!.message, /writer thread stopped.*not acknowledged; restart contactd/);
+  assert.instance(await store.commit([]).then(() => undefined, (e: Error) => e), StoreCommitError);
+  await store.close();
+});
+
+test('an open store that is idle does not keep its process alive; one with a commit pending does until it lands', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contacts-commit-'));
+  dirs.push(dir);
+  const store = new URL('../../daemon/store/sqlite-store.ts', import.meta.url).href;
+  const sample = new URL('../../daemon/store/sample.ts', import.meta.url).href;
+  // Never closed: the process must still end once the last commit landed.
+  const script = `import { SqliteContactStore } from ${JSON.stringify(store)}; import { writeSample, newContactId } from ${JSON.stringify(sample)};
+    const s = await SqliteContactStore.open(${JSON.stringify(dir)}); const m = await s.load();
+    writeSample(m, 'aaaaaaaaaaaaaaaa', newContactId(), 1, 1700000000000);
+    s.commit(m.drainChanges()).then(() => console.log('committed'));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const watchdog = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [code, signal] = await once(child, 'exit');
+  clearTimeout(watchdog);
+  assert.equal([code, signal], [0, null], 'the process ended by itself');
+  assert.is(out.trim(), 'committed');
+  const again = await SqliteContactStore.open(dir);
+  assert.is((await again.counts()).live, 1);
+  await again.close();
 });
 
 test.run();
