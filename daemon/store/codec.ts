@@ -40,7 +40,7 @@ export interface EncodedState {
   f: VersionVector;
 }
 
-/** The on-disk object for `s` (what `stateJson(s)` parses back to). */
+/** The on-disk object for `s`: what `stateJson(s)` parses back to (the tests hold stateJson to it). */
 export function encodeState(s: ContactState): EncodedState {
   return {
     e: s.entries.map((x) => [x.key, x.uid, x.value, x.dot.origin, x.dot.seq, x.hlc.wallMs, x.hlc.logical]),

@@ -6,7 +6,7 @@
  * waits on a commit's bookkeeping. Built to dist/store-writer.js.
  *
  * How this works:
- * - Batches arrive numbered in call order (commit-messages in
+ * - Batches arrive numbered in call order ('commit' messages:
  *   writer-messages.ts). Whatever is queued when a transaction starts goes
  *   into it together (group commit: one fsync for many writers), up to
  *   groupChangesMax changes; one caller's batch is never split. The group
@@ -30,12 +30,17 @@ import { configureWriter } from './schema.ts';
 import { SqliteDb } from './sqlite-db.ts';
 import type { FromWriter, ToWriter, WriterBatch, WriterInit } from './writer-messages.ts';
 
+/** What waits for the connection, in order: commits, and settings reads (taken between transactions). */
+type Queued = WriterBatch | 'settings';
+
 class Writer {
-  private readonly queue: WriterBatch[] = [];
+  private readonly queue: Queued[] = [];
   private draining = false;
   private closing = false;
-  private failure: string | undefined;
-  /** Origins and field keys of decoded states, shared (the states themselves are dropped after their rows are made). */
+  /** Set by the first failed transaction: from then on nothing commits (fail-stop). */
+  private failed = false;
+  private failure = '';
+  /** One for every state decoded (they are dropped once their rows are made): saves making one per contact. */
   private readonly interner = new Interner();
 
   constructor(
@@ -55,8 +60,9 @@ class Writer {
         this.closing = true;
         break;
       case 'settings':
-        void this.settings();
-        return;
+        // Read between transactions, in the queue's order: never on a connection that close() is closing.
+        this.queue.push('settings');
+        break;
     }
     if (!this.draining) void this.drain();
   }
@@ -64,18 +70,23 @@ class Writer {
   private async drain(): Promise<void> {
     this.draining = true;
     while (this.queue.length > 0) {
+      if (this.queue[0] === 'settings') {
+        this.queue.shift();
+        await this.settings();
+        continue;
+      }
       const group = this.takeGroup();
-      const from = group[0]!.seq;
       const upTo = group[group.length - 1]!.seq;
-      if (this.failure !== undefined) {
-        this.send({ type: 'failed', from, upTo, message: this.failure });
+      if (this.failed) {
+        this.send({ type: 'failed', upTo, message: this.failure });
         continue;
       }
       try {
         this.send({ type: 'committed', upTo, batches: group.length, changes: await this.apply(group) });
       } catch (err) {
-        this.failure = (err as Error).message;
-        this.send({ type: 'failed', from, upTo, message: this.failure });
+        this.failed = true;
+        this.failure = err instanceof Error ? err.message : String(err);
+        this.send({ type: 'failed', upTo, message: this.failure });
       }
     }
     this.draining = false;
@@ -86,12 +97,17 @@ class Writer {
     }
   }
 
-  /** The queue's head and whatever follows it within groupChangesMax changes. */
+  /** The queue's head and the commits that follow it within groupChangesMax changes (up to a settings read). */
   private takeGroup(): WriterBatch[] {
-    let n = this.queue[0]!.changes.length;
-    let k = 1;
-    while (k < this.queue.length && n + this.queue[k]!.changes.length <= this.init.groupChangesMax) n += this.queue[k++]!.changes.length;
-    return this.queue.splice(0, k);
+    const group: WriterBatch[] = [];
+    let n = 0;
+    for (const q of this.queue) {
+      if (q === 'settings' || (group.length > 0 && n + q.changes.length > this.init.groupChangesMax)) break;
+      group.push(q);
+      n += q.changes.length;
+    }
+    this.queue.splice(0, group.length);
+    return group;
   }
 
   /** Commits `group` as one transaction (none when it holds no change); returns the changes it held. */
@@ -111,12 +127,17 @@ class Writer {
     return net.count;
   }
 
+  /** Answers a settings read; a failed read is answered with its error (it is not a failed commit). */
   private async settings(): Promise<void> {
-    const j = await this.db.get<{ journal_mode: string }>('PRAGMA journal_mode');
-    const s = await this.db.get<{ synchronous: number }>('PRAGMA synchronous');
-    const f = await this.db.get<{ foreign_keys: number }>('PRAGMA foreign_keys');
-    const levels = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
-    this.send({ type: 'settings', settings: { journalMode: j!.journal_mode, synchronous: levels[s!.synchronous]!, foreignKeys: f!.foreign_keys === 1 } });
+    try {
+      const j = await this.db.get<{ journal_mode: string }>('PRAGMA journal_mode');
+      const s = await this.db.get<{ synchronous: number }>('PRAGMA synchronous');
+      const f = await this.db.get<{ foreign_keys: number }>('PRAGMA foreign_keys');
+      const levels = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
+      this.send({ type: 'settings', settings: { journalMode: j!.journal_mode, synchronous: levels[s!.synchronous]!, foreignKeys: f!.foreign_keys === 1 } });
+    } catch (err) {
+      this.send({ type: 'settings', error: err instanceof Error ? err.message : String(err) });
+    }
   }
 }
 

@@ -5,8 +5,8 @@
  * How this works: node-sqlite3 runs every statement on the libuv thread
  * pool and calls back. Its default "parallel" mode does not promise that two
  * statements queued back to back run in that order, so the store awaits each
- * statement before issuing the next (a transaction is a short, fixed list of
- * statements: see sqlite-store.ts). Statements are prepared once per SQL
+ * statement before issuing the next (a commit is one script run by `exec`:
+ * commit-sql.ts). Statements are prepared once per SQL
  * text and reused: preparing costs as much as running a small statement.
  * Errors carry the SQLite code (`SQLITE_CORRUPT`, `SQLITE_FULL`…) in
  * `code`, as node-sqlite3 sets it.

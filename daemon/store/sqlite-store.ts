@@ -18,7 +18,8 @@
  *   stateJson), so what crosses to the writer is a string per contact;
  *   everything else (the full-text columns, the SQL, the transaction)
  *   happens there, off the thread that runs the protocol. The calls of one
- *   turn of this thread travel in one message, in call order. The writer
+ *   pass of the event loop travel together, in call order (a pass that
+ *   commits much sends every POST_CHANGES changes at once). The writer
  *   puts whatever is queued when a transaction starts into it together
  *   (group commit: one fsync for many writers), up to groupChangesMax
  *   changes, never splitting one caller's batch, folded to its net effect
@@ -138,8 +139,10 @@ const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 function writerThread(init: WriterInit): Worker {
   if (!FROM_SOURCE) return new Worker(new URL('./store-writer.js', import.meta.url), { workerData: init });
+  // Both resolved here: an eval'd worker resolves packages from the process's working directory.
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const entry = JSON.stringify(new URL('./commit-worker.ts', import.meta.url).href);
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`, { eval: true, workerData: init });
+  return new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${entry}); })`, { eval: true, workerData: init });
 }
 
 /** Starts the writer thread; resolves once its connection is open and configured. */
@@ -162,14 +165,14 @@ function startWriter(init: WriterInit): Promise<Worker> {
 export class SqliteContactStore {
   /** Calls not yet answered by the writer, by sequence number (in call order). */
   private readonly pending = new Map<number, Pending>();
-  /** Calls of this turn, posted together at its end. */
+  /** Calls of this pass of the event loop not yet posted (see commit). */
   private outgoing: WriterBatch[] = [];
   private outgoingChanges = 0;
   private seq = 0;
   private failure: StoreCommitError | undefined;
   private closed = false;
   private writerGone = false;
-  private readonly settingsWaiters: ((s: WriterSettings) => void)[] = [];
+  private readonly settingsWaiters: { resolve(s: WriterSettings): void; reject(err: Error): void }[] = [];
   private onClosed: (() => void) | undefined;
   private readonly counters: StoreStats = { transactions: 0, commits: 0, changes: 0, groupedMax: 0, pendingCommits: 0, pendingChanges: 0 };
 
@@ -180,7 +183,7 @@ export class SqliteContactStore {
     readonly opened: OpenReport,
   ) {
     writer.on('message', (m: FromWriter) => this.heard(m));
-    writer.on('error', (err) => this.writerStopped(`it failed: ${err.message}`));
+    writer.on('error', (err: unknown) => this.writerStopped(`it failed: ${err instanceof Error ? err.message : String(err)}`));
     writer.on('exit', (code) => this.writerStopped(`it ended (exit code ${code})`));
     writer.unref();
   }
@@ -211,7 +214,9 @@ export class SqliteContactStore {
       await db.close();
       reader = await SqliteDb.open(path, 'readonly');
       reader.busyTimeout(opts.busyTimeoutMs);
-      const writer = await startWriter({ path, synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs, groupChangesMax: opts.groupChangesMax, applied });
+      const writer = await startWriter({ path, synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs, groupChangesMax: opts.groupChangesMax, applied }).catch((err: Error) => {
+        throw new StoreOpenError(`cannot start the store's writer thread for ${path} (${err.message}): check that contactd was installed whole (dist/store-writer.js beside dist/contactd.js; npm run build makes them).`);
+      });
       return new SqliteContactStore(writer, reader, { path, schemaVersion: SCHEMA_VERSION, migratedFrom: from, check, checkMs });
     } catch (err) {
       await db.close().catch(() => undefined);
@@ -317,8 +322,8 @@ export class SqliteContactStore {
   settings(): Promise<WriterSettings> {
     this.assertOpen();
     if (this.writerGone) return Promise.reject(this.fail('the writer thread is gone'));
-    return new Promise((resolve) => {
-      this.settingsWaiters.push(resolve);
+    return new Promise((resolve, reject) => {
+      this.settingsWaiters.push({ resolve, reject });
       this.writer.ref();
       this.send({ type: 'settings' });
     });
@@ -351,7 +356,7 @@ export class SqliteContactStore {
     this.writer.postMessage(m);
   }
 
-  /** Posts this turn's calls. */
+  /** Posts the calls gathered so far. */
   private post(): void {
     if (this.outgoing.length === 0 || this.writerGone) return;
     this.send({ type: 'commit', batches: this.outgoing });
@@ -375,15 +380,17 @@ export class SqliteContactStore {
       case 'failed':
         this.rejectAll(this.fail(m.message));
         break;
-      case 'settings':
-        this.settingsWaiters.shift()?.(m.settings);
+      case 'settings': {
+        const waiter = this.settingsWaiters.shift();
+        if ('error' in m) waiter?.reject(new Error(`cannot read the store's settings: ${m.error}`));
+        else waiter?.resolve(m.settings);
         break;
+      }
       case 'closed':
-        this.writerGone = true;
-        this.onClosed?.();
+        this.gone(new StoreClosedError('the store was closed'));
         break;
-      case 'ready':
-      case 'open-failed':
+      default:
+        // 'ready' and 'open-failed' come once, before this store exists (startWriter).
         break;
     }
     this.refIfBusy();
@@ -392,8 +399,15 @@ export class SqliteContactStore {
   /** The writer thread ended or threw: every pending and later commit fails (a restart reloads the file). */
   private writerStopped(how: string): void {
     if (this.writerGone) return;
+    const failure = this.fail(`the store's writer thread stopped: ${how}`);
+    this.rejectAll(failure);
+    this.gone(failure);
+  }
+
+  /** The writer is no more: settings reads still waiting fail with `err`, close() goes on. */
+  private gone(err: Error): void {
     this.writerGone = true;
-    this.rejectAll(this.fail(`the store's writer thread stopped: ${how}`));
+    for (const w of this.settingsWaiters.splice(0)) w.reject(err);
     this.onClosed?.();
   }
 

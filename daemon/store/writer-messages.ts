@@ -23,7 +23,7 @@ export interface WriterBatch {
 }
 
 export type ToWriter =
-  /** Batches in call order (the calls of one turn of the main thread travel together). */
+  /** Batches in call order (those of one pass of the main thread's event loop travel together, at most ~POST_CHANGES changes a message). */
   | { readonly type: 'commit'; readonly batches: readonly WriterBatch[] }
   | { readonly type: 'settings' }
   /** Finish what is queued, close the connection, answer 'closed'. */
@@ -43,7 +43,8 @@ export type FromWriter =
   | { readonly type: 'open-failed'; readonly message: string }
   /** Every batch up to `upTo` is committed (COMMIT returned: the WAL is synced). */
   | { readonly type: 'committed'; readonly upTo: number; readonly batches: number; readonly changes: number }
-  /** The transaction holding batches `from`..`upTo` failed; the writer commits nothing from now on. */
-  | { readonly type: 'failed'; readonly from: number; readonly upTo: number; readonly message: string }
+  /** The transaction holding the batches up to `upTo` failed (or an earlier one did): the writer commits nothing from now on. */
+  | { readonly type: 'failed'; readonly upTo: number; readonly message: string }
   | { readonly type: 'settings'; readonly settings: WriterSettings }
+  | { readonly type: 'settings'; readonly error: string }
   | { readonly type: 'closed' };

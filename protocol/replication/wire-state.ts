@@ -14,7 +14,7 @@ import type { ContactId } from '../contacts/ids.ts';
 import type { DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
 import { isValidEntry } from '../contacts/validate.ts';
-import { entryJson, keepEntryJson } from '../contacts/entry-json.ts';
+import { entryJson } from '../contacts/entry-json.ts';
 
 /**
  * The wire message for `s`. Values travel as JSON with every non-ASCII
@@ -35,7 +35,7 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
 
 /**
  * An upper bound on the bytes of `encodeMessage(toRepState(s, …))`, found
- * without encoding: every CBOR head counted at its widest (9 bytes), text
+ * without encoding the message: every CBOR head counted at its widest (9 bytes), text
  * at 3 UTF-8 bytes per UTF-16 unit, values at the length of their JSON
  * (ASCII: a byte a character; entry-json.ts keeps it for the delta that
  * follows). A write checks its contact against the packet limit with this,
@@ -82,9 +82,7 @@ export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stabl
       return undefined;
     }
     if (!(held && hasSeen(held, dot)) && !isValidEntry(key, uid, value)) return undefined;
-    const entry: Entry = { key: key as FieldKey, uid, value, dot, hlc: { wallMs: t, logical: c } };
-    keepEntryJson(entry, json);
-    entries.push(entry);
+    entries.push({ key: key as FieldKey, uid, value, dot, hlc: { wallMs: t, logical: c } });
   }
   entries.sort((a, b) => compareDots(a.dot, b.dot));
   for (let i = 1; i < entries.length; i++) if (compareDots(entries[i - 1]!.dot, entries[i]!.dot) === 0) return undefined;

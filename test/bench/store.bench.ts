@@ -35,7 +35,9 @@
  * - store-100k: 100,000 sample contacts written through commitWrite and
  *   committed 1,000 writes per transaction (total time, and the commits'
  *   share); file size; then a fresh process (daemon/store/inspect.ts) opens
- *   the file as contactd does (full integrity check) and loads it, and
+ *   the file as contactd does (full integrity check, migrations, the
+ *   writer thread started; run from source, so that thread compiles its
+ *   TypeScript as it starts) and loads it, and
  *   reports both times and its resident memory with 100,000 contacts held;
  *   then quick_check's time, and search latency over a mix of prefix
  *   queries (the sample data is repetitive: some words are in every

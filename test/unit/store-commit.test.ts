@@ -198,6 +198,27 @@ test('close waits for queued commits; using the store after close is refused', a
   }
 });
 
+test('the writer itself refuses the batches queued behind a failed one: nothing after a lost batch reaches the file', async () => {
+  // groupChangesMax 1: the bad batch and the two after it reach the writer together but go in transactions of their own.
+  const { store, m, dir } = await fresh({ groupChangesMax: 1 });
+  const good = oneWrite(m, 1);
+  await store.commit(good.changes);
+  const bad: StoreChange[] = [{ kind: 'fence', id: newContactId(), fence: { version: 1n, frontier: EMPTY_VV } }];
+  const results = await Promise.allSettled([store.commit(bad), store.commit(oneWrite(m, 2).changes), store.commit(oneWrite(m, 3).changes)]);
+  assert.equal(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+  await store.close();
+  const reopened = await SqliteContactStore.open(dir);
+  assert.equal((await reopened.load()).page(undefined, 100).map((s) => s.id), [good.id]);
+  await reopened.close();
+});
+
+test('a settings read asked just before close is answered, not left waiting', async () => {
+  const { store } = await fresh();
+  const asked = store.settings();
+  await store.close();
+  assert.equal(await asked, { journalMode: 'wal', synchronous: 'FULL', foreignKeys: true });
+});
+
 test('a writer thread that dies fails the commits waiting on it and every later one (fail-stop)', async () => {
   const { store, m } = await fresh();
   await store.commit(oneWrite(m, 1).changes);
