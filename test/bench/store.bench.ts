@@ -50,9 +50,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
-import { newContactId, writeSample } from '../../daemon/store/sample.ts';
+import { newContactId, sampleContact, writeSample } from '../../daemon/store/sample.ts';
 import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
-import { median, percentile, type Bench, type Record } from './harness.ts';
+import { median, microsPerCall, percentile, type Bench, type Record } from './harness.ts';
 import { checkAnswer, putManyRequest, putRequest, startWriteNode, type WriteNode } from './write-node.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -153,6 +153,17 @@ async function bulkRun(node: WriteNode, writers: number, requests: number, batch
   return { perS: run.perS * batch, latenciesMs: run.latenciesMs, threadCpuUsPerWrite: scale(run.threadCpuUsPerWrite), processCpuUsPerWrite: run.processCpuUsPerWrite / batch };
 }
 
+/**
+ * This machine's speed just then: the same code's CPU time per write moves
+ * by 2x between runs on this shared VM (with no steal time reported), so
+ * each rate is printed beside a fixed CPU-bound task timed in the same run.
+ */
+function recordSpeed(record: Record, label: string): void {
+  const id = newContactId();
+  const contact = sampleContact(id, 7);
+  record({ name: `${label}: speed reference, a sample contact's JSON round trip (lower: faster machine)`, value: microsPerCall(() => JSON.parse(JSON.stringify(contact))), unit: 'µs' });
+}
+
 /** The figures of a group run: rate (median of the runs, the goal on it), best, CPU per write, writes per transaction, latency. */
 function recordGroup(record: Record, label: string, runs: AckRun[], writes: number, transactions: number, baseline?: number): void {
   const rates = runs.map((r) => r.perS);
@@ -181,12 +192,13 @@ async function acks(record: Record): Promise<void> {
     record({ name: 'node write path: 1 writer, each write awaits its own commit (FULL)', value: Math.round(single.perS), unit: 'acked writes/s' });
     record({ name: 'node write path: 1 writer: ack latency p50', value: median(single.latenciesMs), unit: 'ms' });
 
+    const label = `node write path: ${GROUP_WRITERS} writers`;
+    recordSpeed(record, label);
     const before = node.store.stats();
     const peers0 = node.toPeers.datagrams;
     const runs: AckRun[] = [];
     for (let k = 0; k < GROUP_RUNS; k++) runs.push(await putRun(node, GROUP_WRITERS, GROUP_WRITES));
     const after = node.store.stats();
-    const label = `node write path: ${GROUP_WRITERS} writers`;
     recordGroup(record, label, runs, after.commits - before.commits, after.transactions - before.transactions, Math.round(single.perS));
     record({ name: `${label}: datagrams to the 2 peers per write`, value: (node.toPeers.datagrams - peers0) / (GROUP_RUNS * GROUP_WRITES), unit: '' });
 
@@ -216,12 +228,13 @@ async function bulk(record: Record): Promise<void> {
     const node = await startWriteNode(dir, BULK_WRITERS);
     // Untimed: the JIT compiles the bulk path, the WAL file grows to its working size.
     await bulkRun(node, BULK_WRITERS, BULK_WARMUP_REQUESTS, BULK_BATCH);
+    const label = `node write path, bulk: ${BULK_WRITERS} writers, putMany of ${BULK_BATCH}`;
+    recordSpeed(record, label);
     const before = node.store.stats();
     const peers0 = node.toPeers.datagrams;
     const runs: AckRun[] = [];
     for (let k = 0; k < GROUP_RUNS; k++) runs.push(await bulkRun(node, BULK_WRITERS, BULK_REQUESTS, BULK_BATCH));
     const after = node.store.stats();
-    const label = `node write path, bulk: ${BULK_WRITERS} writers, putMany of ${BULK_BATCH}`;
     // Each request is one commit() call (its writes are one drain's journal).
     recordGroup(record, label, runs, (after.commits - before.commits) * BULK_BATCH, after.transactions - before.transactions);
     record({ name: `${label}: datagrams to the 2 peers per write`, value: (node.toPeers.datagrams - peers0) / (GROUP_RUNS * BULK_REQUESTS * BULK_BATCH), unit: '' });
