@@ -66,6 +66,28 @@ export function stateJson(s: ContactState): string {
   return `${out}],"c":${toAsciiJson(s.ctx)},"f":${toAsciiJson(s.floor)}}`;
 }
 
+/**
+ * `json` (JSON text in ASCII, as stateJson makes it) with the \uXXXX
+ * escapes of characters beyond ASCII turned back into the characters, a
+ * surrogate pair into its one character: what a row keeps (an accented
+ * letter takes 2 bytes instead of 6, a CJK one 3 instead of 6). Control
+ * characters, DEL and lone surrogates stay escaped; every other escape
+ * (\\, \") is passed over whole, so an escaped backslash before a "u"
+ * is never read as an escape. JSON.parse reads both texts as the same value.
+ */
+export function storedJson(json: string): string {
+  if (!json.includes('\\u')) return json;
+  return json.replace(ESCAPE, (whole: string, hi?: string, lo?: string, one?: string) => {
+    if (hi !== undefined) return String.fromCharCode(parseInt(hi, 16), parseInt(lo!, 16));
+    if (one === undefined) return whole;
+    const c = parseInt(one, 16);
+    return c >= 0x80 && (c & 0xf800) !== 0xd800 ? String.fromCharCode(c) : whole;
+  });
+}
+
+/** A JSON escape: a surrogate pair, one \uXXXX, or a backslash and the character it escapes. */
+const ESCAPE = /\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0-9a-f]{4})|\\./gi;
+
 /** Characters JSON takes inside quotes as they are: field keys, uids, op ids and node ids never have others. */
 const PLAIN = /^[\w.:$@+-]*$/;
 

@@ -24,9 +24,9 @@
  * and a string with a single non-ASCII character is a two-byte string for
  * V8, which it copied three times slower (measured: a 45,000-character
  * script, 95 µs against 280 µs; the copy was the largest single cost of a
- * commit on that thread). State text is ASCII already (stateJson); only
- * full-text columns with accents take the unistr path. The stored text is
- * the same bytes either way.
+ * commit on that thread). The stored text is the same bytes either way:
+ * state text keeps its characters (codec.ts storedJson), not the \uXXXX
+ * escapes it travels with, which would take up to three times the room.
  *
  * Order inside the script: forgets (their full-text rows, then the rows; a
  * fence goes with its contact by ON DELETE CASCADE), puts (old full-text
@@ -35,7 +35,7 @@
  */
 import type { DotCloud } from '../../protocol/contacts/dots.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
-import { decodeState, encodeClock, encodeFence, type Interner } from './codec.ts';
+import { decodeState, encodeClock, encodeFence, storedJson, type Interner } from './codec.ts';
 import type { NetChanges } from './net-changes.ts';
 import { ftsColumns } from './search-text.ts';
 
@@ -104,12 +104,12 @@ export interface ContactRows {
   readonly fts: string | undefined;
 }
 
-/** The SQL row values of contact `id` whose column text is `json` (stateJson): its view gives the full-text columns. */
+/** The SQL row values of contact `id` whose state is `json` (stateJson): its view gives the full-text columns. */
 export function contactRows(id: ContactId, json: string, interner?: Interner): ContactRows {
   const text = ftsColumns(decodeState(id, json, interner));
   const quotedId = sqlText(id);
   return {
-    contact: `(${quotedId}, ${text ? 1 : 0}, ${sqlText(json)})`,
+    contact: `(${quotedId}, ${text ? 1 : 0}, ${sqlText(storedJson(json))})`,
     fts: text ? `(${quotedId}, ${text.map(ftsText).join(', ')})` : undefined,
   };
 }

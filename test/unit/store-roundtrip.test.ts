@@ -19,7 +19,9 @@ import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
 import type { Patch } from '../../protocol/contacts/patch.ts';
 import type { StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
-import { decodeState, encodeState, stateJson, StoreDecodeError } from '../../daemon/store/codec.ts';
+import { decodeState, encodeState, stateJson, storedJson, StoreDecodeError } from '../../daemon/store/codec.ts';
+import { toAsciiJson } from '../../protocol/client/json.ts';
+import fc from 'fast-check';
 import { newContactId, writeSample } from '../../daemon/store/sample.ts';
 import { SqliteDb } from '../../daemon/store/sqlite-db.ts';
 import { SqliteContactStore, STORE_FILE } from '../../daemon/store/sqlite-store.ts';
@@ -172,7 +174,28 @@ test('stateJson is JSON.stringify(encodeState) in meaning, in printable ASCII, f
     assert.ok(/^[\x20-\x7e]*$/.test(text), text);
     assert.equal(JSON.parse(text), JSON.parse(JSON.stringify(encodeState(s))));
     assert.equal(decodeState(s.id, text), decodeState(s.id, JSON.stringify(encodeState(s))));
+    // What a row keeps: the characters back, no longer than the JSON.stringify text.
+    assert.equal(JSON.parse(storedJson(text)), JSON.parse(text));
+    assert.ok(storedJson(text).length <= JSON.stringify(encodeState(s)).length, storedJson(text));
   }
+});
+
+test('storedJson turns escapes of characters beyond ASCII back into them, and nothing else', () => {
+  const cases: [unknown, string][] = [
+    ['Zoë 中 🦊', '"Zoë 中 🦊"'],
+    ['a\\u00e9', '"a\\\\u00e9"'], // an escaped backslash before "u": not an escape
+    ['tab\tdel\u007f', '"tab\\tdel\\u007f"'], // control characters and DEL stay escaped
+    ['lone \ud83e end', '"lone \\ud83e end"'], // a lone surrogate stays escaped
+    ['"quoted"', '"\\"quoted\\""'],
+  ];
+  for (const [value, stored] of cases) {
+    const ascii = toAsciiJson(value);
+    assert.is(storedJson(ascii), stored, ascii);
+    assert.equal(JSON.parse(storedJson(ascii)), value);
+  }
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (v) => {
+    assert.is(JSON.parse(storedJson(toAsciiJson(v))), v);
+  }), { numRuns: 500 });
 });
 
 test('decodeState refuses damaged rows, naming the contact and the flaw', () => {
