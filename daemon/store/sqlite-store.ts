@@ -196,7 +196,7 @@ export class SqliteContactStore {
     writer.on('message', (m: FromWriter) => this.heard(m));
     writer.on('error', (err: unknown) => this.writerStopped(`it failed: ${err instanceof Error ? err.message : String(err)}`));
     writer.on('exit', (code) => this.writerStopped(`it ended (exit code ${code})`));
-    writer.unref();
+    this.refIfBusy();
   }
 
   /** Opens (creating if needed) the store in `dataDir`; throws StoreOpenError saying what to do. */
@@ -300,7 +300,7 @@ export class SqliteContactStore {
       this.pending.set(batch.seq, { changes: changes.length, resolve, reject });
       this.counters.pendingCommits++;
       this.counters.pendingChanges += changes.length;
-      this.writer.ref();
+      this.refIfBusy();
     });
   }
 
@@ -335,7 +335,7 @@ export class SqliteContactStore {
     if (this.writerGone) return Promise.reject(this.fail('the writer thread is gone'));
     return new Promise((resolve, reject) => {
       this.settingsWaiters.push({ resolve, reject });
-      this.writer.ref();
+      this.refIfBusy();
       this.send({ type: 'settings' });
     });
   }
@@ -352,7 +352,7 @@ export class SqliteContactStore {
     this.post();
     if (!this.writerGone) {
       const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
-      this.writer.ref();
+      this.refIfBusy();
       this.send({ type: 'close' });
       await closed;
     }
