@@ -45,6 +45,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { toAsciiJson } from '../protocol/client/json.ts';
 import { PUT_MANY_MAX } from '../protocol/client/client-service.ts';
 import { LIMITS } from '../protocol/wire/messages.ts';
+import { TokenBucket } from '../protocol/security/rate-limit.ts';
 import { LIST_FIELDS, type ListField } from '../protocol/contacts/model.ts';
 import type { ContactsClient } from './client.ts';
 import { newId } from './writes.ts';
@@ -267,26 +268,10 @@ export function batches(records: readonly ImportRecord[]): { records: ImportReco
   return out;
 }
 
-/** A token bucket of datagrams shared by the import's requests: waits until `n` may go. */
-class Pace {
-  private tokens: number;
-  private atMs = Date.now();
-
-  constructor(private readonly perS: number, private readonly burst: number) {
-    this.tokens = burst;
-  }
-
-  async take(n: number): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.atMs) * this.perS) / 1000);
-      this.atMs = now;
-      if (this.tokens >= Math.min(n, this.burst)) {
-        this.tokens -= n;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, Math.ceil(((n - this.tokens) * 1000) / this.perS)));
-    }
+/** Waits until `bucket` (datagrams, shared by the import's requests) lets `n` go, and takes them. */
+async function paced(bucket: TokenBucket, n: number): Promise<void> {
+  for (let waitMs = bucket.takeOrWait(Date.now(), n); waitMs > 0; waitMs = bucket.takeOrWait(Date.now(), n)) {
+    await new Promise((r) => setTimeout(r, waitMs));
   }
 }
 
@@ -298,7 +283,7 @@ export async function importRecords(client: ContactsClient, records: readonly Im
   const summary: ImportSummary = { records: records.length, imported: 0, duplicate: 0, refused: 0, unconfirmed: 0, errors: [] };
   for (const r of records) if (r.error) refuse(summary, { line: r.line, code: 'invalid', message: r.error });
   const queue = batches(records);
-  const pace = client.anonymous ? new Pace(ANONYMOUS_DATAGRAMS_PER_S, ANONYMOUS_BURST) : undefined;
+  const pace = client.anonymous ? new TokenBucket(ANONYMOUS_DATAGRAMS_PER_S, ANONYMOUS_BURST) : undefined;
   let done = 0;
   let lastReport = Date.now();
   let failure: { err: unknown } | undefined;
@@ -306,7 +291,7 @@ export async function importRecords(client: ContactsClient, records: readonly Im
     // After a failure no new request goes; those in flight finish.
     for (let next = queue.shift(); next && !failure; next = queue.shift()) {
       const batch = next.records;
-      await pace?.take(Math.ceil(next.chars / DATAGRAM_CHARS));
+      if (pace) await paced(pace, Math.ceil(next.chars / DATAGRAM_CHARS));
       let answer;
       try {
         answer = await client.request('putMany', { writes: batch.map((r) => r.write) }, { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS });

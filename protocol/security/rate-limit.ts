@@ -89,10 +89,28 @@ export class TokenBucket {
   }
 
   take(now: TimeMs): boolean {
-    if (this.at !== undefined) this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSecond) / 1000);
-    this.at = now;
+    this.refill(now);
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Takes `n` tokens when at least min(n, burst) are there (more than the
+   * burst goes into debt, repaid before the next take) and returns 0; else
+   * takes none and returns how long until the `n` are there, ms.
+   */
+  takeOrWait(now: TimeMs, n: number): number {
+    this.refill(now);
+    if (this.tokens >= Math.min(n, this.burst)) {
+      this.tokens -= n;
+      return 0;
+    }
+    return Math.ceil(((n - this.tokens) * 1000) / this.perSecond);
+  }
+
+  private refill(now: TimeMs): void {
+    if (this.at !== undefined) this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSecond) / 1000);
+    this.at = now;
   }
 }
