@@ -17,7 +17,7 @@ import type { TombstoneFence } from './gc.ts';
 import { HLC_ZERO, type Hlc } from './hlc.ts';
 import type { ContactId } from './ids.ts';
 import { isTombstone, type ContactState } from './state.ts';
-import type { ContactStore, StoreChange, TouchedPage } from './store.ts';
+import type { ContactStore, StoreChange, TouchedPage, TouchedRange } from './store.ts';
 import { ProtocolUsageError, type NodeId } from '../types.ts';
 
 interface OriginIndex {
@@ -129,23 +129,30 @@ export class MemoryStore implements ContactStore {
     return ids.slice(start, start + limit).map((id) => this.states.get(id)!);
   }
 
-  touchedAfter(origin: NodeId, afterSeq: number, limit: number): TouchedPage {
+  touchedAfter(origin: NodeId, afterSeq: number, limit: number, range: TouchedRange = {}): TouchedPage {
     const ix = this.index.get(origin);
     if (!ix) return { ids: [], throughSeq: afterSeq, done: true };
+    const through = range.through ?? Infinity;
+    const skip = range.skip ?? [];
     const ids: ContactId[] = [];
     const seen = new Set<ContactId>();
     let k = lowerBound(ix.seqs, afterSeq + 1);
-    let through = afterSeq;
+    let last = afterSeq;
+    let r = 0; // the first skip range that does not end below the current seq
     for (; k < ix.seqs.length; k++) {
+      const seq = ix.seqs[k]!;
+      if (seq > through) break;
+      while (r < skip.length && skip[r + 1]! < seq) r += 2;
+      const skipped = r < skip.length && skip[r]! <= seq;
       const id = ix.ids[k]!;
-      if (!seen.has(id)) {
-        if (ids.length === limit) break;
+      if (!skipped && !seen.has(id)) {
+        if (ids.length === limit) return { ids, throughSeq: last, done: false };
         seen.add(id);
         ids.push(id);
       }
-      through = ix.seqs[k]!;
+      last = seq;
     }
-    return { ids, throughSeq: through, done: k === ix.seqs.length };
+    return { ids, throughSeq: last, done: true };
   }
 
   pruneIndex(below: VersionVector): void {

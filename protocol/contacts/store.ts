@@ -35,8 +35,16 @@ export interface TouchedPage {
   readonly ids: ContactId[];
   /** Every indexed dot of the origin in (afterSeq, throughSeq] touched a contact in `ids`: resume after it. */
   readonly throughSeq: number;
-  /** True when no indexed dot of the origin lies above throughSeq. */
+  /** True when no indexed dot of the origin lies above throughSeq (up to TouchedRange.through). */
   readonly done: boolean;
+}
+
+/** Which of an origin's dots a catch-up page looks at (touchedAfter). */
+export interface TouchedRange {
+  /** None above this seq (default: all). */
+  readonly through?: number;
+  /** Dots to pass over, as flattened ascending ranges [from, to, …]: those the asker holds. */
+  readonly skip?: readonly number[];
 }
 
 /** One durable mutation, in the order it happened. */
@@ -60,8 +68,8 @@ export interface ContactStore {
   count(): number;
   /** Up to `limit` states with id greater than `after`, in id order: full-state sync and listing. */
   page(after: ContactId | undefined, limit: number): ContactState[];
-  /** Contacts touched by `origin`'s dots above `afterSeq`, up to `limit` of them. */
-  touchedAfter(origin: NodeId, afterSeq: number, limit: number): TouchedPage;
+  /** Contacts touched by `origin`'s dots above `afterSeq` (within `range`), up to `limit` of them. */
+  touchedAfter(origin: NodeId, afterSeq: number, limit: number, range?: TouchedRange): TouchedPage;
   /** Drops index rows at or below `below` (stable dots: only a replica behind W asks for them, and it needs a full sync). */
   pruneIndex(below: VersionVector): void;
   /** Below this, index rows were pruned: a catch-up request under it must become a full sync. */

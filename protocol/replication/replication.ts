@@ -12,9 +12,13 @@
  *   wants, and riding saves a datagram; see catchUpRequestFor), or on its
  *   own to the next live member of its own round-robin when no probe went
  *   out for a while (Lifeguard stretches probing on a struggling node; a
- *   leaving node stops it). The member answers with the
- *   contacts touched by writes the vector lacks (nothing at all when it
- *   lacks none), oldest first (the store's catch-up index), in bounded
+ *   leaving node stops it). The request also lists what the node holds
+ *   above its vector (the writes after a lost push). The member answers
+ *   with the contacts touched by writes the node lacks (nothing at all when
+ *   it lacks none), oldest first (the store's catch-up index), leaving out
+ *   the writes it has held for less than a sync interval unless the node
+ *   has seen a later one of their origin: those were pushed a moment ago
+ *   and are most likely still on their way (see onAsk), in bounded
  *   batches, each closed by a claim "with these you hold every write of
  *   origin X up to s"; the claim is applied only once every contact of the
  *   batch arrived (counted by distinct contact: a duplicate never stands in
@@ -42,7 +46,7 @@ import { encodeMessage, WireEncodeError } from '../wire/codec.ts';
 import { TimerTable } from '../timers.ts';
 import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
 import { shuffle } from '../rng.ts';
-import type { Message, RepState, RepVv, WireSeq } from '../wire/messages.ts';
+import type { Message, RepAsk, RepState, RepVv, WireDots, WireSeq } from '../wire/messages.ts';
 import type { MemberView } from '../membership/member-table.ts';
 import {
   cloudAddRange, cloudTop, EMPTY_VV, vvEquals, vvGet, vvMax, vvMeet, type DotCloud, type VersionVector,
@@ -55,7 +59,7 @@ import type { ContactStore, StoreChange } from '../contacts/store.ts';
 import { version } from '../contacts/view.ts';
 import type { WriteOutcome } from '../contacts/write.ts';
 import { DigestSessions } from './digest-sessions.ts';
-import { fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
+import { canonicalRanges, fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
 
 export interface ReplicationConfig {
   /** How often a node asks a member for what it lacks (riding on probes, which come as often when healthy). */
@@ -188,6 +192,19 @@ const BATCH_MAX_AGE_SYNCS = 10;
  */
 const RIDE_MIN_GAP_SYNCS = 0.5;
 const ALONE_AFTER_SYNCS = 1.25;
+/**
+ * A catch-up answer leaves out the writes the answering node has held for
+ * less than this (in sync intervals) unless the asker has seen a later one
+ * of their origin (see onAsk). How finely their age is known: what the
+ * node holds is noted once per 1/HELD_SAMPLES_PER_SYNC of an interval.
+ */
+const TAIL_GRACE_SYNCS = 1;
+const HELD_SAMPLES_PER_SYNC = 8;
+/** Numbers (a range is two) a catch-up request lists per origin of what it holds above its vector: the lowest ranges. */
+const HELD_NUMBERS_MAX = 64;
+
+/** A catch-up request, in either wire form (repVv with reply false holds nothing above its vector). */
+type Ask = Pick<RepAsk, 'count' | 'cursor' | 'vv' | 'held'>;
 
 /** A catch-up batch being received: the distinct contacts that arrived, and the claim closing it. */
 interface PendingBatch {
@@ -236,6 +253,12 @@ export class Replication {
   private catchUpWant: number;
   /** When our last catch-up request went (riding a probe or alone). */
   private lastRequestMs = -Infinity;
+  /**
+   * What we had applied, noted over the last tail grace and just before it
+   * (oldest first; the first is at least the grace old once there is a
+   * later one): which writes a catch-up answer may count as settled.
+   */
+  private readonly heldSince: { at: TimeMs; applied: DotCloud }[];
 
   constructor(private readonly init: ReplicationInit) {
     this.cfg = { ...DEFAULT_REPLICATION_CONFIG, ...init.config };
@@ -244,6 +267,8 @@ export class Replication {
     this.store = init.store;
     this.digests = new DigestSessions(init.rng, init.outbox);
     this.store.drainChanges(); // what loading produced is already durable
+    // What was persisted before this start is settled.
+    this.heldSince = [{ at: init.now - this.tailGraceMs, applied: this.store.applied() }];
     for (let page = this.store.page(undefined, 1000); page.length > 0; page = this.store.page(page[page.length - 1]!.id, 1000)) {
       for (const s of page) this.noteVersion(s);
     }
@@ -276,6 +301,7 @@ export class Replication {
     });
     if (deltas.length === 0) return outcomes;
     this.flushStore(true);
+    this.noteHeld(now);
     // Encoded and assembled once, sent to everyone.
     const live = this.init.peers.live();
     this.stats.statesOut += live.length * deltas.length;
@@ -348,12 +374,23 @@ export class Replication {
 
   handleMessage(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Message): void {
     switch (msg.type) {
-      case 'repState': return this.onState(now, fromAddr, fromId, msg);
-      case 'repVv': return this.onVv(now, fromAddr, fromId, msg);
-      case 'repFetch': return this.onFetch(fromAddr, msg.items);
+      case 'repState':
+        this.onState(now, fromAddr, fromId, msg);
+        break;
+      case 'repVv':
+        if (msg.reply) this.onClaim(now, fromAddr, fromId, msg);
+        else this.onAsk(now, fromAddr, fromId, { ...msg, held: [] });
+        break;
+      case 'repAsk':
+        this.onAsk(now, fromAddr, fromId, msg);
+        break;
+      case 'repFetch':
+        this.onFetch(fromAddr, msg.items);
+        break;
       default:
         if (msg.type.startsWith('rc')) this.onDigestMessage(now, fromAddr, fromId, msg);
     }
+    this.noteHeld(now);
   }
 
   // ---------------------------------------------------------------- receiving states
@@ -475,19 +512,43 @@ export class Replication {
     this.send(to, this.catchUpRequest(cursor));
   }
 
-  private catchUpRequest(cursor: string): RepVv {
-    return { type: 'repVv', reply: false, batch: 0, count: this.catchUpWant, more: false, cursor, vv: this.vector() };
+  /** Our vector (the applied cloud's contiguous part) and, per origin, the lowest ranges we hold above it. */
+  private catchUpRequest(cursor: string): RepAsk {
+    const applied = this.store.applied();
+    const vv: WireSeq[] = [];
+    const held: WireDots[] = [];
+    for (const origin of Object.keys(applied).sort()) {
+      const ranges = applied[origin]!;
+      const from = ranges[0] === 1 ? 2 : 0;
+      if (from === 2) vv.push({ origin: origin as NodeId, seq: ranges[1]! });
+      if (ranges.length > from) held.push({ origin: origin as NodeId, ranges: ranges.slice(from, from + HELD_NUMBERS_MAX) });
+    }
+    return { type: 'repAsk', count: this.catchUpWant, cursor, vv, held };
   }
 
-  private onVv(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: RepVv): void {
-    if (msg.reply) {
-      const key = `${fromId}/${msg.batch}`;
-      const b = this.batchOf(now, key);
-      b.claim = msg;
-      b.fromAddr = fromAddr;
-      this.tryClaim(key);
-      return;
-    }
+  private onClaim(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: RepVv): void {
+    const key = `${fromId}/${msg.batch}`;
+    const b = this.batchOf(now, key);
+    b.claim = msg;
+    b.fromAddr = fromAddr;
+    this.tryClaim(key);
+  }
+
+  /**
+   * Answers a catch-up request with a batch: the contacts touched by the
+   * writes the asker lacks, and a claim closing it.
+   *
+   * How this works: per origin, the writes above the asker's vector that
+   * it does not list as held, oldest first. A gap below the last write of
+   * an origin it has seen is a lost push: filled now. Above that, only the
+   * writes we have held for the tail grace go: in a write stream the
+   * asker's vector is always a little behind the pushes on their way to
+   * it, and answering with those sent a tenth of all writes twice (3
+   * nodes, a write every 2 ms, 5-50 ms links, simulated); one lost at the
+   * tail goes in the next answer. The claim covers only what we hold
+   * contiguously, up to where the batch looked.
+   */
+  private onAsk(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Ask): void {
     // As many states per batch as they asked for (0: our choice), never more than ours.
     const limit = msg.count > 0 ? Math.min(msg.count, this.cfg.catchUpBatch) : this.cfg.catchUpBatch;
     const theirs: Record<string, number> = {};
@@ -502,23 +563,30 @@ export class Replication {
       this.stats.catchUpBatches++;
       return this.fullSyncPage(fromAddr, batch, msg.cursor, limit);
     }
+    // What they hold above their vector, by origin; a list out of form counts as holding nothing.
+    const held = new Map<string, readonly number[]>();
+    for (const d of msg.held) if (canonicalRanges(d.ranges) && d.ranges.length > 0) held.set(d.origin, d.ranges);
     const ours = cloudTop(this.store.applied());
+    const settled = this.settledVector(now);
     const ids = new Set<ContactId>();
     const claim: WireSeq[] = [];
     let more = false;
     for (const origin of Object.keys(ours).sort()) {
       const top = vvGet(ours, origin);
       const after = vvGet(theirs, origin);
-      if (top <= after) continue;
+      const skip = held.get(origin) ?? [];
+      const seen = skip.length > 0 ? skip[skip.length - 1]! : after;
+      // Claim only what we hold contiguously: never a dot we lack ourselves.
+      const through = Math.min(top, Math.max(seen, vvGet(settled, origin)));
+      if (through <= after) continue;
       const room = limit - ids.size;
       if (room <= 0) {
         more = true;
         continue;
       }
-      const page = this.store.touchedAfter(origin as NodeId, after, room);
+      const page = this.store.touchedAfter(origin as NodeId, after, room, { through, skip });
       for (const id of page.ids) ids.add(id);
-      // Claim only what we hold contiguously: never a dot we lack ourselves.
-      const upTo = page.done ? top : Math.min(page.throughSeq, top);
+      const upTo = page.done ? through : Math.min(page.throughSeq, through);
       if (!page.done) more = true;
       if (upTo > after) claim.push({ origin: origin as NodeId, seq: upTo });
     }
@@ -560,10 +628,37 @@ export class Replication {
     if (claim.more) this.requestCatchUp(b.fromAddr, claim.cursor);
   }
 
-  /** Our version vector (the applied cloud's contiguous part), for catch-up requests. */
-  private vector(): WireSeq[] {
-    const top = cloudTop(this.store.applied());
-    return Object.keys(top).sort().map((origin) => ({ origin: origin as NodeId, seq: top[origin]! }));
+  private get tailGraceMs(): number {
+    return this.cfg.syncIntervalMs * TAIL_GRACE_SYNCS;
+  }
+
+  /**
+   * Notes what we have applied at `now` (after each message and write),
+   * one note per 1/HELD_SAMPLES_PER_SYNC of a sync interval: a later change
+   * within that slice joins the slice's note, so a write may count as held
+   * up to that much longer than it was. Keeps the notes of the last tail
+   * grace and the newest older one.
+   */
+  private noteHeld(now: TimeMs): void {
+    const notes = this.heldSince;
+    const applied = this.store.applied();
+    const last = notes[notes.length - 1]!;
+    if (last.applied === applied) return;
+    if (now - last.at < this.cfg.syncIntervalMs / HELD_SAMPLES_PER_SYNC) last.applied = applied;
+    else notes.push({ at: now, applied });
+    const settledAt = now - this.tailGraceMs;
+    while (notes.length > 1 && notes[1]!.at <= settledAt) notes.shift();
+  }
+
+  /** Our vector as it was a tail grace ago: the writes we hold that count as settled. */
+  private settledVector(now: TimeMs): VersionVector {
+    const settledAt = now - this.tailGraceMs;
+    let settled: DotCloud | undefined;
+    for (const n of this.heldSince) {
+      if (n.at > settledAt) break;
+      settled = n.applied;
+    }
+    return settled ? cloudTop(settled) : EMPTY_VV;
   }
 
   // ---------------------------------------------------------------- digest repair

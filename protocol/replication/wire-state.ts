@@ -97,7 +97,7 @@ export function fromRepState(m: Pick<RepState, 'id' | 'entries' | 'ctx' | 'stabl
 }
 
 /** Sorted, disjoint, non-adjacent inclusive [from, to] pairs, from ≥ 1: the only form dots.ts accepts. */
-function canonicalRanges(r: readonly number[]): boolean {
+export function canonicalRanges(r: readonly number[]): boolean {
   if (r.length % 2 !== 0) return false;
   for (let i = 0; i < r.length; i += 2) {
     if (r[i]! < 1 || r[i]! > r[i + 1]!) return false;

@@ -45,6 +45,7 @@ export const WIRE_TYPE = {
   secState: 25,
   secDigest: 26,
   keyStatus: 27,
+  repAsk: 28,
 } as const;
 
 export type WireTypeName = keyof typeof WIRE_TYPE;
@@ -173,12 +174,12 @@ export interface RepState {
 }
 
 /**
- * A catch-up request (`reply: false`): the sender's version vector
- * (contiguous part), "send me what I lack". As a reply it closes a batch:
- * `count` states were sent under `batch`, and once all have arrived the
- * receiver holds every write of each origin up to `vv`; `more` says the
- * sender had more to send. In a request, `count` is the most states the
- * sender wants in one batch (0: the answering node's own limit).
+ * A catch-up batch's closing claim (`reply: true`): `count` states were
+ * sent under `batch`, and once all have arrived the receiver holds every
+ * write of each origin up to `vv`; `more` says the sender had more to send,
+ * and `cursor` where a full sync goes on. With `reply: false` it is a
+ * catch-up request as the first wire version sent it (repAsk without
+ * `held`), still answered.
  */
 export interface RepVv {
   type: 'repVv';
@@ -191,13 +192,31 @@ export interface RepVv {
   vv: WireSeq[];
 }
 
+/**
+ * A catch-up request: "send me what I lack". `vv` is the sender's version
+ * vector (the contiguous part of what it applied); `held` lists, per
+ * origin, the ranges it holds above that (flattened [from, to, …],
+ * ascending; the lowest ones when there are many), so the answer skips the
+ * writes it has and leaves the gaps. `count` is the most states the sender
+ * wants in one batch (0: the answering node's own limit); `cursor` is the
+ * full-sync cursor (a contact id; '' = from the start) for a node behind
+ * the index floor. Answered with states of a batch and a closing repVv.
+ */
+export interface RepAsk {
+  type: 'repAsk';
+  count: number;
+  cursor: string;
+  vv: WireSeq[];
+  held: WireDots[];
+}
+
 /** Ask for the contacts whose digest items (8-byte versions) are listed. */
 export interface RepFetch {
   type: 'repFetch';
   items: Uint8Array;
 }
 
-export type ReplicationMessage = RepState | RepVv | RepFetch;
+export type ReplicationMessage = RepState | RepVv | RepFetch | RepAsk;
 
 /**
  * One piece of a packet too large for the datagram budget (a contact with

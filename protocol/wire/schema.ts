@@ -175,6 +175,8 @@ export const memberState: Field<MemberState> = recordOf<MemberState>({
 
 const wireSeq = recordOf<WireSeq>({ origin: nodeIdField, seq: counter });
 const wireDots = recordOf<WireDots>({ origin: nodeIdField, ranges: listOf(counter, LIMITS.maxDotRangeNumbers) });
+/** A full-sync cursor: a contact id, or '' (from the start; done). */
+const syncCursor: Field<string> = { schema: Type.String({ maxLength: LIMITS.maxContactIdLength, pattern: '^[0-9A-Za-z-]*$' }) };
 /** An entry travels, and stays in memory, as its array (WireEntry): the same bytes a record of these fields makes. */
 const wireEntry: Field<WireEntry> = {
   schema: Type.Tuple([
@@ -242,7 +244,7 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
     ctx: listOf(wireDots, LIMITS.maxOrigins),
     stable: listOf(wireSeq, LIMITS.maxOrigins),
   },
-  repVv: { reply: flag, batch: counter, count: counter, more: flag, cursor: { schema: Type.String({ maxLength: LIMITS.maxContactIdLength, pattern: '^[0-9A-Za-z-]*$' }) }, vv: listOf(wireSeq, LIMITS.maxOrigins) },
+  repVv: { reply: flag, batch: counter, count: counter, more: flag, cursor: syncCursor, vv: listOf(wireSeq, LIMITS.maxOrigins) },
   repFetch: { items: bytes(LIMITS.maxDatagramBytes, 8) },
   frag: { xid: u32, part: boundedInt(0, LIMITS.maxFragParts - 1), parts: boundedInt(2, LIMITS.maxFragParts), bytes: bytes(LIMITS.maxDatagramBytes) },
   // Client protocol (protocol/client). Any op name passes, so an unknown op is answered, not dropped.
@@ -269,6 +271,7 @@ export const MESSAGE_FIELDS: { readonly [T in Message['type']]: MessageFields<Ex
   },
   secDigest: { digest: bytes(8, 8) },
   keyStatus: { node: nodeIdField, version: counter, primary: u32, holds: listOf(u32, LIMITS.maxWireKeys) },
+  repAsk: { count: counter, cursor: syncCursor, vv: listOf(wireSeq, LIMITS.maxOrigins), held: listOf(wireDots, LIMITS.maxOrigins) },
 };
 
 /**

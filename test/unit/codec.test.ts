@@ -100,6 +100,10 @@ const ARB: { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>>
   }),
   repVv: rec({ type: fc.constant('repVv'), reply: fc.boolean(), batch: arbCounter, count: arbCounter, more: fc.boolean(), cursor: fc.stringMatching(/^[0-9A-Z]{0,26}$/), vv: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 5 }) }),
   repFetch: rec({ type: fc.constant('repFetch'), items: arbUnits(8) }),
+  repAsk: rec({
+    type: fc.constant('repAsk'), count: arbCounter, cursor: fc.stringMatching(/^[0-9A-Z]{0,26}$/), vv: fc.array(rec({ origin: arbNodeId, seq: arbCounter }), { maxLength: 5 }),
+    held: fc.array(rec({ origin: arbNodeId, ranges: fc.array(arbCounter, { maxLength: 6 }) }), { maxLength: 3 }),
+  }),
   frag: fc.integer({ min: 2, max: LIMITS.maxFragParts }).chain((parts) =>
     rec({ type: fc.constant('frag'), xid: arbU32, part: fc.integer({ min: 0, max: parts - 1 }), parts: fc.constant(parts), bytes: arbBytes(0, 200) })),
   clientReq: rec({ type: fc.constant('clientReq'), reqId: arbU32, op: fc.string({ unit: 'grapheme-ascii', maxLength: 16 }).filter((s) => !/\p{Cc}/u.test(s)), args: fc.json({ maxDepth: 2 }).filter((j) => j.length <= 200 && /^[\x20-\x7e]*$/.test(j)) }),

@@ -98,6 +98,23 @@ test('the catch-up index answers "contacts touched by X after seq c", oldest fir
   assert.equal(s.touchedAfter(A, 0, 10), { ids: [], throughSeq: 0, done: true });
 });
 
+test('a catch-up page passes over the dots the asker holds and stops at the seq it is given', () => {
+  const s = new MemoryStore();
+  const ID3 = contactId('01J00000000000000000000003');
+  s.put(makeDelta(ID1, [entry(A, 1)], []));
+  s.put(makeDelta(ID2, [entry(A, 2)], []));
+  s.put(makeDelta(ID3, [entry(A, 3)], []));
+  s.put(makeDelta(ID1, [entry(A, 4)], [{ origin: A, seq: 1 }]));
+  // The asker holds 2..3: only ID1 (dots 1 and 4) is missing.
+  assert.equal(s.touchedAfter(A, 0, 10, { skip: [2, 3] }), { ids: [ID1], throughSeq: 4, done: true });
+  // It holds 1 and 4 (ID1 whole): ID2 and ID3.
+  assert.equal(s.touchedAfter(A, 0, 10, { skip: [1, 1, 4, 4] }), { ids: [ID2, ID3], throughSeq: 4, done: true });
+  // Nothing above 2: ID1, ID2; the page is complete up to 2.
+  assert.equal(s.touchedAfter(A, 0, 10, { through: 2 }), { ids: [ID1, ID2], throughSeq: 2, done: true });
+  // A full page still resumes where it stopped, skipped dots counted as passed.
+  assert.equal(s.touchedAfter(A, 0, 1, { skip: [1, 1] }), { ids: [ID2], throughSeq: 2, done: false });
+});
+
 test('the memory store pages in id order, tracks tombstones and journals every change', () => {
   const s = new MemoryStore({ journal: true });
   s.put(makeDelta(ID2, [entry(A, 1)], []));

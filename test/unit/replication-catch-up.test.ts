@@ -96,11 +96,43 @@ test('a restarted node\'s fragmented packets are never joined with pieces from i
   const b2 = new ClusterNode({ id: B, addr: ADDR_B, rng: new SeededRng(3), now: 5_000, restored: { store } });
   assert.is(b2.replication.write(5_000, { opId: opId('p2'), patch: { kind: 'create', contact: { id: P2, formattedName: 'P2', photo: photo('B') } } }).kind, 'applied');
   const top = Math.max(...store.get(P1)!.entries.map((e) => e.dot.seq));
-  b2.replication.handleMessage(5_001, ADDR_A, A, { type: 'repVv', reply: false, batch: 0, count: 1, more: false, cursor: '', vv: [{ origin: B, seq: top }] });
-  for (let t = b2.pollTransmit(); t; t = b2.pollTransmit()) if (t.to === ADDR_A) a.handleDatagram(5_002, ADDR_B, t.bytes);
+  // A asks a second later (a catch-up answer leaves out writes younger than a sync interval: see the next test).
+  b2.replication.handleMessage(6_001, ADDR_A, A, { type: 'repVv', reply: false, batch: 0, count: 1, more: false, cursor: '', vv: [{ origin: B, seq: top }] });
+  for (let t = b2.pollTransmit(); t; t = b2.pollTransmit()) if (t.to === ADDR_A) a.handleDatagram(6_002, ADDR_B, t.bytes);
   const got = a.replication.store.get(P2);
   assert.ok(got, 'P2 did not arrive whole');
   assert.equal(got.entries.find((e) => e.key === 'photo')!.value, photo('B'));
+});
+
+test('a catch-up answer passes over what the asker holds, fills its gaps at once, and sends a write a moment old only once it settled', () => {
+  const b = node(B, ADDR_B, 1);
+  const ids = [1, 2, 3, 4, 5, 6, 7].map((k) => contactId(`01J00000000000000000000C0${k}`));
+  const create = (now: number, k: number) => assert.is(b.replication.write(now, { opId: opId(`c${k}`), patch: { kind: 'create', contact: { id: ids[k - 1]!, formattedName: `C${k}` } } }).kind, 'applied');
+  const seqs = (k: number) => b.replication.store.get(ids[k - 1]!)!.entries.map((e) => e.dot.seq);
+  const first = (k: number) => Math.min(...seqs(k));
+  const last = (k: number) => Math.max(...seqs(k));
+  for (let k = 1; k <= 5; k++) create(2_000, k);
+  create(2_500, 6);
+  sent(b, ADDR_A);
+  const answer = (now: number, vv: number, held: number[]) => {
+    b.replication.handleMessage(now, ADDR_A, A, { type: 'repAsk', count: 0, cursor: '', vv: [{ origin: B, seq: vv }], held: held.length > 0 ? [{ origin: B, ranges: held }] : [] });
+    const out = sent(b, ADDR_A);
+    return {
+      states: out.flatMap((m) => (m.type === 'repState' ? [ids.indexOf(m.id as never) + 1] : [])),
+      claim: out.find((m): m is RepVv => m.type === 'repVv' && m.reply)?.vv,
+    };
+  };
+  // A holds contacts 1, 3 and 4 (2 and 5 were lost, 6 is on its way): 2 and 5 come; 6, half a second old, not yet.
+  assert.equal(answer(3_000, last(1), [first(3), last(4)]), { states: [2, 5], claim: [{ origin: B, seq: last(5) }] });
+  // Asked again once 6 is over a sync interval old: it comes.
+  assert.equal(answer(3_600, last(5), []), { states: [6], claim: [{ origin: B, seq: last(6) }] });
+  // A write a moment old below one A has seen is a lost push: it comes at once. What A holds does not.
+  create(5_000, 7);
+  assert.is(b.replication.write(5_000, { opId: opId('u1'), patch: { kind: 'update', id: ids[0]!, ops: [{ op: 'set', field: 'title', value: 'T' }] } }).kind, 'applied');
+  sent(b, ADDR_A);
+  const update = b.replication.store.get(ids[0]!)!.entries.find((e) => e.key === 'title')!.dot.seq;
+  assert.ok(update > last(7));
+  assert.equal(answer(5_001, last(6), [update, update]), { states: [7], claim: [{ origin: B, seq: update }] });
 });
 
 test.run();
