@@ -154,6 +154,16 @@ async function untilHeld(nodes: NodeProc[], count: number, credential?: ClientCr
   }
 }
 
+/** A member's replication counters (`contacts stats`). */
+async function replicationStats(n: NodeProc, credential?: ClientCredential): Promise<{ statesIn: number; catchUpStatesSent: number }> {
+  const client = new ContactsClient({ servers: [n.addr], credential });
+  try {
+    return ((await client.request('stats')).result as { replication: { statesIn: number; catchUpStatesSent: number } }).replication;
+  } finally {
+    client.close();
+  }
+}
+
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -285,8 +295,14 @@ async function importTenK(record: Record): Promise<void> {
     record({ name: 'import: what one core allows that member (1 / main thread CPU)', value: Math.round(1000 / mainMs), unit: 'contacts/s' });
     record({ name: 'import: CPU of the member taking them, per contact (all its threads)', value: perContactMs(cpu0, cpuSeconds(pid)), unit: 'ms' });
     record({ name: 'import: CPU of each other member, per contact (while importing)', value: Math.max(...nodes.slice(1).map((n, i) => perContactMs(others0[i]!, cpuSeconds(n.child.pid!)))), unit: 'ms' });
-    await untilHeld(nodes, IMPORT_CONTACTS, parseCredential(admin.stdout.trim()));
+    const credential = parseCredential(admin.stdout.trim());
+    await untilHeld(nodes, IMPORT_CONTACTS, credential);
     record({ name: `import: until all ${THROUGHPUT_MEMBERS} members hold every contact`, value: round((performance.now() - t) / 1000, 2), unit: 's' });
+    // Each other member needs each contact once: what came beyond that was sent twice (catch-up racing the pushes, or repair).
+    const stats = await Promise.all(nodes.map((n) => replicationStats(n, credential)));
+    const statesIn = stats.slice(1).reduce((sum, s) => sum + s.statesIn, 0);
+    record({ name: 'import: states each other member received, per contact', value: round(statesIn / ((THROUGHPUT_MEMBERS - 1) * IMPORT_CONTACTS), 3), unit: '' });
+    record({ name: 'import: states sent by catch-up (all members), per contact', value: round(stats.reduce((sum, s) => sum + s.catchUpStatesSent, 0) / IMPORT_CONTACTS, 3), unit: '' });
     recordLoad(record, 'import 10k: at end');
   } finally {
     await killAll();
