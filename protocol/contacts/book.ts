@@ -47,8 +47,10 @@ export function commitWrite(store: ContactStore, node: NodeId, req: WriteRequest
 /** What `commitWrite` would do, without storing anything: the caller may still refuse it, then `storeWrite` it. */
 export function prepareWrite(store: ContactStore, node: NodeId, req: WriteRequest, nowMs: number, stable?: VersionVector): WriteOutcome {
   const id = req.patch.kind === 'create' ? req.patch.contact.id : req.patch.id;
-  const env = { node, nextSeq: nextSeqOf(store, node), clock: store.clock(), nowMs, ...(stable ? { stable } : {}) };
-  return applyWrite(store.get(id), req, env);
+  const current = store.get(id);
+  const forgottenFloor = current ? undefined : store.forgottenFloor(id);
+  const env = { node, nextSeq: nextSeqOf(store, node), clock: store.clock(), nowMs, ...(stable ? { stable } : {}), ...(forgottenFloor ? { forgottenFloor } : {}) };
+  return applyWrite(current, req, env);
 }
 
 /** Stores an applied outcome of `prepareWrite`, made against this store with nothing stored in between. */

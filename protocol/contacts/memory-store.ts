@@ -11,13 +11,13 @@
  * (bulkLoad excepted: it loads what is already durable).
  */
 import {
-  cloudAbove, cloudDots, cloudFromDots, cloudHas, cloudMinus, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvMax, type Dot, type DotCloud, type VersionVector,
+  cloudAbove, cloudDots, cloudFromDots, cloudHas, cloudMax, cloudMinus, cloudUnion, EMPTY_CLOUD, EMPTY_VV, vvCovers, vvMax, type Dot, type DotCloud, type VersionVector,
 } from './dots.ts';
 import type { TombstoneFence } from './gc.ts';
 import { HLC_ZERO, type Hlc } from './hlc.ts';
 import type { ContactId } from './ids.ts';
 import { isTombstone, type ContactState } from './state.ts';
-import type { ContactStore, StoreChange, TouchedPage, TouchedRange } from './store.ts';
+import { FORGOTTEN_KEPT, type ContactStore, type StoreChange, type TouchedPage, type TouchedRange } from './store.ts';
 import { ProtocolUsageError, type NodeId } from '../types.ts';
 
 interface OriginIndex {
@@ -46,6 +46,8 @@ export class MemoryStore implements ContactStore {
   private prunedBelow: VersionVector = EMPTY_VV;
   private readonly dead = new Set<ContactId>();
   private readonly fences = new Map<ContactId, TombstoneFence>();
+  /** Contacts forgotten lately, oldest first: the bound of their old life's dots (forgottenFloor). */
+  private readonly forgottenFloors = new Map<ContactId, VersionVector>();
   private appliedDots: DotCloud = EMPTY_CLOUD;
   private lastHlc: Hlc = HLC_ZERO;
   private journal: StoreChange[] | undefined;
@@ -60,7 +62,10 @@ export class MemoryStore implements ContactStore {
   }
 
   put(state: ContactState): void {
-    if (!this.states.has(state.id)) this.sortedIds = undefined;
+    if (!this.states.has(state.id)) {
+      this.sortedIds = undefined;
+      this.forgottenFloors.delete(state.id);
+    }
     this.states.set(state.id, state);
     if (isTombstone(state)) this.dead.add(state.id);
     else this.dead.delete(state.id);
@@ -108,7 +113,10 @@ export class MemoryStore implements ContactStore {
   }
 
   forget(id: ContactId): void {
-    if (!this.states.delete(id)) return;
+    const s = this.states.get(id);
+    if (!s) return;
+    this.states.delete(id);
+    this.rememberForgotten(s);
     this.sortedIds = undefined;
     this.dead.delete(id);
     this.fences.delete(id);
@@ -119,6 +127,18 @@ export class MemoryStore implements ContactStore {
 
   count(): number {
     return this.states.size;
+  }
+
+  forgottenFloor(id: ContactId): VersionVector | undefined {
+    return this.forgottenFloors.get(id);
+  }
+
+  /** Keeps the bound of `s`'s context (floor, explicit dots, entries' dots), oldest dropped past FORGOTTEN_KEPT. */
+  private rememberForgotten(s: ContactState): void {
+    const seen = cloudMax(cloudUnion(s.ctx, cloudFromDots(s.entries.map((e) => e.dot))));
+    this.forgottenFloors.delete(s.id);
+    this.forgottenFloors.set(s.id, vvMax(s.floor, seen));
+    if (this.forgottenFloors.size > FORGOTTEN_KEPT) this.forgottenFloors.delete(this.forgottenFloors.keys().next().value!);
   }
 
   page(after: ContactId | undefined, limit: number): ContactState[] {

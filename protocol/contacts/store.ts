@@ -39,6 +39,13 @@ export interface TouchedPage {
   readonly done: boolean;
 }
 
+/**
+ * How many forgotten contacts a store remembers (forgottenFloor): the other
+ * members forget a tombstone within a few stability rounds of us, so only
+ * a contact created again soon after needs it.
+ */
+export const FORGOTTEN_KEPT = 4096;
+
 /** Which of an origin's dots a catch-up page looks at (touchedAfter). */
 export interface TouchedRange {
   /** None above this seq (default: all). */
@@ -64,6 +71,12 @@ export interface ContactStore {
   put(state: ContactState): void;
   /** Forgets a collected tombstone: its state, index rows and fence. */
   forget(id: ContactId): void;
+  /**
+   * For a contact forgotten lately (the last FORGOTTEN_KEPT, not across a
+   * restart): a vector every dot of its old life is at or below. A write
+   * that creates it again starts from the absent state under it (write.ts).
+   */
+  forgottenFloor(id: ContactId): VersionVector | undefined;
   /** How many contacts are held (tombstones included). */
   count(): number;
   /** Up to `limit` states with id greater than `after`, in id order: full-state sync and listing. */

@@ -82,6 +82,8 @@ export interface WriterEnv {
   nowMs: number;
   /** The node's stable vector, to compact the new state with (optional). */
   stable?: VersionVector;
+  /** For a contact this node does not hold but forgot lately: the store's forgottenFloor. */
+  forgottenFloor?: VersionVector;
 }
 
 /** invalid: a field failed validation; not-found / deleted / exists: the contact's state forbids it; too-many: a list would pass its limit; too-large: the contact would not fit a replication packet. */
@@ -236,7 +238,12 @@ export function applyWrite(current: ContactState | undefined, req: WriteRequest,
   const refused = refusal(current, patch);
   if (refused) return refused;
 
-  const base = current ?? emptyState(id);
+  // A contact forgotten here is, to a join, the absent state under the bound
+  // of its old life (gc.ts). Its delta carries that floor, so a member still
+  // holding the old tombstone drops the old life's entries rather than merge
+  // them into the new one. Sound: the base holds no entry, and every new dot
+  // is ours and above anything we issued before.
+  const base = current ?? emptyState(id, env.forgottenFloor);
   const plan = new Plan(base, read);
   planPatch(plan, patch);
   pruneOps(plan, base);
@@ -245,7 +252,8 @@ export function applyWrite(current: ContactState | undefined, req: WriteRequest,
   plan.add(OP_KEY, opId, { first, last, kind: patch.kind, fields: patchFields(patch) } satisfies OpRecord);
   const hlc = hlcNext(hlcMax(env.clock, maxHlc(base)), env.nowMs);
   const added: Entry[] = plan.added.map((d, k) => ({ key: d.key, uid: d.uid, value: d.value, dot: { origin: env.node, seq: first + k }, hlc }));
-  const delta = makeDelta(id, added, [...plan.removed.values()].map((e) => e.dot));
+  const made = makeDelta(id, added, [...plan.removed.values()].map((e) => e.dot));
+  const delta = current ? made : { ...made, floor: base.floor };
   const joined = join(base, delta);
   const issues = overLimit(base, joined, plan.added);
   if (issues.length > 0) return rejected('too-many', issues.map((i) => `${i.path}: ${i.reason}`).join('; '), issues);

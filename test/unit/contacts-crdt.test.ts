@@ -208,6 +208,20 @@ test('an edit still in flight when the delete became stable revives the contact 
   assert.equal([v.formattedName, v.title, v.phones.length], ['Ann', 'CTO', 1]);
 });
 
+test('a contact created again after its tombstone was collected shows nothing of its old life at a member still holding the tombstone', () => {
+  const c = started();
+  c.send(c.delta(0, { kind: 'delete', id: ID }), 1, 2, 3);
+  // Node 0 collects the tombstone (a fence first, then the forget); node 1 has not run a pass yet.
+  c.collect(0);
+  assert.equal(c.collect(0), [ID]);
+  assert.is(c.stores[0]!.get(ID), undefined);
+  // The id is created again at node 0, with other fields; its delta reaches node 1, still holding the tombstone.
+  c.send(c.delta(0, { kind: 'create', contact: { id: ID, formattedName: 'Bea' } }), 1);
+  const v = c.view(1)!;
+  assert.equal([v.formattedName, v.org, v.phones.length, v.conflicts], ['Bea', undefined, 0, []]);
+  assert.is(version(c.stores[1]!.get(ID)!), version(c.stores[0]!.get(ID)!));
+});
+
 test('a retried op id is applied once, at the same node or at another that has the first attempt', () => {
   const c = started();
   const patch = update({ op: 'put', field: 'emails', uid: entryUid('e1'), value: { value: 'ann@x.io', types: [], pref: false } });
