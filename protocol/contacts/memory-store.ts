@@ -159,18 +159,25 @@ export class MemoryStore implements ContactStore {
     let k = lowerBound(ix.seqs, afterSeq + 1);
     let last = afterSeq;
     let r = 0; // the first skip range that does not end below the current seq
-    for (; k < ix.seqs.length; k++) {
+    while (k < ix.seqs.length) {
       const seq = ix.seqs[k]!;
       if (seq > through) break;
       while (r < skip.length && skip[r + 1]! < seq) r += 2;
-      const skipped = r < skip.length && skip[r]! <= seq;
+      if (r < skip.length && skip[r]! <= seq) {
+        // A range the asker holds: passed over at once, however long.
+        const next = lowerBound(ix.seqs, Math.min(skip[r + 1]!, through) + 1);
+        last = ix.seqs[next - 1]!;
+        k = next;
+        continue;
+      }
       const id = ix.ids[k]!;
-      if (!skipped && !seen.has(id)) {
+      if (!seen.has(id)) {
         if (ids.length === limit) return { ids, throughSeq: last, done: false };
         seen.add(id);
         ids.push(id);
       }
       last = seq;
+      k++;
     }
     return { ids, throughSeq: last, done: true };
   }

@@ -46,7 +46,7 @@ import { encodeMessage, WireEncodeError } from '../wire/codec.ts';
 import { TimerTable } from '../timers.ts';
 import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
 import { shuffle } from '../rng.ts';
-import type { Message, RepAsk, RepState, RepVv, WireDots, WireSeq } from '../wire/messages.ts';
+import type { Message, RepAsk, RepState, RepVv, WireSeq } from '../wire/messages.ts';
 import type { MemberView } from '../membership/member-table.ts';
 import {
   cloudAddRange, cloudTop, EMPTY_VV, vvEquals, vvGet, vvMax, vvMeet, type DotCloud, type VersionVector,
@@ -59,6 +59,7 @@ import type { ContactStore, StoreChange } from '../contacts/store.ts';
 import { version } from '../contacts/view.ts';
 import type { WriteOutcome } from '../contacts/write.ts';
 import { DigestSessions } from './digest-sessions.ts';
+import { catchUpAsk, HeldNotes } from './catch-up-ask.ts';
 import { canonicalRanges, fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
 
 export interface ReplicationConfig {
@@ -194,14 +195,12 @@ const RIDE_MIN_GAP_SYNCS = 0.5;
 const ALONE_AFTER_SYNCS = 1.25;
 /**
  * A catch-up answer leaves out the writes the answering node has held for
- * less than this (in sync intervals) unless the asker has seen a later one
+ * less than this (in sync intervals) unless the asker listed a later one
  * of their origin (see onAsk). How finely their age is known: what the
- * node holds is noted once per 1/HELD_SAMPLES_PER_SYNC of an interval.
+ * node holds is noted once per 1/HELD_SLICES_PER_SYNC of an interval.
  */
 const TAIL_GRACE_SYNCS = 1;
-const HELD_SAMPLES_PER_SYNC = 8;
-/** Numbers (a range is two) a catch-up request lists per origin of what it holds above its vector: the lowest ranges. */
-const HELD_NUMBERS_MAX = 64;
+const HELD_SLICES_PER_SYNC = 8;
 
 /** A catch-up request, in either wire form (repVv with reply false holds nothing above its vector). */
 type Ask = Pick<RepAsk, 'count' | 'cursor' | 'vv' | 'held'>;
@@ -253,12 +252,8 @@ export class Replication {
   private catchUpWant: number;
   /** When our last catch-up request went (riding a probe or alone). */
   private lastRequestMs = -Infinity;
-  /**
-   * What we had applied, noted over the last tail grace and just before it
-   * (oldest first; the first is at least the grace old once there is a
-   * later one): which writes a catch-up answer may count as settled.
-   */
-  private readonly heldSince: { at: TimeMs; applied: DotCloud }[];
+  /** What we had applied over the last tail grace: which writes a catch-up answer counts as settled. */
+  private readonly held: HeldNotes;
 
   constructor(private readonly init: ReplicationInit) {
     this.cfg = { ...DEFAULT_REPLICATION_CONFIG, ...init.config };
@@ -268,7 +263,8 @@ export class Replication {
     this.digests = new DigestSessions(init.rng, init.outbox);
     this.store.drainChanges(); // what loading produced is already durable
     // What was persisted before this start is settled.
-    this.heldSince = [{ at: init.now - this.tailGraceMs, applied: this.store.applied() }];
+    const grace = this.cfg.syncIntervalMs * TAIL_GRACE_SYNCS;
+    this.held = new HeldNotes(init.now, this.store.applied(), grace, this.cfg.syncIntervalMs / HELD_SLICES_PER_SYNC);
     for (let page = this.store.page(undefined, 1000); page.length > 0; page = this.store.page(page[page.length - 1]!.id, 1000)) {
       for (const s of page) this.noteVersion(s);
     }
@@ -301,7 +297,7 @@ export class Replication {
     });
     if (deltas.length === 0) return outcomes;
     this.flushStore(true);
-    this.noteHeld(now);
+    this.held.note(now, this.store.applied());
     // Encoded and assembled once, sent to everyone.
     const live = this.init.peers.live();
     this.stats.statesOut += live.length * deltas.length;
@@ -390,7 +386,7 @@ export class Replication {
       default:
         if (msg.type.startsWith('rc')) this.onDigestMessage(now, fromAddr, fromId, msg);
     }
-    this.noteHeld(now);
+    this.held.note(now, this.store.applied());
   }
 
   // ---------------------------------------------------------------- receiving states
@@ -443,16 +439,15 @@ export class Replication {
     this.lastRequestMs = now;
     this.timers.set('sync', now + Math.round(this.cfg.syncIntervalMs * ALONE_AFTER_SYNCS));
     this.judgeBatches(now);
-    let bytes: Uint8Array;
     try {
-      bytes = encodeMessage(this.catchUpRequest(''));
+      const bytes = encodeMessage(this.catchUpRequest(''));
+      if (bytes.length <= roomBytes) return bytes;
+      this.init.outbox.sendEncoded(peer.addr, [bytes]);
     } catch (err) {
+      // Never thrown into membership's probe (catchUpAsk keeps a request to one small datagram).
       if (!(err instanceof WireEncodeError)) throw err;
       this.stats.oversizeStates++;
-      return undefined;
     }
-    if (bytes.length <= roomBytes) return bytes;
-    this.init.outbox.sendEncoded(peer.addr, [bytes]);
     return undefined;
   }
 
@@ -512,18 +507,9 @@ export class Replication {
     this.send(to, this.catchUpRequest(cursor));
   }
 
-  /** Our vector (the applied cloud's contiguous part) and, per origin, the lowest ranges we hold above it. */
-  private catchUpRequest(cursor: string): RepAsk {
-    const applied = this.store.applied();
-    const vv: WireSeq[] = [];
-    const held: WireDots[] = [];
-    for (const origin of Object.keys(applied).sort()) {
-      const ranges = applied[origin]!;
-      const from = ranges[0] === 1 ? 2 : 0;
-      if (from === 2) vv.push({ origin: origin as NodeId, seq: ranges[1]! });
-      if (ranges.length > from) held.push({ origin: origin as NodeId, ranges: ranges.slice(from, from + HELD_NUMBERS_MAX) });
-    }
-    return { type: 'repAsk', count: this.catchUpWant, cursor, vv, held };
+  /** Our vector and the lowest ranges we hold above it (catch-up-ask.ts). */
+  private catchUpRequest(cursor: string): RepAsk | RepVv {
+    return catchUpAsk(this.store.applied(), this.catchUpWant, cursor);
   }
 
   private onClaim(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: RepVv): void {
@@ -539,8 +525,9 @@ export class Replication {
    * writes the asker lacks, and a claim closing it.
    *
    * How this works: per origin, the writes above the asker's vector that
-   * it does not list as held, oldest first. A gap below the last write of
-   * an origin it has seen is a lost push: filled now. Above that, only the
+   * it does not list as held, oldest first. A gap below the last write it
+   * lists for an origin is a lost push: filled now. (It lists only its
+   * lowest ranges: a gap above those waits like a young write.) Above, only the
    * writes we have held for the tail grace go: in a write stream the
    * asker's vector is always a little behind the pushes on their way to
    * it, and answering with those sent a tenth of all writes twice (3
@@ -567,7 +554,7 @@ export class Replication {
     const held = new Map<string, readonly number[]>();
     for (const d of msg.held) if (canonicalRanges(d.ranges) && d.ranges.length > 0) held.set(d.origin, d.ranges);
     const ours = cloudTop(this.store.applied());
-    const settled = this.settledVector(now);
+    const settled = this.held.settled(now);
     const ids = new Set<ContactId>();
     const claim: WireSeq[] = [];
     let more = false;
@@ -575,9 +562,9 @@ export class Replication {
       const top = vvGet(ours, origin);
       const after = vvGet(theirs, origin);
       const skip = held.get(origin) ?? [];
-      const seen = skip.length > 0 ? skip[skip.length - 1]! : after;
+      const listedTop = skip.length > 0 ? skip[skip.length - 1]! : after;
       // Claim only what we hold contiguously: never a dot we lack ourselves.
-      const through = Math.min(top, Math.max(seen, vvGet(settled, origin)));
+      const through = Math.min(top, Math.max(listedTop, vvGet(settled, origin)));
       if (through <= after) continue;
       const room = limit - ids.size;
       if (room <= 0) {
@@ -626,39 +613,6 @@ export class Replication {
       this.flushStore(false);
     }
     if (claim.more) this.requestCatchUp(b.fromAddr, claim.cursor);
-  }
-
-  private get tailGraceMs(): number {
-    return this.cfg.syncIntervalMs * TAIL_GRACE_SYNCS;
-  }
-
-  /**
-   * Notes what we have applied at `now` (after each message and write),
-   * one note per 1/HELD_SAMPLES_PER_SYNC of a sync interval: a later change
-   * within that slice joins the slice's note, so a write may count as held
-   * up to that much longer than it was. Keeps the notes of the last tail
-   * grace and the newest older one.
-   */
-  private noteHeld(now: TimeMs): void {
-    const notes = this.heldSince;
-    const applied = this.store.applied();
-    const last = notes[notes.length - 1]!;
-    if (last.applied === applied) return;
-    if (now - last.at < this.cfg.syncIntervalMs / HELD_SAMPLES_PER_SYNC) last.applied = applied;
-    else notes.push({ at: now, applied });
-    const settledAt = now - this.tailGraceMs;
-    while (notes.length > 1 && notes[1]!.at <= settledAt) notes.shift();
-  }
-
-  /** Our vector as it was a tail grace ago: the writes we hold that count as settled. */
-  private settledVector(now: TimeMs): VersionVector {
-    const settledAt = now - this.tailGraceMs;
-    let settled: DotCloud | undefined;
-    for (const n of this.heldSince) {
-      if (n.at > settledAt) break;
-      settled = n.applied;
-    }
-    return settled ? cloudTop(settled) : EMPTY_VV;
   }
 
   // ---------------------------------------------------------------- digest repair

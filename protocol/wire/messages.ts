@@ -178,8 +178,9 @@ export interface RepState {
  * sent under `batch`, and once all have arrived the receiver holds every
  * write of each origin up to `vv`; `more` says the sender had more to send,
  * and `cursor` where a full sync goes on. With `reply: false` it is a
- * catch-up request as the first wire version sent it (repAsk without
- * `held`), still answered.
+ * catch-up request holding nothing above its vector (repAsk without
+ * `held`): the first wire version's form, which a node without gaps still
+ * sends, so that members of either version answer it.
  */
 export interface RepVv {
   type: 'repVv';

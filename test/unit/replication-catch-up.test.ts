@@ -135,4 +135,21 @@ test('a catch-up answer passes over what the asker holds, fills its gaps at once
   assert.equal(answer(5_001, last(6), [update, update]), { states: [7], claim: [{ origin: B, seq: update }] });
 });
 
+test('a request from a node of the first wire version, or with a held list out of form, is answered as holding nothing above its vector', () => {
+  const b = node(B, ADDR_B, 1);
+  const ids = [1, 2, 3].map((k) => contactId(`01J00000000000000000000D0${k}`));
+  for (const [k, id] of ids.entries()) assert.is(b.replication.write(2_000, { opId: opId(`d${k}`), patch: { kind: 'create', contact: { id, formattedName: `D${k}` } } }).kind, 'applied');
+  sent(b, ADDR_A);
+  const statesFor = (now: number, msg: Message) => {
+    b.replication.handleMessage(now, ADDR_A, A, msg);
+    return sent(b, ADDR_A).flatMap((m) => (m.type === 'repState' ? [ids.indexOf(m.id as never) + 1] : []));
+  };
+  const old: Message = { type: 'repVv', reply: false, batch: 0, count: 0, more: false, cursor: '', vv: [] };
+  // Half a second after the writes, they are left to their pushes; a second after, they come.
+  assert.equal(statesFor(2_500, old), []);
+  assert.equal(statesFor(3_000, old), [1, 2, 3]);
+  // Ranges out of order, or not in pairs: nothing counts as held.
+  for (const ranges of [[5, 3], [1, 2, 3]]) assert.equal(statesFor(3_100, { type: 'repAsk', count: 0, cursor: '', vv: [], held: [{ origin: B, ranges }] }), [1, 2, 3]);
+});
+
 test.run();
