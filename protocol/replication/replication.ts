@@ -6,30 +6,9 @@
  * - Eager push: a client write is committed to the store (its journal
  *   becomes `persist` events, which the driver makes durable before it
  *   sends anything) and its delta goes at once to every live member.
- * - Catch-up: every sync interval a node sends a member its version
- *   vector, riding in the datagram of a probe's ping (membership probes
- *   the members in a shuffled round-robin, once a second: what catch-up
- *   wants, and riding saves a datagram; see catchUpRequestFor), or on its
- *   own to the next live member of its own round-robin when no probe went
- *   out for a while (Lifeguard stretches probing on a struggling node; a
- *   leaving node stops it). The request also lists what the node holds
- *   above its vector (the writes after a lost push). The member answers
- *   with the contacts touched by writes the node lacks (nothing at all when
- *   it lacks none), oldest first (the store's catch-up index), leaving out
- *   the writes it has held for less than a sync interval unless the node
- *   has seen a later one of their origin: those were pushed a moment ago
- *   and are most likely still on their way (see onAsk), in bounded
- *   batches, each closed by a claim "with these you hold every write of
- *   origin X up to s"; the claim is applied only once every contact of the
- *   batch arrived (counted by distinct contact: a duplicate never stands in
- *   for a loss). While the answers say there is more, the node asks again
- *   at once: a backlog streams one batch per round trip and never floods.
- *   A request says how many states it wants per batch: a node whose
- *   batches go incomplete (heavy loss) halves that, and doubles it again
- *   with every batch that completes, so catch-up still advances at 30%
- *   loss instead of bringing the same contacts every second.
- *   A node behind the index floor (away while tombstones were collected)
- *   gets a full sync instead, paged by contact id.
+ * - Catch-up: every sync interval a node asks a member for the writes
+ *   its version vector lacks, riding on membership's probes, and streams
+ *   a backlog in batches, each closed by a claim (catch-up.ts).
  * - Digest repair: every digest interval a node reconciles the versions of
  *   all its contacts with a random member (rateless IBLT, protocol/
  *   reconcile), pushes the contacts only it has and fetches those only the
@@ -45,12 +24,9 @@ import type { Outbox } from '../outbox.ts';
 import { encodeMessage, WireEncodeError } from '../wire/codec.ts';
 import { TimerTable } from '../timers.ts';
 import type { Address, NodeId, Rng, TimeMs } from '../types.ts';
-import { shuffle } from '../rng.ts';
-import type { Message, RepAsk, RepState, RepVv, WireSeq } from '../wire/messages.ts';
+import type { Message, RepState } from '../wire/messages.ts';
 import type { MemberView } from '../membership/member-table.ts';
-import {
-  cloudAddRange, cloudTop, EMPTY_VV, vvEquals, vvGet, vvMax, vvMeet, type DotCloud, type VersionVector,
-} from '../contacts/dots.ts';
+import { cloudTop, EMPTY_VV, vvEquals, vvMax, vvMeet, type DotCloud, type VersionVector } from '../contacts/dots.ts';
 import { collectTombstones, prepareWrite, receiveState, stateForPeer, storeWrite } from '../contacts/book.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { WriteRequest } from '../contacts/patch.ts';
@@ -59,8 +35,8 @@ import type { ContactStore, StoreChange } from '../contacts/store.ts';
 import { version } from '../contacts/view.ts';
 import type { WriteOutcome } from '../contacts/write.ts';
 import { DigestSessions } from './digest-sessions.ts';
-import { catchUpAsk, HeldNotes } from './catch-up-ask.ts';
-import { canonicalRanges, fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
+import { CatchUp } from './catch-up.ts';
+import { fromRepState, repStateBytesBound, toRepState } from './wire-state.ts';
 
 export interface ReplicationConfig {
   /** How often a node asks a member for what it lacks (riding on probes, which come as often when healthy). */
@@ -180,42 +156,6 @@ export interface ReplicationInit {
 
 type Timer = 'sync' | 'digest' | 'stable' | 'digest-retry';
 
-/** An incomplete catch-up batch is dropped after this many sync intervals. */
-const BATCH_MAX_AGE_SYNCS = 10;
-/**
- * Pacing of catch-up requests, in sync intervals. A probe carries one only
- * RIDE_MIN_GAP after the last (ridden or alone), so faster probing does not
- * make catch-up ask more often; one goes alone ALONE_AFTER after the last,
- * later than the next probe of a healthy node (probing runs at the sync
- * pace), so it fires only while probing is slowed (Lifeguard stretches it on
- * a struggling node; a leaving node stops it), and a probe soon carries the
- * next one again.
- */
-const RIDE_MIN_GAP_SYNCS = 0.5;
-const ALONE_AFTER_SYNCS = 1.25;
-/**
- * A catch-up answer leaves out the writes the answering node has held for
- * less than this (in sync intervals) unless the asker listed a later one
- * of their origin (see onAsk). How finely their age is known: what the
- * node holds is noted once per 1/HELD_SLICES_PER_SYNC of an interval.
- */
-const TAIL_GRACE_SYNCS = 1;
-const HELD_SLICES_PER_SYNC = 8;
-
-/** A catch-up request, in either wire form (repVv with reply false holds nothing above its vector). */
-type Ask = Pick<RepAsk, 'count' | 'cursor' | 'vv' | 'held'>;
-
-/** A catch-up batch being received: the distinct contacts that arrived, and the claim closing it. */
-interface PendingBatch {
-  received: Set<string>;
-  claim?: RepVv;
-  fromAddr: Address;
-  /** When its first part arrived. */
-  firstMs: TimeMs;
-  /** Already counted as incomplete (once). */
-  judged?: boolean;
-}
-
 export class Replication {
   readonly store: ContactStore;
   readonly stats: ReplicationStats = {
@@ -234,37 +174,21 @@ export class Replication {
   private readonly versions = new Map<bigint, ContactId>();
   private readonly versionOf = new Map<ContactId, bigint>();
   private stable: VersionVector = EMPTY_VV;
-  /** Catch-up targets left in this round, and the live list (by id) they are checked against. */
-  private syncRound: NodeId[] = [];
-  private syncLive: MemberView[] | undefined;
-  private syncLiveById = new Map<NodeId, MemberView>();
-  /**
-   * Our catch-up batch numbers. Each life of the node starts at a random
-   * point: a peer may still hold part of a batch from our previous life, and
-   * a new batch with its number would meet that part (other contacts) and
-   * have its claim applied without its own states, marking writes applied
-   * that the peer never got (found by a seed of the faults scenario).
-   */
-  private batchSeq: number;
-  /** Catch-up batches from peers, by (peer, batch). */
-  private readonly batches = new Map<string, PendingBatch>();
-  /** States per catch-up batch we ask for: halved when a batch goes incomplete, doubled when one completes (up to catchUpBatch). */
-  private catchUpWant: number;
-  /** When our last catch-up request went (riding a probe or alone). */
-  private lastRequestMs = -Infinity;
-  /** What we had applied over the last tail grace: which writes a catch-up answer counts as settled. */
-  private readonly held: HeldNotes;
+  private readonly catchUp: CatchUp;
 
   constructor(private readonly init: ReplicationInit) {
     this.cfg = { ...DEFAULT_REPLICATION_CONFIG, ...init.config };
-    this.catchUpWant = this.cfg.catchUpBatch;
-    this.batchSeq = init.rng.nextU32();
     this.store = init.store;
+    this.catchUp = new CatchUp({
+      cfg: this.cfg, stats: this.stats, store: this.store, peers: init.peers, outbox: init.outbox, rng: init.rng,
+      send: (to, msg) => this.send(to, msg),
+      stable: () => this.stable,
+      flushStore: () => this.flushStore(false),
+      heardVector: (from, vv) => this.heardVector(from, vv),
+      armSync: (at) => this.timers.set('sync', at),
+    }, init.now);
     this.digests = new DigestSessions(init.rng, init.outbox);
     this.store.drainChanges(); // what loading produced is already durable
-    // What was persisted before this start is settled.
-    const grace = this.cfg.syncIntervalMs * TAIL_GRACE_SYNCS;
-    this.held = new HeldNotes(init.now, this.store.applied(), grace, this.cfg.syncIntervalMs / HELD_SLICES_PER_SYNC);
     for (let page = this.store.page(undefined, 1000); page.length > 0; page = this.store.page(page[page.length - 1]!.id, 1000)) {
       for (const s of page) this.noteVersion(s);
     }
@@ -297,7 +221,7 @@ export class Replication {
     });
     if (deltas.length === 0) return outcomes;
     this.flushStore(true);
-    this.held.note(now, this.store.applied());
+    this.catchUp.noteHeld(now);
     // Encoded and assembled once, sent to everyone.
     const live = this.init.peers.live();
     this.stats.statesOut += live.length * deltas.length;
@@ -361,7 +285,7 @@ export class Replication {
 
   handleTimeout(now: TimeMs): void {
     for (const { key } of this.timers.due(now)) {
-      if (key === 'sync') this.onSyncTick(now);
+      if (key === 'sync') this.catchUp.onSyncTick(now);
       else if (key === 'digest') this.onDigestTick(now);
       else if (key === 'digest-retry') this.onDigestRetry(now);
       else if (key === 'stable') this.onStableTick(now);
@@ -374,11 +298,11 @@ export class Replication {
         this.onState(now, fromAddr, fromId, msg);
         break;
       case 'repVv':
-        if (msg.reply) this.onClaim(now, fromAddr, fromId, msg);
-        else this.onAsk(now, fromAddr, fromId, { ...msg, held: [] });
+        if (msg.reply) this.catchUp.onClaim(now, fromAddr, fromId, msg);
+        else this.catchUp.onAsk(now, fromAddr, fromId, { ...msg, held: [] });
         break;
       case 'repAsk':
-        this.onAsk(now, fromAddr, fromId, msg);
+        this.catchUp.onAsk(now, fromAddr, fromId, msg);
         break;
       case 'repFetch':
         this.onFetch(fromAddr, msg.items);
@@ -386,7 +310,7 @@ export class Replication {
       default:
         if (msg.type.startsWith('rc')) this.onDigestMessage(now, fromAddr, fromId, msg);
     }
-    this.held.note(now, this.store.applied());
+    this.catchUp.noteHeld(now);
   }
 
   // ---------------------------------------------------------------- receiving states
@@ -404,215 +328,16 @@ export class Replication {
     // Answer a stale sender once (never a reply: no ping-pong).
     const stale = r.senderStale || (msg.full && !(r.state ? sameEntries(r.state, incoming) : incoming.entries.length === 0));
     if (stale && !msg.reply) this.send(fromAddr, toRepState(stateForPeer(this.store, incoming.id, this.stable), { reply: true, full: true, batch: 0 }));
-    if (msg.batch > 0) this.countBatchState(now, fromId, msg.batch, msg.id);
+    if (msg.batch > 0) this.catchUp.countBatchState(now, fromId, msg.batch, msg.id);
   }
-
-  /** Counts distinct contacts received in a batch; applies the claim once all arrived. */
-  private countBatchState(now: TimeMs, fromId: NodeId, batch: number, id: string): void {
-    const b = this.batchOf(now, `${fromId}/${batch}`);
-    b.received.add(id);
-    if (b.claim) this.tryClaim(`${fromId}/${batch}`);
-  }
-
-  private batchOf(now: TimeMs, key: string): PendingBatch {
-    let b = this.batches.get(key);
-    if (!b) {
-      b = { received: new Set(), fromAddr: '' as Address, firstMs: now };
-      this.batches.set(key, b);
-      while (this.batches.size > 64) this.batches.delete(this.batches.keys().next().value as string);
-    }
-    return b;
-  }
-
-  // ---------------------------------------------------------------- catch-up
 
   /**
    * Our catch-up request for `peer`, the member membership is about to
-   * probe: encoded, to ride in the ping's datagram when it fits `roomBytes`
-   * (undefined when it does not: then it went on its own). Postpones the
-   * request we would send alone at the sync tick.
+   * probe, to ride in the ping's datagram when it fits `roomBytes`
+   * (catch-up.ts requestFor).
    */
   catchUpRequestFor(now: TimeMs, peer: MemberView, roomBytes: number): Uint8Array | undefined {
-    // Probing also pings suspects; a request is for a member that answers (the slot stays for the next probe, or goes alone).
-    if (peer.state !== 'alive') return undefined;
-    if (now - this.lastRequestMs < this.cfg.syncIntervalMs * RIDE_MIN_GAP_SYNCS) return undefined;
-    this.lastRequestMs = now;
-    this.timers.set('sync', now + Math.round(this.cfg.syncIntervalMs * ALONE_AFTER_SYNCS));
-    this.judgeBatches(now);
-    try {
-      const bytes = encodeMessage(this.catchUpRequest(''));
-      if (bytes.length <= roomBytes) return bytes;
-      this.init.outbox.sendEncoded(peer.addr, [bytes]);
-    } catch (err) {
-      // Never thrown into membership's probe (catchUpAsk keeps a request to one small datagram).
-      if (!(err instanceof WireEncodeError)) throw err;
-      this.stats.oversizeStates++;
-    }
-    return undefined;
-  }
-
-  /** No probe carried a request for a while (see ALONE_AFTER_SYNCS): one goes alone, to the next member of our own round-robin. */
-  private onSyncTick(now: TimeMs): void {
-    this.lastRequestMs = now;
-    this.timers.set('sync', now + Math.round(this.cfg.syncIntervalMs * ALONE_AFTER_SYNCS));
-    this.judgeBatches(now);
-    const peer = this.nextSyncPeer();
-    if (peer) this.requestCatchUp(peer.addr, '');
-  }
-
-  /**
-   * A batch still incomplete a sync interval after its first part came
-   * lost a part (a state or its claim), and its claim, which needs every
-   * state, is void: the next request then asks for half as many states.
-   * Under heavy loss a big batch almost never arrives whole, and every
-   * request would bring the same contacts again without moving our vector;
-   * small batches go through, and each complete one doubles the size again.
-   * Its states were joined all the same: only the claim waits.
-   */
-  private judgeBatches(now: TimeMs): void {
-    for (const [key, b] of this.batches) {
-      // Long incomplete: what is missing is not coming; drop it, so no later batch can meet it.
-      if (now - b.firstMs > BATCH_MAX_AGE_SYNCS * this.cfg.syncIntervalMs) this.batches.delete(key);
-      if (b.judged || now - b.firstMs < this.cfg.syncIntervalMs) continue;
-      b.judged = true;
-      this.catchUpWant = Math.max(1, this.catchUpWant >> 1);
-    }
-  }
-
-  /**
-   * The next live member to ask for what we lack: round-robin over a
-   * shuffled order, reshuffled every round. Each member thus hears our
-   * vector once per round (n - 1 sync intervals) rather than at random
-   * (where the last of them waits a coupon collector's n·H(n)): the stable
-   * vector, and with it tombstone collection, lags behind by one round.
-   */
-  private nextSyncPeer(): MemberView | undefined {
-    const live = this.init.peers.live();
-    if (live !== this.syncLive) {
-      this.syncLive = live;
-      this.syncLiveById = new Map(live.map((m) => [m.id, m]));
-    }
-    for (;;) {
-      if (this.syncRound.length === 0) {
-        if (live.length === 0) return undefined;
-        this.syncRound = shuffle(live.map((m) => m.id), this.init.rng);
-      }
-      // A member no longer live is skipped; the round goes on with the others.
-      const m = this.syncLiveById.get(this.syncRound.pop()!);
-      if (m) return m;
-    }
-  }
-
-  private requestCatchUp(to: Address, cursor: string): void {
-    this.send(to, this.catchUpRequest(cursor));
-  }
-
-  /** Our vector and the lowest ranges we hold above it (catch-up-ask.ts). */
-  private catchUpRequest(cursor: string): RepAsk | RepVv {
-    return catchUpAsk(this.store.applied(), this.catchUpWant, cursor);
-  }
-
-  private onClaim(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: RepVv): void {
-    const key = `${fromId}/${msg.batch}`;
-    const b = this.batchOf(now, key);
-    b.claim = msg;
-    b.fromAddr = fromAddr;
-    this.tryClaim(key);
-  }
-
-  /**
-   * Answers a catch-up request with a batch: the contacts touched by the
-   * writes the asker lacks, and a claim closing it.
-   *
-   * How this works: per origin, the writes above the asker's vector that
-   * it does not list as held, oldest first. A gap below the last write it
-   * lists for an origin is a lost push: filled now. (It lists only its
-   * lowest ranges: a gap above those waits like a young write.) Above, only the
-   * writes we have held for the tail grace go: in a write stream the
-   * asker's vector is always a little behind the pushes on their way to
-   * it, and answering with those sent a tenth of all writes twice (3
-   * nodes, a write every 2 ms, 5-50 ms links, simulated); one lost at the
-   * tail goes in the next answer. The claim covers only what we hold
-   * contiguously, up to where the batch looked.
-   */
-  private onAsk(now: TimeMs, fromAddr: Address, fromId: NodeId, msg: Ask): void {
-    // As many states per batch as they asked for (0: our choice), never more than ours.
-    const limit = msg.count > 0 ? Math.min(msg.count, this.cfg.catchUpBatch) : this.cfg.catchUpBatch;
-    const theirs: Record<string, number> = {};
-    for (const s of msg.vv) theirs[s.origin] = s.seq;
-    const before = this.peerVectors.get(fromId);
-    if (!before || !vvEquals(before, theirs)) this.peerVectorsChanged++;
-    this.peerVectors.set(fromId, theirs);
-    const batch = ++this.batchSeq;
-    const floor = this.store.indexFloor();
-    const behindFloor = Object.keys(floor).some((o) => vvGet(theirs, o) < vvGet(floor, o));
-    if (behindFloor || msg.cursor !== '') {
-      this.stats.catchUpBatches++;
-      return this.fullSyncPage(fromAddr, batch, msg.cursor, limit);
-    }
-    // What they hold above their vector, by origin; a list out of form counts as holding nothing.
-    const held = new Map<string, readonly number[]>();
-    for (const d of msg.held) if (canonicalRanges(d.ranges) && d.ranges.length > 0) held.set(d.origin, d.ranges);
-    const ours = cloudTop(this.store.applied());
-    const settled = this.held.settled(now);
-    const ids = new Set<ContactId>();
-    const claim: WireSeq[] = [];
-    let more = false;
-    for (const origin of Object.keys(ours).sort()) {
-      const top = vvGet(ours, origin);
-      const after = vvGet(theirs, origin);
-      const skip = held.get(origin) ?? [];
-      const listedTop = skip.length > 0 ? skip[skip.length - 1]! : after;
-      // Claim only what we hold contiguously: never a dot we lack ourselves.
-      const through = Math.min(top, Math.max(listedTop, vvGet(settled, origin)));
-      if (through <= after) continue;
-      const room = limit - ids.size;
-      if (room <= 0) {
-        more = true;
-        continue;
-      }
-      const page = this.store.touchedAfter(origin as NodeId, after, room, { through, skip });
-      for (const id of page.ids) ids.add(id);
-      const upTo = page.done ? through : Math.min(page.throughSeq, through);
-      if (!page.done) more = true;
-      if (upTo > after) claim.push({ origin: origin as NodeId, seq: upTo });
-    }
-    // Nothing they lack (most requests): an empty claim would tell them nothing.
-    if (ids.size === 0 && claim.length === 0 && !more) return;
-    this.stats.catchUpBatches++;
-    this.stats.catchUpStatesSent += ids.size;
-    for (const id of ids) this.send(fromAddr, toRepState(stateForPeer(this.store, id, this.stable), { reply: false, full: true, batch }));
-    this.send(fromAddr, { type: 'repVv', reply: true, batch, count: ids.size, more, cursor: '', vv: claim });
-  }
-
-  /** One page of a full sync, by contact id; the last page claims everything we hold. */
-  private fullSyncPage(fromAddr: Address, batch: number, cursor: string, limit: number): void {
-    this.stats.fullSyncPages++;
-    const page = this.store.page(cursor === '' ? undefined : (cursor as ContactId), limit);
-    this.stats.catchUpStatesSent += page.length;
-    for (const s of page) this.send(fromAddr, toRepState(stateForPeer(this.store, s.id, this.stable), { reply: false, full: true, batch }));
-    const done = page.length < limit;
-    const ours = cloudTop(this.store.applied());
-    const claim = done ? Object.keys(ours).sort().map((origin) => ({ origin: origin as NodeId, seq: ours[origin]! })) : [];
-    const next = done ? '' : page[page.length - 1]!.id;
-    this.send(fromAddr, { type: 'repVv', reply: true, batch, count: page.length, more: !done, cursor: next, vv: claim });
-  }
-
-  /** Applies a batch's claim once all its states arrived; asks for more at once if there is more. */
-  private tryClaim(key: string): void {
-    const b = this.batches.get(key)!;
-    const claim = b.claim;
-    if (!claim || b.received.size < claim.count) return;
-    this.batches.delete(key);
-    if (!b.judged) this.catchUpWant = Math.min(this.cfg.catchUpBatch, this.catchUpWant * 2);
-    let dots = this.store.applied();
-    const before = dots;
-    for (const { origin, seq } of claim.vv) dots = cloudAddRange(dots, origin, 1, seq);
-    if (dots !== before) {
-      this.store.addApplied(dots);
-      this.flushStore(false);
-    }
-    if (claim.more) this.requestCatchUp(b.fromAddr, claim.cursor);
+    return this.catchUp.requestFor(now, peer, roomBytes);
   }
 
   // ---------------------------------------------------------------- digest repair
@@ -663,6 +388,13 @@ export class Replication {
   }
 
   // ---------------------------------------------------------------- stability
+
+  /** A member asked for catch-up with vector `vv`: its last report, for W and K. */
+  private heardVector(from: NodeId, vv: VersionVector): void {
+    const before = this.peerVectors.get(from);
+    if (!before || !vvEquals(before, vv)) this.peerVectorsChanged++;
+    this.peerVectors.set(from, vv);
+  }
 
   private onStableTick(now: TimeMs): void {
     this.timers.set('stable', now + this.cfg.stableIntervalMs);
