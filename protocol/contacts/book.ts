@@ -13,7 +13,7 @@
  * those dots' effects are now in its states. Dots known only through a
  * floor are not added: the node has not seen their other contacts.
  */
-import { cloudFromDots, cloudMax, cloudUnion, vvGet, type VersionVector } from './dots.ts';
+import { cloudFromDots, cloudMax, cloudUnion, vvCovers, vvGet, type VersionVector } from './dots.ts';
 import { absentState, tombstoneStep, type Stability } from './gc.ts';
 import type { ContactId } from './ids.ts';
 import type { WriteRequest } from './patch.ts';
@@ -48,7 +48,7 @@ export function commitWrite(store: ContactStore, node: NodeId, req: WriteRequest
 export function prepareWrite(store: ContactStore, node: NodeId, req: WriteRequest, nowMs: number, stable?: VersionVector): WriteOutcome {
   const id = req.patch.kind === 'create' ? req.patch.contact.id : req.patch.id;
   const current = store.get(id);
-  const forgottenFloor = current ? undefined : store.forgottenFloor(id);
+  const forgottenFloor = store.forgottenFloor(id);
   const env = { node, nextSeq: nextSeqOf(store, node), clock: store.clock(), nowMs, ...(stable ? { stable } : {}), ...(forgottenFloor ? { forgottenFloor } : {}) };
   return applyWrite(current, req, env);
 }
@@ -67,12 +67,17 @@ export function receiveState(store: ContactStore, incoming: ContactState, stable
   const joined = compact(join(local, incoming), stable);
   store.addApplied(cloudUnion(incoming.ctx, cloudFromDots(incoming.entries.map((e) => e.dot))));
   const senderStale = incoming.entries.some((e) => entryWithDot(joined, e.dot) === undefined);
+  // A floor that took entries of ours away ended what we held (a create after the tombstone was collected
+  // elsewhere, or our copy was stale): our next writes to the contact carry that floor too (write.ts).
+  if (held && held.entries.some((e) => vvCovers(incoming.floor, e.dot) && entryWithDot(joined, e.dot) === undefined)) {
+    store.rememberOldLife(incoming.id, incoming.floor);
+  }
   const empty = joined.entries.length === 0 && Object.keys(joined.ctx).length === 0;
   if (!held && empty) return { changed: false, state: undefined, senderStale };
   if (held && empty) {
     // Joined down to nothing (a stale copy met a collected tombstone): hold
     // nothing, exactly as the nodes that collected it hold nothing.
-    store.forget(incoming.id);
+    store.forget(incoming.id, joined.floor);
     return { changed: true, state: undefined, senderStale };
   }
   if (held && sameState(held, joined)) return { changed: false, state: held, senderStale };

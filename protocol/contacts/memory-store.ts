@@ -62,10 +62,7 @@ export class MemoryStore implements ContactStore {
   }
 
   put(state: ContactState): void {
-    if (!this.states.has(state.id)) {
-      this.sortedIds = undefined;
-      this.forgottenFloors.delete(state.id);
-    }
+    if (!this.states.has(state.id)) this.sortedIds = undefined;
     this.states.set(state.id, state);
     if (isTombstone(state)) this.dead.add(state.id);
     else this.dead.delete(state.id);
@@ -112,11 +109,11 @@ export class MemoryStore implements ContactStore {
     }
   }
 
-  forget(id: ContactId): void {
+  forget(id: ContactId, seenUpTo: VersionVector = EMPTY_VV): void {
     const s = this.states.get(id);
     if (!s) return;
     this.states.delete(id);
-    this.rememberForgotten(s);
+    this.rememberForgotten(s, seenUpTo);
     this.sortedIds = undefined;
     this.dead.delete(id);
     this.fences.delete(id);
@@ -133,12 +130,17 @@ export class MemoryStore implements ContactStore {
     return this.forgottenFloors.get(id);
   }
 
-  /** Keeps the bound of `s`'s context (floor, explicit dots, entries' dots), oldest dropped past FORGOTTEN_KEPT. */
-  private rememberForgotten(s: ContactState): void {
-    const seen = cloudMax(cloudUnion(s.ctx, cloudFromDots(s.entries.map((e) => e.dot))));
-    this.forgottenFloors.delete(s.id);
-    this.forgottenFloors.set(s.id, vvMax(s.floor, seen));
+  rememberOldLife(id: ContactId, bound: VersionVector): void {
+    const before = this.forgottenFloors.get(id) ?? EMPTY_VV;
+    this.forgottenFloors.delete(id);
+    this.forgottenFloors.set(id, vvMax(before, bound));
     if (this.forgottenFloors.size > FORGOTTEN_KEPT) this.forgottenFloors.delete(this.forgottenFloors.keys().next().value!);
+  }
+
+  /** Remembers the bound of `s`'s context (floor, explicit dots, entries' dots) and `seenUpTo`. */
+  private rememberForgotten(s: ContactState, seenUpTo: VersionVector): void {
+    const seen = cloudMax(cloudUnion(s.ctx, cloudFromDots(s.entries.map((e) => e.dot))));
+    this.rememberOldLife(s.id, vvMax(seenUpTo, vvMax(s.floor, seen)));
   }
 
   page(after: ContactId | undefined, limit: number): ContactState[] {

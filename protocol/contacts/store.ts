@@ -42,7 +42,7 @@ export interface TouchedPage {
 /**
  * How many forgotten contacts a store remembers (forgottenFloor): the other
  * members forget a tombstone within a few stability rounds of us, so only
- * a contact created again soon after needs it.
+ * a contact created again, and written, soon after needs it.
  */
 export const FORGOTTEN_KEPT = 4096;
 
@@ -69,14 +69,20 @@ export interface ContactStore {
   get(id: ContactId): ContactState | undefined;
   /** Inserts or replaces a state, indexes its dots for catch-up and tracks whether it is a tombstone. */
   put(state: ContactState): void;
-  /** Forgets a collected tombstone: its state, index rows and fence. */
-  forget(id: ContactId): void;
+  /**
+   * Forgets a collected tombstone (or a copy joined down to nothing): its
+   * state, index rows and fence. `seenUpTo`: a floor the state was joined
+   * with, which the remembered bound (forgottenFloor) takes in too.
+   */
+  forget(id: ContactId, seenUpTo?: VersionVector): void;
   /**
    * For a contact forgotten lately (the last FORGOTTEN_KEPT, not across a
-   * restart): a vector every dot of its old life is at or below. A write
-   * that creates it again starts from the absent state under it (write.ts).
+   * restart), even if created again since: a vector every dot of its old
+   * life is at or below. Writes to it carry it in their deltas (write.ts).
    */
   forgottenFloor(id: ContactId): VersionVector | undefined;
+  /** Takes `bound` into forgottenFloor(id): a state whose floor ended an old life here (receiveState). */
+  rememberOldLife(id: ContactId, bound: VersionVector): void;
   /** How many contacts are held (tombstones included). */
   count(): number;
   /** Up to `limit` states with id greater than `after`, in id order: full-state sync and listing. */

@@ -31,7 +31,7 @@
  * could ever be collected (see gc.ts). Concurrent edit-vs-delete still
  * happens between servers, and the edit wins.
  */
-import { cloudHas, type DotCloud, type DotRange, type VersionVector } from './dots.ts';
+import { cloudHas, vvCovers, type DotCloud, type DotRange, type VersionVector } from './dots.ts';
 import { HLC_ZERO, hlcCompare, hlcMax, hlcNext, type Hlc } from './hlc.ts';
 import { DEL_KEY, LIMITS, LIST_FIELDS, LIVE_KEY, OP_KEY, SINGLE_FIELDS, type ContactInput, type FieldKey } from './model.ts';
 import { patchContactId, type FieldOp, type Patch } from './patch.ts';
@@ -82,7 +82,7 @@ export interface WriterEnv {
   nowMs: number;
   /** The node's stable vector, to compact the new state with (optional). */
   stable?: VersionVector;
-  /** For a contact this node does not hold but forgot lately: the store's forgottenFloor. */
+  /** For a contact this node forgot lately (created again since or not): the store's forgottenFloor. */
   forgottenFloor?: VersionVector;
 }
 
@@ -239,11 +239,16 @@ export function applyWrite(current: ContactState | undefined, req: WriteRequest,
   if (refused) return refused;
 
   // A contact forgotten here is, to a join, the absent state under the bound
-  // of its old life (gc.ts). Its delta carries that floor, so a member still
-  // holding the old tombstone drops the old life's entries rather than merge
-  // them into the new one. Sound: the base holds no entry, and every new dot
-  // is ours and above anything we issued before.
+  // of its old life (gc.ts). A write that creates it again starts from that,
+  // and its deltas (this one and the next ones while the store remembers the
+  // bound: the create's may come late) carry the bound as their floor, so a
+  // member still holding the old tombstone drops the old life's entries
+  // rather than merge them into the new one. Sound while the state holds no
+  // entry under the bound (then delta ⊑ state): new dots are above anything
+  // their node issued before, and joins refuse old entries under the floor.
   const base = current ?? emptyState(id, env.forgottenFloor);
+  const oldLife = env.forgottenFloor;
+  const floor = oldLife && !base.entries.some((e) => vvCovers(oldLife, e.dot)) ? oldLife : undefined;
   const plan = new Plan(base, read);
   planPatch(plan, patch);
   pruneOps(plan, base);
@@ -253,7 +258,7 @@ export function applyWrite(current: ContactState | undefined, req: WriteRequest,
   const hlc = hlcNext(hlcMax(env.clock, maxHlc(base)), env.nowMs);
   const added: Entry[] = plan.added.map((d, k) => ({ key: d.key, uid: d.uid, value: d.value, dot: { origin: env.node, seq: first + k }, hlc }));
   const made = makeDelta(id, added, [...plan.removed.values()].map((e) => e.dot));
-  const delta = current ? made : { ...made, floor: base.floor };
+  const delta = floor ? { ...made, floor } : made;
   const joined = join(base, delta);
   const issues = overLimit(base, joined, plan.added);
   if (issues.length > 0) return rejected('too-many', issues.map((i) => `${i.path}: ${i.reason}`).join('; '), issues);

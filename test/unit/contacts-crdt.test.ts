@@ -222,6 +222,37 @@ test('a contact created again after its tombstone was collected shows nothing of
   assert.is(version(c.stores[1]!.get(ID)!), version(c.stores[0]!.get(ID)!));
 });
 
+test('after a create of a collected contact, writes to it carry its old life\'s bound: an update arriving before the create shows no old field', () => {
+  const c = started();
+  c.send(c.delta(0, { kind: 'delete', id: ID }), 1, 2, 3);
+  c.collect(0);
+  assert.equal(c.collect(0), [ID]);
+  const create = c.delta(0, { kind: 'create', contact: { id: ID, formattedName: 'Bea' } });
+  c.send(create, 2);
+  // Node 2 took the create; its update reaches node 1, still holding the tombstone, before the create does.
+  c.send(c.delta(2, update({ op: 'set', field: 'title', value: 'CEO' })), 1);
+  const early = c.stores[1]!.get(ID)!.entries.map((e) => String(e.value));
+  assert.ok(!early.some((v) => v.includes('Ann') || v.includes('ACME') || v.includes('0100')), `node 1 holds ${early.join(', ')}`);
+  c.send(create, 1);
+  assert.equal([c.view(1)!.formattedName, c.view(1)!.title, c.view(1)!.org, c.view(1)!.phones.length], ['Bea', 'CEO', undefined, 0]);
+});
+
+test('a member that was away drops its stale copy, creates the contact again, and the others show nothing of the old life', () => {
+  const c = started();
+  c.members = [0, 1, 2]; // node 3 declared dead and removed
+  c.send(c.delta(0, update({ op: 'set', field: 'title', value: 'CTO' })), 1, 2);
+  c.send(c.delta(0, { kind: 'delete', id: ID }), 1, 2);
+  c.collect(0);
+  assert.equal(c.collect(0), [ID]);
+  // Node 3 comes back with its copy of Ann: node 0 answers with the absent state, which takes it all.
+  c.send(stateForPeer(c.stores[0]!, ID, c.stable()), 3);
+  assert.is(c.stores[3]!.get(ID), undefined);
+  c.send(c.delta(3, { kind: 'create', contact: { id: ID, formattedName: 'Bea' } }), 1);
+  const v = c.view(1)!;
+  assert.equal([v.formattedName, v.title, v.org, v.phones.length, v.revived], ['Bea', undefined, undefined, 0, false]);
+  assert.is(version(c.stores[1]!.get(ID)!), version(c.stores[3]!.get(ID)!));
+});
+
 test('a retried op id is applied once, at the same node or at another that has the first attempt', () => {
   const c = started();
   const patch = update({ op: 'put', field: 'emails', uid: entryUid('e1'), value: { value: 'ann@x.io', types: [], pref: false } });
