@@ -37,9 +37,8 @@ class Writer {
   private readonly queue: Queued[] = [];
   private draining = false;
   private closing = false;
-  /** Set by the first failed transaction: from then on nothing commits (fail-stop). */
-  private failed = false;
-  private failure = '';
+  /** What the first failed transaction failed with: from then on nothing commits (fail-stop). */
+  private failure: string | undefined;
   /** One for every state decoded (they are dropped once their rows are made): saves making one per contact. */
   private readonly interner = new Interner();
 
@@ -77,14 +76,13 @@ class Writer {
       }
       const group = this.takeGroup();
       const upTo = group[group.length - 1]!.seq;
-      if (this.failed) {
+      if (this.failure !== undefined) {
         this.send({ type: 'failed', upTo, message: this.failure });
         continue;
       }
       try {
         this.send({ type: 'committed', upTo, batches: group.length, changes: await this.apply(group) });
       } catch (err) {
-        this.failed = true;
         this.failure = err instanceof Error ? err.message : String(err);
         this.send({ type: 'failed', upTo, message: this.failure });
       }
