@@ -112,10 +112,10 @@ export function sealRequest(crypto: SecurityCrypto, h: RequestHeader, key: Uint8
     head.set(nodeIdBytes(h.target.server), 27);
     writeU32(head, 35, h.target.epoch);
   }
-  const body = key ? crypto.aead(key).seal(h.nonce, head, packet) : packet;
-  const out = new Uint8Array(REQUEST_HEADER_BYTES + body.length);
+  if (key) return crypto.aead(key).seal(h.nonce, head, packet);
+  const out = new Uint8Array(REQUEST_HEADER_BYTES + packet.length);
   out.set(head, 0);
-  out.set(body, REQUEST_HEADER_BYTES);
+  out.set(packet, REQUEST_HEADER_BYTES);
   return out;
 }
 
@@ -147,11 +147,7 @@ export function sealAnswer(
   head[26] = high >>> 8;
   head[27] = high & 0xff;
   writeU32(head, 28, counter >>> 0);
-  const body = aead.seal(writeCounterNonce(new Uint8Array(NONCE_BYTES), counter), head, packet);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head, 0);
-  out.set(body, head.length);
-  return out;
+  return aead.seal(writeCounterNonce(new Uint8Array(NONCE_BYTES), counter), head, packet);
 }
 
 /** A plain answer (to an anonymous request) or an auth-required one (`body` is then the ASCII reason). */

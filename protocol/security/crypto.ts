@@ -21,7 +21,12 @@ export const TAG_BYTES = 16;
 
 /** An authenticated cipher under one fixed key. */
 export interface Aead {
-  /** `plaintext` encrypted and authenticated with `aad`: ciphertext followed by a TAG_BYTES tag. */
+  /**
+   * `plaintext` encrypted and authenticated with `aad`, as the datagram that
+   * carries it: `aad` in the clear, the ciphertext, then a TAG_BYTES tag. (Every
+   * sealed datagram leads with its authenticated header: one array made here
+   * is cheaper than a ciphertext array and a datagram array made apart.)
+   */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** The plaintext, or undefined when the tag does not verify (wrong key, nonce, aad, or any flipped bit). Never throws. */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;

@@ -178,10 +178,7 @@ export class PacketSecurity {
     }
     const head = new Uint8Array(SEALED_HEADER_BYTES);
     writeSealedHeader(head, header, this.selfBytes, hint?.idBytes ?? (receiver === UNKNOWN_NODE ? this.unknownBytes : nodeIdBytes(receiver)));
-    const body = own.seal(writeCounterNonce(this.nonce, header.counter), head, packet);
-    const out = new Uint8Array(SEALED_HEADER_BYTES + body.length);
-    out.set(head, 0);
-    out.set(body, SEALED_HEADER_BYTES);
+    const out = own.seal(writeCounterNonce(this.nonce, header.counter), head, packet);
     this.stats.sealed++;
     return out;
   }

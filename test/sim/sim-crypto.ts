@@ -66,9 +66,10 @@ class ChecksumAead implements Aead {
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    const out = new Uint8Array(plaintext.length + TAG_BYTES);
-    out.set(plaintext, 0);
-    out.set(this.tag(nonce, aad, plaintext), plaintext.length);
+    const out = new Uint8Array(aad.length + plaintext.length + TAG_BYTES);
+    out.set(aad, 0);
+    out.set(plaintext, aad.length);
+    out.set(this.tag(nonce, aad, plaintext), aad.length + plaintext.length);
     return out;
   }
 
