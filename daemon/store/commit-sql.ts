@@ -30,11 +30,14 @@
  *
  * Order inside the script: forgets (their full-text rows, then the rows; a
  * fence goes with its contact by ON DELETE CASCADE), puts (old full-text
- * rows out, upsert, new full-text rows in for live contacts), fences,
+ * rows out, upsert, new full-text rows in for live contacts), fences, old
+ * lives (each row deleted and inserted again, so the rowid order is the
+ * order of last change, then all but the newest FORGOTTEN_KEPT dropped),
  * applied origins, meta.
  */
 import type { DotCloud } from '../../protocol/contacts/dots.ts';
 import type { ContactId } from '../../protocol/contacts/ids.ts';
+import { FORGOTTEN_KEPT } from '../../protocol/contacts/store.ts';
 import { decodeState, encodeClock, encodeFence, storedJson, type Interner } from './codec.ts';
 import type { NetChanges } from './net-changes.ts';
 import { ftsColumns } from './search-text.ts';
@@ -133,6 +136,7 @@ export function commitScript(net: NetChanges, applied: DotCloud, rowsOf: (id: Co
     }
   }
   fenceStatements(net, sql);
+  oldLifeStatements(net, sql);
   const origins = Object.keys(net.applied).map((o) => `(${sqlText(o)}, ${sqlText(JSON.stringify(applied[o]))})`);
   for (const rows of chunks(origins)) {
     sql.push(`INSERT INTO applied(origin, ranges) VALUES ${rows.join(', ')} ON CONFLICT(origin) DO UPDATE SET ranges = excluded.ranges`);
@@ -158,6 +162,16 @@ function fenceStatements(net: NetChanges, sql: string[]): void {
   for (const rows of chunks(kept)) {
     sql.push(`INSERT INTO fence(id, version, frontier) VALUES ${rows.join(', ')} ON CONFLICT(id) DO UPDATE SET version = excluded.version, frontier = excluded.frontier`);
   }
+}
+
+function oldLifeStatements(net: NetChanges, sql: string[]): void {
+  if (net.oldLives.size === 0) return;
+  for (const ids of chunks([...net.oldLives.keys()])) sql.push(`DELETE FROM old_life WHERE id IN ${idList(ids)}`);
+  for (const rows of chunks([...net.oldLives].map(([id, bound]) => `(${sqlText(id)}, ${sqlText(JSON.stringify(bound))})`))) {
+    sql.push(`INSERT INTO old_life(id, bound) VALUES ${rows.join(', ')}`);
+  }
+  // The newest FORGOTTEN_KEPT stay, as in MemoryStore (fewer rows: the subquery is NULL and nothing goes).
+  sql.push(`DELETE FROM old_life WHERE n < (SELECT n FROM old_life ORDER BY n DESC LIMIT 1 OFFSET ${FORGOTTEN_KEPT - 1})`);
 }
 
 function metaUpsert(key: string, value: string): string {

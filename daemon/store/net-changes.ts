@@ -6,11 +6,14 @@
  * (the applied cloud and the clock on every write, one contact several
  * times). Every change kind is state-based: a put carries the whole state,
  * a forget removes everything of a contact, a fence replaces the fence, a
- * clock replaces the clock, applied dots and index floors only grow. So the
- * last put-or-forget per contact, the last fence per contact, the last
- * clock, the union of applied clouds and the max of floors are exactly what
- * applying the changes one by one in order would leave. A forget also
- * clears the contact's fence, as MemoryStore.forget does.
+ * clock replaces the clock, applied dots and index floors only grow, an
+ * old-life bound replaces the contact's (it is already joined with the one
+ * before). So the last put-or-forget per contact, the last fence per
+ * contact, the last old-life bound per contact (in the order of their last
+ * change: the oldest is dropped first), the last clock, the union of
+ * applied clouds and the max of floors are exactly what applying the
+ * changes one by one in order would leave. A forget also clears the
+ * contact's fence, as MemoryStore.forget does.
  */
 import { cloudUnion, EMPTY_CLOUD, vvMax, type DotCloud, type VersionVector } from '../../protocol/contacts/dots.ts';
 import type { TombstoneFence } from '../../protocol/contacts/gc.ts';
@@ -35,6 +38,8 @@ export interface NetChanges {
   readonly forgets: Set<ContactId>;
   /** Fences to write (a value) or delete (undefined), after the contacts. */
   readonly fences: Map<ContactId, TombstoneFence | undefined>;
+  /** Old-life bounds to write (forgottenFloor), in the order of their last change. */
+  readonly oldLives: Map<ContactId, VersionVector>;
   /** Dots newly applied (union of every 'applied'). */
   readonly applied: DotCloud;
   /** The last clock, if the batch set one. */
@@ -50,6 +55,7 @@ export function foldChanges(batches: readonly (readonly WriterChange[])[]): NetC
   const puts = new Map<ContactId, string>();
   const forgets = new Set<ContactId>();
   const fences = new Map<ContactId, TombstoneFence | undefined>();
+  const oldLives = new Map<ContactId, VersionVector>();
   let applied: DotCloud = EMPTY_CLOUD;
   let clock: Hlc | undefined;
   let indexFloor: VersionVector | undefined;
@@ -70,6 +76,10 @@ export function foldChanges(batches: readonly (readonly WriterChange[])[]): NetC
         case 'fence':
           fences.set(c.id, c.fence);
           break;
+        case 'oldLife':
+          oldLives.delete(c.id);
+          oldLives.set(c.id, c.bound);
+          break;
         case 'applied':
           applied = cloudUnion(applied, c.dots);
           break;
@@ -82,5 +92,5 @@ export function foldChanges(batches: readonly (readonly WriterChange[])[]): NetC
       }
     }
   }
-  return { puts, forgets, fences, applied, clock, indexFloor, count };
+  return { puts, forgets, fences, oldLives, applied, clock, indexFloor, count };
 }

@@ -80,6 +80,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  /*
+   * Version 2: old_life, where the old life of a contact forgotten lately
+   * ended (MemoryStore.forgottenFloor), so that after a restart a contact
+   * created again under a collected id still starts above it. `n` orders
+   * rows by their last change; a commit keeps the newest FORGOTTEN_KEPT.
+   * Not tied to contact: the contact row is gone, or belongs to a new life.
+   */
+  {
+    version: 2,
+    what: 'old lives of forgotten contacts',
+    sql: `
+      CREATE TABLE old_life (
+        n INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        bound TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The version this code writes and reads. */

@@ -41,8 +41,9 @@
  *   its public API: index floor first (so the catch-up index is rebuilt
  *   above it only, as the live store kept it), applied dots, clock, every
  *   state (read in pages, then loaded at once: MemoryStore.bulkLoad builds
- *   the catch-up index by sorting), fences; then the journal that seeding
- *   produced is discarded: it is what the file already holds.
+ *   the catch-up index by sorting), fences, old lives (oldest first);
+ *   then the journal that seeding produced is discarded: it is what the
+ *   file already holds.
  * - The full-text row of a contact is derived from its view (search-text.ts)
  *   on every put and exists exactly while the contact is live.
  */
@@ -265,6 +266,8 @@ export class SqliteContactStore {
       store.bulkLoad(states);
       const fences = await r.all<{ id: ContactId; version: string; frontier: string }>('SELECT id, version, frontier FROM fence');
       for (const f of fences) store.setFence(f.id, decodeFence(f.id, f.version, f.frontier));
+      const oldLives = await r.all<{ id: ContactId; bound: string }>('SELECT id, bound FROM old_life ORDER BY n');
+      for (const o of oldLives) store.rememberOldLife(o.id, decodeVector(`old life of contact ${o.id}`, parseJson(`old life of contact ${o.id}`, o.bound)));
     } finally {
       await r.run('COMMIT');
     }

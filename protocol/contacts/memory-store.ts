@@ -132,9 +132,11 @@ export class MemoryStore implements ContactStore {
 
   rememberOldLife(id: ContactId, bound: VersionVector): void {
     const before = this.forgottenFloors.get(id) ?? EMPTY_VV;
+    const joined = vvMax(before, bound);
     this.forgottenFloors.delete(id);
-    this.forgottenFloors.set(id, vvMax(before, bound));
+    this.forgottenFloors.set(id, joined);
     if (this.forgottenFloors.size > FORGOTTEN_KEPT) this.forgottenFloors.delete(this.forgottenFloors.keys().next().value!);
+    this.journal?.push({ kind: 'oldLife', id, bound: joined });
   }
 
   /** Remembers the bound of `s`'s context (floor, explicit dots, entries' dots) and `seenUpTo`. */

@@ -58,6 +58,8 @@ export interface TouchedRange {
 export type StoreChange =
   | { readonly kind: 'put'; readonly state: ContactState }
   | { readonly kind: 'forget'; readonly id: ContactId }
+  /** forgottenFloor(id) became `bound`: kept durable, so a restart still knows where the contact's old life ended. */
+  | { readonly kind: 'oldLife'; readonly id: ContactId; readonly bound: VersionVector }
   | { readonly kind: 'applied'; readonly dots: DotCloud }
   | { readonly kind: 'clock'; readonly hlc: Hlc }
   | { readonly kind: 'fence'; readonly id: ContactId; readonly fence: TombstoneFence | undefined }
@@ -76,9 +78,10 @@ export interface ContactStore {
    */
   forget(id: ContactId, seenUpTo?: VersionVector): void;
   /**
-   * For a contact forgotten lately (the last FORGOTTEN_KEPT, not across a
-   * restart), even if created again since: a vector every dot of its old
-   * life is at or below. Writes to it carry it in their deltas (write.ts).
+   * For a contact forgotten lately (the last FORGOTTEN_KEPT, across
+   * restarts: each change of it is journaled as 'oldLife'), even if created
+   * again since: a vector every dot of its old life is at or below. Writes
+   * to it carry it in their deltas (write.ts).
    */
   forgottenFloor(id: ContactId): VersionVector | undefined;
   /** Takes `bound` into forgottenFloor(id): a state whose floor ended an old life here (receiveState). */

@@ -99,6 +99,7 @@ export function persistKey(c: StoreChange): string {
   switch (c.kind) {
     case 'put': return `contact:${c.state.id}`;
     case 'forget': return `contact:${c.id}`;
+    case 'oldLife': return `old-life:${c.id}`;
     case 'fence': return `fence:${c.id}`;
     case 'applied': return 'applied';
     case 'clock': return 'clock';
@@ -460,7 +461,7 @@ export class Replication {
         if (this.versionOf.get(c.state.id) !== before) this.events.push({ type: 'contact-changed', id: c.state.id, state: c.state, local });
       } else if (c.kind === 'forget') this.dropVersion(c.id);
       const value = c.kind === 'put' ? c.state : c.kind === 'forget' ? null : c.kind === 'fence' ? c.fence ?? null
-        : c.kind === 'applied' ? this.store.applied() : c.kind === 'clock' ? c.hlc : this.store.indexFloor();
+        : c.kind === 'oldLife' ? c.bound : c.kind === 'applied' ? this.store.applied() : c.kind === 'clock' ? c.hlc : this.store.indexFloor();
       this.events.push({ type: 'persist', key: persistKey(c), value, change: c });
     }
   }

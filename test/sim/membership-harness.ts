@@ -89,7 +89,9 @@ export function clusterFactory(opts: ClusterOptions, sim: () => Simulation<Clust
 /**
  * Rebuilds a node's contact store from what its persist events left in the
  * durable map, in the order the daemon's SQLite load uses: index floor,
- * then every state at once (bulkLoad), then the rest.
+ * then every state at once (bulkLoad), then the rest (old lives in the
+ * order their keys were first written: a simulation stays far below
+ * FORGOTTEN_KEPT, where the order would matter).
  */
 export function restoreStore(storage: ReadonlyMap<string, unknown>, store = new MemoryStore({ journal: true })): MemoryStore {
   const floor = storage.get('index-floor');
@@ -100,6 +102,7 @@ export function restoreStore(storage: ReadonlyMap<string, unknown>, store = new 
   for (const [key, value] of storage) {
     if (value === null || value === undefined) continue;
     if (key.startsWith('fence:')) store.setFence(key.slice(6) as ContactId, value as TombstoneFence);
+    else if (key.startsWith('old-life:')) store.rememberOldLife(key.slice(9) as ContactId, value as VersionVector);
     else if (key === 'applied') store.addApplied(value as DotCloud);
     else if (key === 'clock') store.setClock(value as Hlc);
   }

@@ -3,7 +3,8 @@
  * writes, deletes, a peer's states, conflicts, fences, forgotten tombstones
  * and a pruned index, is committed journal batch by journal batch, the file
  * is reopened and loaded, and every state, the applied cloud, the clock, the
- * fences, the tombstones and the catch-up index are compared. Also: seeding
+ * fences, the tombstones, the old lives of forgotten contacts and the
+ * catch-up index are compared. Also: seeding
  * with MemoryStore.bulkLoad equals putting states one by one, and rows
  * damaged on disk stop the load with a message naming them.
  */
@@ -17,7 +18,7 @@ import { cloudMax, cloudTop, EMPTY_VV } from '../../protocol/contacts/dots.ts';
 import { entryUid, opId, type ContactId } from '../../protocol/contacts/ids.ts';
 import { MemoryStore } from '../../protocol/contacts/memory-store.ts';
 import type { Patch } from '../../protocol/contacts/patch.ts';
-import type { StoreChange } from '../../protocol/contacts/store.ts';
+import { FORGOTTEN_KEPT, type StoreChange } from '../../protocol/contacts/store.ts';
 import { nodeId } from '../../protocol/types.ts';
 import { decodeState, encodeState, stateJson, storedJson, StoreDecodeError } from '../../daemon/store/codec.ts';
 import { toAsciiJson } from '../../protocol/client/json.ts';
@@ -100,6 +101,8 @@ test('round trip: every state, the applied cloud, clock, fences, tombstones and 
   assert.equal(b.clock(), a.clock());
   assert.equal(b.tombstones(), a.tombstones());
   for (const id of ids) assert.equal(b.fence(id), a.fence(id), `fence of ${id}`);
+  assert.ok(a.forgottenFloor(ids[4]!) !== undefined, 'the forgotten tombstone left its old life\'s bound');
+  for (const id of ids) assert.equal(b.forgottenFloor(id), a.forgottenFloor(id), `old life of ${id}`);
   assert.equal(b.indexFloor(), a.indexFloor());
   for (const origin of [A, B]) assert.equal(b.touchedAfter(origin, 0, 1000), a.touchedAfter(origin, 0, 1000));
   assert.equal(b.drainChanges(), [], 'the seeding journal was discarded');
@@ -123,6 +126,40 @@ test('round trip: writes after a reload continue the node\'s dots and clock, and
   await again.close();
   const third = await SqliteContactStore.open(dir);
   assert.equal(allStates(await third.load()), allStates(b));
+  await third.close();
+});
+
+test('old lives: the newest FORGOTTEN_KEPT survive a reopen, a bound changed again counts as new', async () => {
+  const dir = tempDir();
+  const store = await SqliteContactStore.open(dir);
+  const a = await store.load();
+  const ids = Array.from({ length: FORGOTTEN_KEPT + 3 }, () => newContactId());
+  const bound = (i: number) => ({ [A]: i + 1 });
+  // In two transactions: the trim works across commits, not only within one.
+  ids.slice(0, 100).forEach((id, i) => a.rememberOldLife(id, bound(i)));
+  await store.commit(a.drainChanges());
+  ids.slice(100).forEach((id, i) => a.rememberOldLife(id, bound(i + 100)));
+  await store.commit(a.drainChanges());
+  await store.close();
+
+  const again = await SqliteContactStore.open(dir);
+  const b = await again.load();
+  for (const [i, id] of ids.entries()) assert.equal(b.forgottenFloor(id), a.forgottenFloor(id), `old life ${i}`);
+  assert.is(b.forgottenFloor(ids[2]!), undefined, 'the oldest three went');
+  assert.equal(b.forgottenFloor(ids[3]!), bound(3));
+  // ids[3], now the oldest, is remembered again (joined with a higher bound): the oldest is ids[4] now.
+  b.rememberOldLife(ids[3]!, { [B]: 9 });
+  b.rememberOldLife(newContactId(), bound(0));
+  assert.equal(b.forgottenFloor(ids[3]!), { [A]: 4, [B]: 9 });
+  assert.is(b.forgottenFloor(ids[4]!), undefined);
+  await again.commit(b.drainChanges());
+  await again.close();
+
+  const third = await SqliteContactStore.open(dir);
+  const c = await third.load();
+  assert.equal(c.forgottenFloor(ids[3]!), { [A]: 4, [B]: 9 });
+  assert.is(c.forgottenFloor(ids[4]!), undefined);
+  assert.equal(c.forgottenFloor(ids[5]!), bound(5));
   await third.close();
 });
 

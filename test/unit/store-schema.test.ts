@@ -55,7 +55,7 @@ test('a new data directory gets the current schema, WAL, synchronous FULL and fo
   assert.is(store.opened.schemaVersion, SCHEMA_VERSION);
   assert.equal(await store.settings(), { journalMode: 'wal', synchronous: 'FULL', foreignKeys: true });
   await store.close();
-  assert.equal(await header(join(dir, STORE_FILE)), { version: SCHEMA_VERSION, app: CONTACTS_APPLICATION_ID, tables: ['applied', 'contact', 'contact_fts', 'fence', 'meta'] });
+  assert.equal(await header(join(dir, STORE_FILE)), { version: SCHEMA_VERSION, app: CONTACTS_APPLICATION_ID, tables: ['applied', 'contact', 'contact_fts', 'fence', 'meta', 'old_life'] });
 });
 
 test('synchronous NORMAL when asked; reopening a current file migrates nothing', async () => {
@@ -75,6 +75,25 @@ test('an existing empty file is migrated from version 0', async () => {
   assert.is(store.opened.migratedFrom, 0);
   await store.close();
   assert.is((await header(path)).version, SCHEMA_VERSION);
+});
+
+test('a version 1 file (before old_life) is migrated to the current version, its contacts kept', async () => {
+  const dir = tempDir();
+  const store = await SqliteContactStore.open(dir);
+  const m = await store.load();
+  const id = newContactId();
+  writeSample(m, A, id, 1, 1_700_000_000_000);
+  await store.commit(m.drainChanges());
+  await store.close();
+  // Version 1's tables are today's without old_life.
+  const path = join(dir, STORE_FILE);
+  await rawExec(path, 'DROP TABLE old_life; PRAGMA user_version = 1');
+  const again = await SqliteContactStore.open(dir);
+  assert.is(again.opened.migratedFrom, 1);
+  const loaded = await again.load();
+  assert.equal(loaded.get(id), m.get(id));
+  await again.close();
+  assert.equal(await header(path), { version: SCHEMA_VERSION, app: CONTACTS_APPLICATION_ID, tables: ['applied', 'contact', 'contact_fts', 'fence', 'meta', 'old_life'] });
 });
 
 test('migration steps run in order, each in a transaction; a failing step leaves the file at the previous version', async () => {
