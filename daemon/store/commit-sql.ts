@@ -166,8 +166,10 @@ function fenceStatements(net: NetChanges, sql: string[]): void {
 
 function oldLifeStatements(net: NetChanges, sql: string[]): void {
   if (net.oldLives.size === 0) return;
-  for (const ids of chunks([...net.oldLives.keys()])) sql.push(`DELETE FROM old_life WHERE id IN ${idList(ids)}`);
-  for (const rows of chunks([...net.oldLives].map(([id, bound]) => `(${sqlText(id)}, ${sqlText(JSON.stringify(bound))})`))) {
+  // Only the newest FORGOTTEN_KEPT can stay; past that many, every row already there is older and the trim drops it.
+  const lives = [...net.oldLives].slice(-FORGOTTEN_KEPT);
+  for (const ids of chunks(lives.map(([id]) => id))) sql.push(`DELETE FROM old_life WHERE id IN ${idList(ids)}`);
+  for (const rows of chunks(lives.map(([id, bound]) => `(${sqlText(id)}, ${sqlText(JSON.stringify(bound))})`))) {
     sql.push(`INSERT INTO old_life(id, bound) VALUES ${rows.join(', ')}`);
   }
   // The newest FORGOTTEN_KEPT stay, as in MemoryStore (fewer rows: the subquery is NULL and nothing goes).

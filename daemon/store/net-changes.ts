@@ -7,8 +7,8 @@
  * times). Every change kind is state-based: a put carries the whole state,
  * a forget removes everything of a contact, a fence replaces the fence, a
  * clock replaces the clock, applied dots and index floors only grow, an
- * old-life bound replaces the contact's (it is already joined with the one
- * before). So the last put-or-forget per contact, the last fence per
+ * old-life bound replaces the contact's (the store journals the bound it
+ * now holds). So the last put-or-forget per contact, the last fence per
  * contact, the last old-life bound per contact (in the order of their last
  * change: the oldest is dropped first), the last clock, the union of
  * applied clouds and the max of floors are exactly what applying the

@@ -46,7 +46,7 @@ export class MemoryStore implements ContactStore {
   private prunedBelow: VersionVector = EMPTY_VV;
   private readonly dead = new Set<ContactId>();
   private readonly fences = new Map<ContactId, TombstoneFence>();
-  /** Contacts forgotten lately, oldest first: the bound of their old life's dots (forgottenFloor). */
+  /** Contacts forgotten lately, least recently remembered first: the bound of their old life's dots (forgottenFloor). */
   private readonly forgottenFloors = new Map<ContactId, VersionVector>();
   private appliedDots: DotCloud = EMPTY_CLOUD;
   private lastHlc: Hlc = HLC_ZERO;

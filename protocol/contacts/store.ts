@@ -84,7 +84,11 @@ export interface ContactStore {
    * to it carry it in their deltas (write.ts).
    */
   forgottenFloor(id: ContactId): VersionVector | undefined;
-  /** Takes `bound` into forgottenFloor(id): a state whose floor ended an old life here (receiveState). */
+  /**
+   * Takes `bound` into forgottenFloor(id) (a state whose floor ended an old
+   * life here, receiveState; or a forget): `id` becomes the most recently
+   * remembered, and the joined bound is journaled ('oldLife').
+   */
   rememberOldLife(id: ContactId, bound: VersionVector): void;
   /** How many contacts are held (tombstones included). */
   count(): number;

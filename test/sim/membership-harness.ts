@@ -89,9 +89,11 @@ export function clusterFactory(opts: ClusterOptions, sim: () => Simulation<Clust
 /**
  * Rebuilds a node's contact store from what its persist events left in the
  * durable map, in the order the daemon's SQLite load uses: index floor,
- * then every state at once (bulkLoad), then the rest (old lives in the
- * order their keys were first written: a simulation stays far below
- * FORGOTTEN_KEPT, where the order would matter).
+ * then every state at once (bulkLoad), then the rest. Old lives come in
+ * the order their keys were first written (the durable map keeps a key's
+ * place), not of their last change as in SQLite, and the map keeps every
+ * one: the same while a node has forgotten fewer than FORGOTTEN_KEPT
+ * contacts, which no simulation comes near.
  */
 export function restoreStore(storage: ReadonlyMap<string, unknown>, store = new MemoryStore({ journal: true })): MemoryStore {
   const floor = storage.get('index-floor');

@@ -49,7 +49,7 @@ function oneWrite(m: MemoryStore, i: number): { id: ContactId; changes: StoreCha
   return { id, changes: m.drainChanges() };
 }
 
-test('foldChanges keeps the last put or forget per contact, the last fence and clock, unions dots, maxes floors', () => {
+test('foldChanges keeps the last put or forget per contact, the last fence, old life and clock, unions dots, maxes floors', () => {
   const x = newContactId();
   const y = newContactId();
   const fence = { version: 7n, frontier: { [A]: 3 } };
@@ -57,6 +57,7 @@ test('foldChanges keeps the last put or forget per contact, the last fence and c
     [{ kind: 'put', id: x, json: stateJson(emptyState(x)) }, { kind: 'fence', id: x, fence }, { kind: 'applied', dots: { [A]: [1, 2] } }, { kind: 'clock', hlc: { wallMs: 5, logical: 0 } }],
     [{ kind: 'forget', id: x }, { kind: 'put', id: y, json: stateJson(emptyState(y)) }, { kind: 'forget', id: y }, { kind: 'put', id: y, json: stateJson(emptyState(y, { [A]: 1 })) }],
     [{ kind: 'applied', dots: { [A]: [4, 4] } }, { kind: 'clock', hlc: { wallMs: 6, logical: 2 } }, { kind: 'pruneIndex', below: { [A]: 2 } }, { kind: 'pruneIndex', below: EMPTY_VV }],
+    [{ kind: 'oldLife', id: x, bound: { [A]: 2 } }, { kind: 'oldLife', id: y, bound: { [A]: 1 } }, { kind: 'oldLife', id: x, bound: { [A]: 3 } }],
   ]);
   assert.equal([...net.puts.keys()], [y]);
   assert.equal(decodeState(y, net.puts.get(y)!).floor, { [A]: 1 });
@@ -65,7 +66,8 @@ test('foldChanges keeps the last put or forget per contact, the last fence and c
   assert.equal(net.applied, { [A]: [1, 2, 4, 4] });
   assert.equal(net.clock, { wallMs: 6, logical: 2 });
   assert.equal(net.indexFloor, { [A]: 2 });
-  assert.is(net.count, 12);
+  assert.equal([...net.oldLives], [[y, { [A]: 1 }], [x, { [A]: 3 }]], 'the last bound per contact, in the order of its last change');
+  assert.is(net.count, 15);
 });
 
 test('sqlText: any well-formed text without NUL reads back from SQLite unchanged; NUL is refused', async () => {

@@ -129,13 +129,31 @@ test('round trip: writes after a reload continue the node\'s dots and clock, and
   await third.close();
 });
 
+test('a contact created again after a reopen starts above its old life: its delta carries the remembered floor', async () => {
+  const dir = tempDir();
+  const store = await SqliteContactStore.open(dir);
+  const a = await store.load();
+  const id = newContactId();
+  writeSample(a, A, id, 1, (clockMs += 5));
+  a.forget(id);
+  const bound = a.forgottenFloor(id)!;
+  await store.commit(a.drainChanges());
+  await store.close();
+  const again = await SqliteContactStore.open(dir);
+  const b = await again.load();
+  assert.equal(b.forgottenFloor(id), bound);
+  const created = writeSample(b, A, id, 2, (clockMs += 5));
+  assert.equal(created.delta.floor, bound, 'members still holding the tombstone drop the old fields');
+  await again.close();
+});
+
 test('old lives: the newest FORGOTTEN_KEPT survive a reopen, a bound changed again counts as new', async () => {
   const dir = tempDir();
   const store = await SqliteContactStore.open(dir);
   const a = await store.load();
-  const ids = Array.from({ length: FORGOTTEN_KEPT + 3 }, () => newContactId());
+  const ids = Array.from({ length: FORGOTTEN_KEPT + 103 }, () => newContactId());
   const bound = (i: number) => ({ [A]: i + 1 });
-  // In two transactions: the trim works across commits, not only within one.
+  // Two transactions, the second alone over the limit: rows of earlier commits are trimmed too.
   ids.slice(0, 100).forEach((id, i) => a.rememberOldLife(id, bound(i)));
   await store.commit(a.drainChanges());
   ids.slice(100).forEach((id, i) => a.rememberOldLife(id, bound(i + 100)));
@@ -145,21 +163,21 @@ test('old lives: the newest FORGOTTEN_KEPT survive a reopen, a bound changed aga
   const again = await SqliteContactStore.open(dir);
   const b = await again.load();
   for (const [i, id] of ids.entries()) assert.equal(b.forgottenFloor(id), a.forgottenFloor(id), `old life ${i}`);
-  assert.is(b.forgottenFloor(ids[2]!), undefined, 'the oldest three went');
-  assert.equal(b.forgottenFloor(ids[3]!), bound(3));
-  // ids[3], now the oldest, is remembered again (joined with a higher bound): the oldest is ids[4] now.
-  b.rememberOldLife(ids[3]!, { [B]: 9 });
+  assert.is(b.forgottenFloor(ids[102]!), undefined, 'the oldest 103 went');
+  assert.equal(b.forgottenFloor(ids[103]!), bound(103));
+  // ids[103], now the oldest, is remembered again (joined with another bound): the oldest is ids[104] now.
+  b.rememberOldLife(ids[103]!, { [B]: 9 });
   b.rememberOldLife(newContactId(), bound(0));
-  assert.equal(b.forgottenFloor(ids[3]!), { [A]: 4, [B]: 9 });
-  assert.is(b.forgottenFloor(ids[4]!), undefined);
+  assert.equal(b.forgottenFloor(ids[103]!), { [A]: 104, [B]: 9 });
+  assert.is(b.forgottenFloor(ids[104]!), undefined);
   await again.commit(b.drainChanges());
   await again.close();
 
   const third = await SqliteContactStore.open(dir);
   const c = await third.load();
-  assert.equal(c.forgottenFloor(ids[3]!), { [A]: 4, [B]: 9 });
-  assert.is(c.forgottenFloor(ids[4]!), undefined);
-  assert.equal(c.forgottenFloor(ids[5]!), bound(5));
+  assert.equal(c.forgottenFloor(ids[103]!), { [A]: 104, [B]: 9 });
+  assert.is(c.forgottenFloor(ids[104]!), undefined);
+  assert.equal(c.forgottenFloor(ids[105]!), bound(105));
   await third.close();
 });
 
