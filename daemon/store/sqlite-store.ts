@@ -122,6 +122,8 @@ export interface StoreCounts {
   live: number;
   fences: number;
   indexed: number;
+  /** Forgotten contacts whose old life's bound is kept (at most FORGOTTEN_KEPT). */
+  oldLives: number;
 }
 
 interface Pending {
@@ -328,7 +330,7 @@ export class SqliteContactStore {
     this.assertOpen();
     const row = await this.reader.get<StoreCounts>(
       'SELECT (SELECT count(*) FROM contact) AS contacts, (SELECT count(*) FROM contact WHERE live = 1) AS live, ' +
-      '(SELECT count(*) FROM fence) AS fences, (SELECT count(*) FROM contact_fts) AS indexed');
+      '(SELECT count(*) FROM fence) AS fences, (SELECT count(*) FROM contact_fts) AS indexed, (SELECT count(*) FROM old_life) AS oldLives');
     return row!;
   }
 
