@@ -40,7 +40,7 @@ import { stateForPeer } from '../contacts/book.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { ContactStore } from '../contacts/store.ts';
 import { catchUpAsk, HeldNotes } from './catch-up-ask.ts';
-import { canonicalRanges, toRepState } from './wire-state.ts';
+import { canonicalRanges, toRepState, wireVector } from './wire-state.ts';
 import type { PeerView, ReplicationConfig, ReplicationStats } from './replication.ts';
 
 /** An incomplete catch-up batch is dropped after this many sync intervals. */
@@ -319,8 +319,7 @@ export class CatchUp {
     this.host.stats.catchUpStatesSent += page.length;
     for (const s of page) this.host.send(fromAddr, toRepState(stateForPeer(this.host.store, s.id, this.host.stable()), { reply: false, full: true, batch }));
     const done = page.length < limit;
-    const ours = cloudTop(this.host.store.applied());
-    const claim = done ? Object.keys(ours).sort().map((origin) => ({ origin: origin as NodeId, seq: ours[origin]! })) : [];
+    const claim = done ? wireVector(cloudTop(this.host.store.applied())) : [];
     const next = done ? '' : page[page.length - 1]!.id;
     this.host.send(fromAddr, { type: 'repVv', reply: true, batch, count: page.length, more: !done, cursor: next, vv: claim });
   }

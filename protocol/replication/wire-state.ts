@@ -7,12 +7,13 @@
  * isValidEntry), or a malformed range list, makes the whole state invalid:
  * dropped and counted by the caller.
  */
-import type { RepState, WireEntry } from '../wire/messages.ts';
+import type { RepState, WireEntry, WireSeq } from '../wire/messages.ts';
 import type { ContactState, Entry } from '../contacts/state.ts';
 import { compareDots, entryWithDot, hasSeen } from '../contacts/state.ts';
 import type { ContactId } from '../contacts/ids.ts';
 import type { DotCloud, VersionVector } from '../contacts/dots.ts';
 import type { FieldKey } from '../contacts/model.ts';
+import type { NodeId } from '../types.ts';
 import { isValidEntry } from '../contacts/validate.ts';
 import { entryJson } from '../contacts/entry-json.ts';
 
@@ -29,8 +30,13 @@ export function toRepState(s: ContactState, opts: { reply: boolean; full: boolea
     id: s.id,
     entries: s.entries.map((e): WireEntry => [e.key, e.uid, entryJson(e), e.dot.origin, e.dot.seq, e.hlc.wallMs, e.hlc.logical]),
     ctx: Object.keys(s.ctx).sort().map((origin) => ({ origin: origin as never, ranges: [...s.ctx[origin]!] })),
-    stable: Object.keys(s.floor).sort().map((origin) => ({ origin: origin as never, seq: s.floor[origin]! })),
+    stable: wireVector(s.floor),
   };
+}
+
+/** `vv` as the wire lists a vector: one entry per origin, by origin. */
+export function wireVector(vv: VersionVector): WireSeq[] {
+  return Object.keys(vv).sort().map((origin) => ({ origin: origin as NodeId, seq: vv[origin]! }));
 }
 
 /**
